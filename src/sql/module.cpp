@@ -1,0 +1,13 @@
+// The module's entry: PostgreSQL's magic block and _PG_init, which only calls each feature's init.
+#include "simple_cache/pg/postgres.hpp"
+
+extern "C" {
+PG_MODULE_MAGIC;
+
+PGDLLEXPORT void _PG_init(void);
+}
+
+// Called once when the library is loaded into a backend (or the postmaster, when preloaded).
+extern "C" void _PG_init(void)
+{
+}
