@@ -19,7 +19,7 @@ PG_INCLUDE_SERVER := $(shell $(PG_CONFIG) --includedir-server)
 
 # PostgreSQL's own headers are system headers for us: -Wall -Wextra apply to project files only.
 PG_CPPFLAGS  = -Iinclude -isystem $(PG_INCLUDE_SERVER)
-PG_CXXFLAGS  = -std=c++17 -Wall -Wextra -fno-omit-frame-pointer -fvisibility=hidden
+PG_CXXFLAGS  = -std=c++17 -Wall -Wextra -fno-omit-frame-pointer
 SHLIB_LINK  += -lstdc++
 
 # No LLVM bitcode: the JIT gains nothing here and it would need clang on every machine.
