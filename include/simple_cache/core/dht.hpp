@@ -1,0 +1,978 @@
+// DHT: a concurrent hash table for shared memory, free of any PostgreSQL dependency.
+//
+// Separate chaining; every item is one allocation holding its full hash, the relative pointer to
+// the next item of its bucket, a fixed-size Entry, the key bytes and a variable-size tail. The
+// table is split into 128 lock partitions; a key's partition is taken from the top bits of its
+// hash, so it never changes when the bucket array grows or shrinks, and each partition owns a
+// contiguous run of buckets in every bucket array.
+//
+// Resizing is incremental. When a partition passes its load factor, one process allocates a new
+// bucket array (double the size, or for shrinking the smallest size that keeps the load at or
+// below one half), then holds every partition lock only long enough to swap the arrays. Items
+// then move from the old array to the new a few at a time: each release of an exclusive lock
+// moves up to three, each shared lookup up to two (on a partition it can lock without waiting).
+// Lookups consult the new and, while their partition still has items there, the old array. The
+// last partition to empty its old buckets frees the old array.
+//
+// Scans visit one partition at a time under its lock, old buckets then new, so every entry that
+// exists for the whole scan is seen exactly once, whatever resizing happens between partitions.
+//
+// Memory and locks come from a Policy (see DhtPolicy below); the server binds it to DSA and
+// LWLocks, the unit tests to malloc and std::shared_mutex.
+#pragma once
+
+#include <atomic>
+#include <cassert>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <type_traits>
+#include <utility>
+
+#include "simple_cache/core/hash.hpp"
+#include "simple_cache/core/policy.hpp"
+
+namespace simple_cache::core {
+
+// A key as the table sees it: a run of bytes compared with memcmp.
+struct KeyView {
+    const void *data;
+    uint32_t size;
+};
+
+// Whether an insertion found room: allocation failures are reported, never thrown.
+enum class InsertStatus { found, inserted, out_of_memory };
+
+// What upsert did: whether the key existed and whether the new item was stored.
+struct UpsertResult {
+    bool existed = false;
+    bool stored = false;
+};
+
+// A snapshot of a table's shape, read without locks (approximate while others write).
+struct DhtStats {
+    uint64_t entries = 0;
+    uint32_t size_log2 = 0;
+    uint32_t old_size_log2 = 0;
+    bool resizing = false;
+    uint32_t migrating_partitions = 0;
+    uint64_t grows = 0;
+    uint64_t shrinks = 0;
+};
+
+// One partition's state, read under its lock.
+struct DhtPartitionInfo {
+    uint64_t entries = 0;
+    uint64_t entries_in_old_buckets = 0;
+    uint64_t buckets = 0;
+};
+
+template <class Policy, class Entry>
+class Dht {
+  public:
+    using Pointer = typename Policy::Pointer;
+    using Lock = typename Policy::Lock;
+
+    static constexpr unsigned kPartitionBits = 7;
+    static constexpr unsigned kPartitions = 1u << kPartitionBits;
+    static constexpr unsigned kMinSizeLog2 = kPartitionBits;  // one bucket per partition
+    static constexpr unsigned kMaxSizeLog2 = 31;
+    static constexpr uint64_t kGrowLoad = 1;             // grow above one item per bucket
+    static constexpr uint64_t kShrinkLoadDivisor = 8;    // shrink below one item per 8 buckets
+    static constexpr int kMigrateOnExclusive = 3;
+    static constexpr int kMigrateOnShared = 2;
+    static constexpr unsigned kMaxEmptyBucketsPerStep = 64;
+    static constexpr uint32_t kMagic = 0x5cdd7a01;
+
+    static_assert(std::is_trivially_copyable_v<Entry>, "entries live in shared memory");
+    static_assert(alignof(Entry) <= 8, "entries are 8-byte aligned at most");
+
+  private:
+    struct ItemHeader {
+        Pointer next;
+        uint32_t hash;
+        uint32_t key_size;
+    };
+    static_assert(sizeof(ItemHeader) % 8 == 0, "entry must start 8-byte aligned");
+
+    struct Partition {
+        Lock lock;
+        std::atomic<uint64_t> count;  // items in this partition, old and new buckets together
+        uint64_t old_remaining;       // items still in the old bucket array
+        uint64_t next_old_bucket;     // migration cursor within this partition's old buckets
+    };
+
+    struct Header {
+        uint32_t magic;
+        std::atomic<uint32_t> size_log2;
+        std::atomic<uint32_t> old_size_log2;
+        std::atomic<uint32_t> resizing;               // from a resize's start until its old array is freed
+        std::atomic<uint32_t> migrating_partitions;   // partitions with items in old buckets
+        std::atomic<uint32_t> resize_claimed;         // one process at a time prepares a new array
+        std::atomic<uint32_t> help_cursor;            // round-robin start for helping other partitions
+        std::atomic<uint64_t> grows;
+        std::atomic<uint64_t> shrinks;
+        Pointer buckets;
+        Pointer old_buckets;
+        Partition partitions[kPartitions];
+    };
+
+  public:
+    // A locked item, or an empty result. Holding a Ref holds its partition's lock; releasing it
+    // (or destroying it) unlocks and then does the deferred work: freeing a replaced or deleted
+    // item and helping an incremental resize along.
+    class Ref {
+      public:
+        Ref() = default;
+        Ref(const Ref &) = delete;
+        Ref &operator=(const Ref &) = delete;
+        Ref(Ref &&other) noexcept { take(other); }
+        Ref &operator=(Ref &&other) noexcept
+        {
+            if (this != &other) {
+                release();
+                take(other);
+            }
+            return *this;
+        }
+        ~Ref() { release(); }
+
+        explicit operator bool() const { return item_ != nullptr; }
+        Entry &entry() const { return *entry_of(item_); }
+        const char *key_data() const { return key_of(item_); }
+        uint32_t key_size() const { return item_->key_size; }
+        char *tail() const { return tail_of(item_); }
+        LockMode mode() const { return mode_; }
+
+        // Unlocks the partition and runs the deferred work. Safe to call twice.
+        void release() noexcept
+        {
+            if (table_ == nullptr)
+                return;
+            Dht *table = table_;
+            table_ = nullptr;
+            item_ = nullptr;
+            table->finish(partition_, mode_, garbage_, garbage_bytes_);
+        }
+
+      private:
+        friend class Dht;
+
+        // Locks partition p of table in the given mode; the Ref starts without an item.
+        Ref(Dht *table, uint32_t p, LockMode mode) : partition_(p), mode_(mode)
+        {
+            table->policy_.lock(&table->partition(p).lock, mode);
+            table_ = table;
+        }
+
+        // Moves other's state into this (empty) Ref.
+        void take(Ref &other) noexcept
+        {
+            table_ = std::exchange(other.table_, nullptr);
+            partition_ = other.partition_;
+            mode_ = other.mode_;
+            link_ = other.link_;
+            item_ = std::exchange(other.item_, nullptr);
+            item_ptr_ = other.item_ptr_;
+            in_old_ = other.in_old_;
+            garbage_ = std::exchange(other.garbage_, Pointer{});
+            garbage_bytes_ = other.garbage_bytes_;
+        }
+
+        // Records an item to free once the lock is released, freeing an earlier one now.
+        void defer_free(Pointer p, size_t bytes) noexcept
+        {
+            if (garbage_ != Pointer{})
+                table_->deallocate_quietly(garbage_, garbage_bytes_);
+            garbage_ = p;
+            garbage_bytes_ = bytes;
+        }
+
+        Dht *table_ = nullptr;
+        uint32_t partition_ = 0;
+        LockMode mode_ = LockMode::shared;
+        Pointer *link_ = nullptr;  // the slot that points at item_
+        ItemHeader *item_ = nullptr;
+        Pointer item_ptr_{};
+        bool in_old_ = false;
+        Pointer garbage_{};
+        size_t garbage_bytes_ = 0;
+    };
+
+    // An item built outside any lock, owned until a successful upsert or replace links it.
+    class NewItem {
+      public:
+        NewItem() = default;
+        NewItem(const NewItem &) = delete;
+        NewItem &operator=(const NewItem &) = delete;
+        NewItem(NewItem &&other) noexcept
+            : table_(std::exchange(other.table_, nullptr)), ptr_(other.ptr_), item_(other.item_),
+              bytes_(other.bytes_)
+        {
+        }
+        NewItem &operator=(NewItem &&other) noexcept
+        {
+            if (this != &other) {
+                discard();
+                table_ = std::exchange(other.table_, nullptr);
+                ptr_ = other.ptr_;
+                item_ = other.item_;
+                bytes_ = other.bytes_;
+            }
+            return *this;
+        }
+        ~NewItem() { discard(); }
+
+        explicit operator bool() const { return table_ != nullptr; }
+        Entry &entry() const { return *entry_of(item_); }
+        char *tail() const { return tail_of(item_); }
+        size_t bytes() const { return bytes_; }
+
+      private:
+        friend class Dht;
+
+        // Frees the item if it was never linked into the table.
+        void discard() noexcept
+        {
+            if (table_ != nullptr)
+                std::exchange(table_, nullptr)->deallocate_quietly(ptr_, bytes_);
+        }
+        // Hands the item over to the table.
+        void linked() noexcept { table_ = nullptr; }
+
+        Dht *table_ = nullptr;
+        Pointer ptr_{};
+        ItemHeader *item_ = nullptr;
+        size_t bytes_ = 0;
+    };
+
+    // Iterates over all entries, one partition at a time under that partition's lock:
+    //   Scan scan(table, mode);
+    //   while (scan.next_partition())
+    //       while (scan.next()) use(scan.entry(), scan.key_data(), scan.tail());
+    // Between partitions no lock is held. An exclusive scan may erase the current entry.
+    class Scan {
+      public:
+        Scan(Dht &table, LockMode mode) : table_(table), mode_(mode) {}
+        Scan(const Scan &) = delete;
+        Scan &operator=(const Scan &) = delete;
+        ~Scan() { finish(); }
+
+        // Unlocks the current partition and locks the next one; false when all were visited.
+        bool next_partition()
+        {
+            leave_partition();
+            if (partition_ + 1 >= static_cast<int>(kPartitions))
+                return false;
+            ++partition_;
+            table_.policy_.lock(&table_.partition(partition_).lock, mode_);
+            locked_ = true;
+            was_migrating_ = table_.partition(partition_).old_remaining > 0;
+            start_range(was_migrating_ ? Range::old_buckets : Range::new_buckets);
+            return true;
+        }
+
+        // Moves to the next entry of the locked partition; false when it has no more.
+        bool next()
+        {
+            if (!locked_ || range_ == Range::done)
+                return false;
+            Pointer *link;
+            if (current_ == nullptr)
+                link = &bucket_base_[bucket_];
+            else if (current_erased_)
+                link = link_;  // the erased item's successor now sits in its slot
+            else
+                link = &current_->next;
+            current_ = nullptr;
+            current_erased_ = false;
+            for (;;) {
+                if (*link != Pointer{}) {
+                    ItemHeader *item = table_.item_at(*link);
+                    link_ = link;
+                    current_ = item;
+                    return true;
+                }
+                if (++bucket_ >= bucket_count_ && !next_range())
+                    return false;
+                link = &bucket_base_[bucket_];
+            }
+        }
+
+        Entry &entry() const { return *entry_of(current_); }
+        const char *key_data() const { return key_of(current_); }
+        uint32_t key_size() const { return current_->key_size; }
+        char *tail() const { return tail_of(current_); }
+        int partition() const { return partition_; }
+
+        // Removes the current entry (exclusive scans only); next() continues after it.
+        void erase_current() noexcept
+        {
+            assert(mode_ == LockMode::exclusive && current_ != nullptr && !current_erased_);
+            Pointer victim = *link_;
+            size_t bytes = item_bytes(current_);
+            *link_ = current_->next;
+            Partition &part = table_.partition(partition_);
+            part.count.store(part.count.load(std::memory_order_relaxed) - 1,
+                             std::memory_order_relaxed);
+            if (range_ == Range::old_buckets)
+                --part.old_remaining;
+            current_erased_ = true;
+            erased_any_ = true;
+            table_.deallocate_quietly(victim, bytes);
+        }
+
+        // Ends the scan early (the destructor does the same).
+        void finish() noexcept
+        {
+            leave_partition();
+            partition_ = static_cast<int>(kPartitions);
+            if (erased_any_) {
+                erased_any_ = false;
+                table_.maybe_shrink_quietly();
+            }
+        }
+
+      private:
+        enum class Range { old_buckets, new_buckets, done };
+
+        // Points the scan at the first bucket of the partition's run in the given array.
+        void start_range(Range range)
+        {
+            range_ = range;
+            current_ = nullptr;
+            current_erased_ = false;
+            bucket_ = 0;
+            Header *h = table_.header_;
+            if (range == Range::old_buckets) {
+                unsigned log2 = h->old_size_log2.load(std::memory_order_relaxed);
+                bucket_count_ = buckets_per_partition(log2);
+                bucket_base_ = table_.bucket_array(h->old_buckets) + partition_ * bucket_count_;
+            } else {
+                unsigned log2 = h->size_log2.load(std::memory_order_relaxed);
+                bucket_count_ = buckets_per_partition(log2);
+                bucket_base_ = table_.bucket_array(h->buckets) + partition_ * bucket_count_;
+            }
+        }
+
+        // Switches from the old buckets to the new; false after the new ones.
+        bool next_range()
+        {
+            if (range_ == Range::old_buckets) {
+                start_range(Range::new_buckets);
+                return true;
+            }
+            range_ = Range::done;
+            return false;
+        }
+
+        // Unlocks the current partition, completing its migration if erasures emptied it.
+        void leave_partition() noexcept
+        {
+            if (!locked_)
+                return;
+            Partition &part = table_.partition(partition_);
+            if (was_migrating_ && part.old_remaining == 0)
+                table_.partition_migrated(partition_);
+            table_.policy_.unlock(&part.lock, mode_);
+            locked_ = false;
+            current_ = nullptr;
+        }
+
+        Dht &table_;
+        LockMode mode_;
+        int partition_ = -1;
+        bool locked_ = false;
+        bool was_migrating_ = false;
+        bool erased_any_ = false;
+        Range range_ = Range::done;
+        Pointer *bucket_base_ = nullptr;
+        uint64_t bucket_count_ = 0;
+        uint64_t bucket_ = 0;
+        Pointer *link_ = nullptr;
+        ItemHeader *current_ = nullptr;
+        bool current_erased_ = false;
+    };
+
+    // Creates an empty table in policy's memory; returns its pointer, or null when out of memory.
+    static Pointer create(Policy &policy)
+    {
+        Pointer header_ptr = policy.allocate(sizeof(Header));
+        if (header_ptr == Pointer{})
+            return Pointer{};
+        size_t bucket_bytes = sizeof(Pointer) << kMinSizeLog2;
+        Pointer buckets = policy.allocate_zeroed(bucket_bytes);
+        if (buckets == Pointer{}) {
+            policy.deallocate(header_ptr, sizeof(Header));
+            return Pointer{};
+        }
+        auto *h = static_cast<Header *>(policy.address(header_ptr));
+        std::memset(static_cast<void *>(h), 0, sizeof(Header));
+        h->magic = kMagic;
+        h->size_log2.store(kMinSizeLog2, std::memory_order_relaxed);
+        h->buckets = buckets;
+        for (Partition &part : h->partitions)
+            policy.init_lock(&part.lock);
+        return header_ptr;
+    }
+
+    // Attaches to a table made by create(); the policy must outlive this object.
+    Dht(Policy &policy, Pointer header_ptr)
+        : policy_(policy), header_ptr_(header_ptr),
+          header_(static_cast<Header *>(policy.address(header_ptr)))
+    {
+        assert(header_->magic == kMagic);
+    }
+
+    Dht(const Dht &) = delete;
+    Dht &operator=(const Dht &) = delete;
+
+    // The hash the table uses for a key.
+    static uint32_t hash_of(KeyView key) { return hash_bytes(key.data, key.size); }
+
+    // Finds key and returns it locked in the given mode, or an empty Ref when absent.
+    Ref find(KeyView key, LockMode mode)
+    {
+        uint32_t hash = hash_of(key);
+        Ref ref(this, partition_of(hash), mode);
+        Location loc = locate(ref.partition_, hash, key);
+        if (loc.item != nullptr)
+            ref_point_at(ref, loc);
+        else
+            ref.release();
+        return ref;
+    }
+
+    // Finds key, or inserts it with a zeroed Entry and tail_size tail bytes; init(entry, tail)
+    // fills a new item before it becomes visible. Returns the item locked exclusively, or an
+    // empty Ref when memory ran out (the table is then unchanged).
+    template <class Init>
+    Ref find_or_insert(KeyView key, size_t tail_size, Init &&init, InsertStatus *status)
+    {
+        uint32_t hash = hash_of(key);
+        Ref ref(this, partition_of(hash), LockMode::exclusive);
+        Location loc = locate(ref.partition_, hash, key);
+        if (loc.item != nullptr) {
+            *status = InsertStatus::found;
+            ref_point_at(ref, loc);
+            return ref;
+        }
+        NewItem item = build_item(key, hash, tail_size);
+        if (!item) {
+            *status = InsertStatus::out_of_memory;
+            ref.release();
+            return ref;
+        }
+        init(item.entry(), item.tail());
+        loc = link_new(ref.partition_, item);
+        *status = InsertStatus::inserted;
+        ref_point_at(ref, loc);
+        return ref;
+    }
+
+    // Builds an unlinked item for key with tail_size tail bytes and a zeroed Entry, without
+    // taking any table lock. Empty when memory ran out.
+    NewItem make_item(KeyView key, size_t tail_size)
+    {
+        return build_item(key, hash_of(key), tail_size);
+    }
+
+    // Links item under its key. decide(existing_entry, existing_tail) is called under the
+    // exclusive lock with the current item (or nullptrs) and returns whether to store; a stored
+    // item replaces the existing one in place. An item not stored is freed.
+    template <class Decide>
+    UpsertResult upsert(NewItem &&item, Decide &&decide)
+    {
+        NewItem owned = std::move(item);
+        uint32_t hash = owned.item_->hash;
+        KeyView key{key_of(owned.item_), owned.item_->key_size};
+        Ref held(this, partition_of(hash), LockMode::exclusive);
+        Location loc = locate(held.partition_, hash, key);
+        UpsertResult result;
+        result.existed = loc.item != nullptr;
+        if (result.existed) {
+            if (!decide(static_cast<const Entry *>(entry_of(loc.item)),
+                        static_cast<const char *>(tail_of(loc.item))))
+                return result;
+            owned.item_->next = loc.item->next;
+            *loc.link = owned.ptr_;
+            owned.linked();
+            held.defer_free(loc.item_ptr, item_bytes(loc.item));
+        } else {
+            if (!decide(static_cast<const Entry *>(nullptr), static_cast<const char *>(nullptr)))
+                return result;
+            link_new(held.partition_, owned);
+        }
+        result.stored = true;
+        return result;
+    }
+
+    // Puts item in the place of the exclusively locked ref's item (same key); the old item is
+    // freed when ref is released. ref then refers to the new item.
+    void replace(Ref &ref, NewItem &&item)
+    {
+        assert(ref && ref.mode_ == LockMode::exclusive);
+        assert(item.item_->hash == ref.item_->hash);
+        NewItem owned = std::move(item);
+        owned.item_->next = ref.item_->next;
+        *ref.link_ = owned.ptr_;
+        owned.linked();
+        ref.defer_free(ref.item_ptr_, item_bytes(ref.item_));
+        ref.item_ = owned.item_;
+        ref.item_ptr_ = owned.ptr_;
+    }
+
+    // Deletes the exclusively locked entry and releases the lock.
+    void erase(Ref &&ref)
+    {
+        assert(ref && ref.mode_ == LockMode::exclusive);
+        Ref held = std::move(ref);
+        unlink(held.partition_, held.link_, held.item_, held.in_old_);
+        held.defer_free(held.item_ptr_, item_bytes(held.item_));
+        held.item_ = nullptr;
+    }
+
+    // Deletes key; returns whether it was present.
+    bool erase(KeyView key)
+    {
+        Ref ref = find(key, LockMode::exclusive);
+        if (!ref)
+            return false;
+        erase(std::move(ref));
+        return true;
+    }
+
+    // A lock-free snapshot of the table's shape.
+    DhtStats stats() const
+    {
+        DhtStats s;
+        s.entries = total_count();
+        s.size_log2 = header_->size_log2.load(std::memory_order_relaxed);
+        s.old_size_log2 = header_->old_size_log2.load(std::memory_order_relaxed);
+        s.resizing = header_->resizing.load(std::memory_order_relaxed) != 0;
+        s.migrating_partitions = header_->migrating_partitions.load(std::memory_order_relaxed);
+        s.grows = header_->grows.load(std::memory_order_relaxed);
+        s.shrinks = header_->shrinks.load(std::memory_order_relaxed);
+        return s;
+    }
+
+    // One partition's counts, read under its shared lock.
+    DhtPartitionInfo partition_info(uint32_t p)
+    {
+        Partition &part = partition(p);
+        policy_.lock(&part.lock, LockMode::shared);
+        DhtPartitionInfo info;
+        info.entries = part.count.load(std::memory_order_relaxed);
+        info.entries_in_old_buckets = part.old_remaining;
+        info.buckets = buckets_per_partition(header_->size_log2.load(std::memory_order_relaxed));
+        policy_.unlock(&part.lock, LockMode::shared);
+        return info;
+    }
+
+    // Frees every item, both bucket arrays and the header. No one may use the table meanwhile.
+    void destroy()
+    {
+        Header *h = header_;
+        free_chains(h->buckets, h->size_log2.load(std::memory_order_relaxed));
+        if (h->old_buckets != Pointer{})
+            free_chains(h->old_buckets, h->old_size_log2.load(std::memory_order_relaxed));
+        for (Partition &part : h->partitions)
+            policy_.destroy_lock(&part.lock);
+        policy_.deallocate(header_ptr_, sizeof(Header));
+        header_ = nullptr;
+    }
+
+    // Bytes of one item holding key_size key bytes and tail_size tail bytes.
+    static constexpr size_t item_bytes(size_t key_size, size_t tail_size)
+    {
+        return sizeof(ItemHeader) + sizeof(Entry) + key_size + tail_size;
+    }
+
+  private:
+    // Where a key was found: the slot pointing at it and the item itself.
+    struct Location {
+        Pointer *link = nullptr;
+        ItemHeader *item = nullptr;
+        Pointer item_ptr{};
+        bool in_old = false;
+    };
+
+    static uint32_t partition_of(uint32_t hash) { return hash >> (32 - kPartitionBits); }
+    static uint64_t bucket_index(uint32_t hash, unsigned size_log2)
+    {
+        return static_cast<uint64_t>(hash) >> (32 - size_log2);
+    }
+    static uint64_t buckets_per_partition(unsigned size_log2)
+    {
+        return uint64_t{1} << (size_log2 - kPartitionBits);
+    }
+    static Entry *entry_of(ItemHeader *item) { return reinterpret_cast<Entry *>(item + 1); }
+    static char *key_of(ItemHeader *item) { return reinterpret_cast<char *>(item + 1) + sizeof(Entry); }
+    static char *tail_of(ItemHeader *item) { return key_of(item) + item->key_size; }
+    static size_t item_bytes(ItemHeader *item)
+    {
+        return item_bytes(item->key_size, entry_of(item)->tail_size());
+    }
+    // The smallest size (at least the minimum) that keeps `entries` at or below half load.
+    static unsigned size_log2_for(uint64_t entries)
+    {
+        unsigned log2 = kMinSizeLog2;
+        while (log2 < kMaxSizeLog2 && (uint64_t{1} << log2) < entries * 2)
+            ++log2;
+        return log2;
+    }
+
+    Partition &partition(uint32_t p) const { return header_->partitions[p]; }
+    ItemHeader *item_at(Pointer p) const { return static_cast<ItemHeader *>(policy_.address(p)); }
+    Pointer *bucket_array(Pointer p) const { return static_cast<Pointer *>(policy_.address(p)); }
+
+    // Sum of the partition counts, without locks.
+    uint64_t total_count() const
+    {
+        uint64_t total = 0;
+        for (const Partition &part : header_->partitions)
+            total += part.count.load(std::memory_order_relaxed);
+        return total;
+    }
+
+    // Walks one chain for key; the caller holds the partition lock.
+    Location search_chain(Pointer *link, uint32_t hash, KeyView key) const
+    {
+        while (*link != Pointer{}) {
+            ItemHeader *item = item_at(*link);
+            if (item->hash == hash && item->key_size == key.size &&
+                std::memcmp(key_of(item), key.data, key.size) == 0)
+                return Location{link, item, *link, false};
+            link = &item->next;
+        }
+        return Location{};
+    }
+
+    // Looks key up in partition p (locked by the caller): new buckets, then old ones if the
+    // partition still has items there.
+    Location locate(uint32_t p, uint32_t hash, KeyView key) const
+    {
+        Header *h = header_;
+        Pointer *buckets = bucket_array(h->buckets);
+        unsigned log2 = h->size_log2.load(std::memory_order_relaxed);
+        Location loc = search_chain(&buckets[bucket_index(hash, log2)], hash, key);
+        if (loc.item == nullptr && partition(p).old_remaining > 0) {
+            Pointer *old = bucket_array(h->old_buckets);
+            unsigned old_log2 = h->old_size_log2.load(std::memory_order_relaxed);
+            loc = search_chain(&old[bucket_index(hash, old_log2)], hash, key);
+            loc.in_old = loc.item != nullptr;
+        }
+        return loc;
+    }
+
+    // Makes ref refer to the located item.
+    static void ref_point_at(Ref &ref, const Location &loc)
+    {
+        ref.link_ = loc.link;
+        ref.item_ = loc.item;
+        ref.item_ptr_ = loc.item_ptr;
+        ref.in_old_ = loc.in_old;
+    }
+
+    // Allocates and fills an item's header and key; the Entry is zeroed.
+    NewItem build_item(KeyView key, uint32_t hash, size_t tail_size)
+    {
+        NewItem item;
+        size_t bytes = item_bytes(key.size, tail_size);
+        Pointer ptr = policy_.allocate(bytes);
+        if (ptr == Pointer{})
+            return item;
+        item.table_ = this;  // owned from here: freed if anything below throws
+        item.ptr_ = ptr;
+        item.bytes_ = bytes;
+        item.item_ = item_at(ptr);
+        item.item_->next = Pointer{};
+        item.item_->hash = hash;
+        item.item_->key_size = key.size;
+        std::memset(static_cast<void *>(entry_of(item.item_)), 0, sizeof(Entry));
+        std::memcpy(key_of(item.item_), key.data, key.size);
+        return item;
+    }
+
+    // Links a new item at the head of its bucket in partition p (locked exclusively).
+    Location link_new(uint32_t p, NewItem &item)
+    {
+        Header *h = header_;
+        Pointer *buckets = bucket_array(h->buckets);
+        Pointer *slot = &buckets[bucket_index(item.item_->hash, h->size_log2.load(std::memory_order_relaxed))];
+        item.item_->next = *slot;
+        *slot = item.ptr_;
+        Partition &part = partition(p);
+        part.count.store(part.count.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+        Location loc{slot, item.item_, item.ptr_, false};
+        item.linked();
+        return loc;
+    }
+
+    // Unlinks an item from partition p (locked exclusively).
+    void unlink(uint32_t p, Pointer *link, ItemHeader *item, bool in_old) noexcept
+    {
+        *link = item->next;
+        Partition &part = partition(p);
+        part.count.store(part.count.load(std::memory_order_relaxed) - 1, std::memory_order_relaxed);
+        if (in_old && --part.old_remaining == 0)
+            partition_migrated(p);
+    }
+
+    // Frees memory, swallowing failures: used where the table is already consistent and an
+    // error could only leak the block.
+    void deallocate_quietly(Pointer p, size_t bytes) noexcept
+    {
+        try {
+            policy_.deallocate(p, bytes);
+        } catch (...) {
+        }
+    }
+
+    // Moves up to `budget` items of partition p (locked exclusively) from old to new buckets;
+    // returns the unused budget. Every address is resolved before anything is relinked, so a
+    // failure leaves the chains intact.
+    int migrate_locked(uint32_t p, int budget)
+    {
+        Partition &part = partition(p);
+        if (part.old_remaining == 0)
+            return budget;
+        Header *h = header_;
+        unsigned old_log2 = h->old_size_log2.load(std::memory_order_relaxed);
+        unsigned new_log2 = h->size_log2.load(std::memory_order_relaxed);
+        uint64_t per_partition = buckets_per_partition(old_log2);
+        Pointer *old_run = bucket_array(h->old_buckets) + p * per_partition;
+        Pointer *buckets = bucket_array(h->buckets);
+        unsigned empty_seen = 0;
+        while (budget > 0 && part.old_remaining > 0 && part.next_old_bucket < per_partition) {
+            Pointer *slot = &old_run[part.next_old_bucket];
+            if (*slot == Pointer{}) {
+                ++part.next_old_bucket;
+                if (++empty_seen >= kMaxEmptyBucketsPerStep)
+                    break;
+                continue;
+            }
+            Pointer moving = *slot;
+            ItemHeader *item = item_at(moving);
+            Pointer *dest = &buckets[bucket_index(item->hash, new_log2)];
+            *slot = item->next;
+            item->next = *dest;
+            *dest = moving;
+            --part.old_remaining;
+            --budget;
+        }
+        assert(part.old_remaining == 0 || part.next_old_bucket < per_partition);
+        if (part.old_remaining == 0)
+            partition_migrated(p);
+        return budget;
+    }
+
+    // Partition p (locked exclusively) has no more items in old buckets; the last partition to
+    // get there frees the old array and ends the resize.
+    void partition_migrated(uint32_t p) noexcept
+    {
+        (void) p;
+        Header *h = header_;
+        if (h->migrating_partitions.fetch_sub(1, std::memory_order_acq_rel) != 1)
+            return;
+        Pointer old = h->old_buckets;
+        size_t bytes = sizeof(Pointer) << h->old_size_log2.load(std::memory_order_relaxed);
+        h->old_buckets = Pointer{};
+        h->resizing.store(0, std::memory_order_release);
+        deallocate_quietly(old, bytes);
+    }
+
+    // Migrates for other partitions without waiting for any lock: the own partition first
+    // (unless it was just handled), then the next one round-robin.
+    void help_migrate(uint32_t own, bool try_own, int budget)
+    {
+        for (int attempt = 0; attempt < 2 && budget > 0; ++attempt) {
+            if (header_->resizing.load(std::memory_order_acquire) == 0)
+                return;
+            uint32_t p = (attempt == 0 && try_own)
+                             ? own
+                             : header_->help_cursor.fetch_add(1, std::memory_order_relaxed) % kPartitions;
+            Partition &part = partition(p);
+            if (!policy_.try_lock_exclusive(&part.lock))
+                continue;
+            try {
+                budget = migrate_locked(p, budget);
+            } catch (...) {
+                policy_.unlock(&part.lock, LockMode::exclusive);
+                throw;
+            }
+            policy_.unlock(&part.lock, LockMode::exclusive);
+        }
+    }
+
+    // The size partition p's count asks for (0: keep the current size). Called under p's
+    // exclusive lock.
+    unsigned wanted_size_log2(uint32_t p) const
+    {
+        Header *h = header_;
+        if (h->resizing.load(std::memory_order_relaxed) != 0)
+            return 0;
+        unsigned log2 = h->size_log2.load(std::memory_order_relaxed);
+        uint64_t per_partition = buckets_per_partition(log2);
+        uint64_t count = partition(p).count.load(std::memory_order_relaxed);
+        if (count > per_partition * kGrowLoad && log2 < kMaxSizeLog2)
+            return log2 + 1;
+        if (log2 > kMinSizeLog2 && count * kShrinkLoadDivisor < per_partition)
+            return shrink_target(log2);
+        return 0;
+    }
+
+    // The size to shrink to from log2, if the whole table is sparse enough (0: don't).
+    unsigned shrink_target(unsigned log2) const
+    {
+        uint64_t total = total_count();
+        if (total * kShrinkLoadDivisor >= (uint64_t{1} << log2))
+            return 0;
+        unsigned target = size_log2_for(total);
+        return target < log2 ? target : 0;
+    }
+
+    // After an exclusive scan erased entries: shrink if the table became sparse.
+    void maybe_shrink_quietly() noexcept
+    {
+        try {
+            if (header_->resizing.load(std::memory_order_relaxed) != 0)
+                return;
+            unsigned target = shrink_target(header_->size_log2.load(std::memory_order_relaxed));
+            if (target != 0)
+                start_resize(target);
+        } catch (...) {
+        }
+    }
+
+    // Everything that follows an operation on partition p: migration work, unlocking, freeing
+    // a replaced item, and starting a resize the partition's load asks for. Failures here only
+    // delay a resize; they never undo the operation.
+    void finish(uint32_t p, LockMode mode, Pointer garbage, size_t garbage_bytes) noexcept
+    {
+        Partition &part = partition(p);
+        int budget;
+        unsigned resize_to = 0;
+        if (mode == LockMode::exclusive) {
+            budget = kMigrateOnExclusive;
+            try {
+                budget = migrate_locked(p, budget);
+            } catch (...) {
+            }
+            resize_to = wanted_size_log2(p);
+            policy_.unlock(&part.lock, LockMode::exclusive);
+        } else {
+            budget = kMigrateOnShared;
+            policy_.unlock(&part.lock, LockMode::shared);
+        }
+        if (garbage != Pointer{})
+            deallocate_quietly(garbage, garbage_bytes);
+        try {
+            if (budget > 0 && header_->resizing.load(std::memory_order_relaxed) != 0)
+                help_migrate(p, mode == LockMode::shared, budget);
+            if (resize_to != 0)
+                start_resize(resize_to);
+        } catch (...) {
+        }
+    }
+
+    // Holds every partition lock, in order, for the duration of a resize's start.
+    class AllPartitionsLocked {
+      public:
+        explicit AllPartitionsLocked(Dht &table) : table_(table)
+        {
+            for (; locked_ < kPartitions; ++locked_)
+                table_.policy_.lock(&table_.partition(locked_).lock, LockMode::exclusive);
+        }
+        ~AllPartitionsLocked()
+        {
+            while (locked_ > 0)
+                table_.policy_.unlock(&table_.partition(--locked_).lock, LockMode::exclusive);
+        }
+
+      private:
+        Dht &table_;
+        uint32_t locked_ = 0;
+    };
+
+    // Clears the resize claim when the preparing process is done, however it leaves.
+    struct ResizeClaim {
+        std::atomic<uint32_t> &flag;
+        ~ResizeClaim() { flag.store(0, std::memory_order_release); }
+    };
+
+    // Starts a resize to 2^target buckets, unless one runs or another process is preparing one.
+    // The new array is allocated and zeroed before any partition lock is taken; all locks are
+    // held only to swap the arrays.
+    void start_resize(unsigned target)
+    {
+        Header *h = header_;
+        if (h->resizing.load(std::memory_order_acquire) != 0 ||
+            h->resize_claimed.exchange(1, std::memory_order_acq_rel) != 0)
+            return;
+        ResizeClaim claim{h->resize_claimed};
+        size_t new_bytes = sizeof(Pointer) << target;
+        Pointer fresh = policy_.allocate_zeroed(new_bytes);
+        if (fresh == Pointer{})
+            return;  // no room to grow: the table keeps working at a higher load
+        Pointer retired{};
+        size_t retired_bytes = 0;
+        {
+            AllPartitionsLocked all(*this);
+            unsigned current = h->size_log2.load(std::memory_order_relaxed);
+            uint64_t total = total_count();
+            bool still_wanted = h->resizing.load(std::memory_order_relaxed) == 0 &&
+                                (target > current ? target == current + 1
+                                                  : target < current && total * 2 <= (uint64_t{1} << target));
+            if (!still_wanted) {
+                retired = fresh;
+                retired_bytes = new_bytes;
+            } else {
+                uint32_t migrating = 0;
+                for (Partition &part : h->partitions) {
+                    part.old_remaining = part.count.load(std::memory_order_relaxed);
+                    part.next_old_bucket = 0;
+                    migrating += part.old_remaining > 0;
+                }
+                h->old_buckets = h->buckets;
+                h->old_size_log2.store(current, std::memory_order_relaxed);
+                h->buckets = fresh;
+                h->size_log2.store(target, std::memory_order_relaxed);
+                (target > current ? h->grows : h->shrinks).fetch_add(1, std::memory_order_relaxed);
+                if (migrating == 0) {
+                    retired = h->old_buckets;
+                    retired_bytes = sizeof(Pointer) << current;
+                    h->old_buckets = Pointer{};
+                } else {
+                    h->migrating_partitions.store(migrating, std::memory_order_relaxed);
+                    h->resizing.store(1, std::memory_order_release);
+                }
+            }
+        }
+        if (retired != Pointer{})
+            deallocate_quietly(retired, retired_bytes);
+    }
+
+    // Frees every item chained from a bucket array, then the array.
+    void free_chains(Pointer array, unsigned size_log2)
+    {
+        Pointer *buckets = bucket_array(array);
+        uint64_t n = uint64_t{1} << size_log2;
+        for (uint64_t b = 0; b < n; ++b) {
+            Pointer p = buckets[b];
+            while (p != Pointer{}) {
+                ItemHeader *item = item_at(p);
+                Pointer next = item->next;
+                policy_.deallocate(p, item_bytes(item));
+                p = next;
+            }
+        }
+        policy_.deallocate(array, sizeof(Pointer) << size_log2);
+    }
+
+    Policy &policy_;
+    Pointer header_ptr_;
+    Header *header_;
+};
+
+}  // namespace simple_cache::core
