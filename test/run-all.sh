@@ -1,0 +1,201 @@
+#!/usr/bin/env bash
+# "make test": installs dependencies, builds and installs the extension, then runs every test
+# suite, each in its own subshell (and, where it needs one, its own throwaway cluster):
+#
+#   deps       test/install-deps.sh
+#   build      make all + make install
+#   unit       core unit tests, -O2 -g with AddressSanitizer + UBSan   (test/unit/*.cpp)
+#   unit-tsan  core unit tests with ThreadSanitizer                      (test/unit/*.cpp)
+#   regress    make installcheck: pg_regress and pg_isolation_regress
+#              (sql/[0-9]*.sql with expected/, test/isolation/specs/*.spec)
+#   pgtap      pg_prove over test/pgtap/*.sql
+#   preload    test/preload_smoke.sql on a server with shared_preload_libraries = 'simple_cache'
+#   perl-tap   Perl TAP tests test/t/*.pl using PostgreSQL::Test::Cluster
+#
+# Usage: test/run-all.sh [suite...]   (default: all). A suite with no test files is skipped.
+# Ends with the line "N passed, N failed" (counting suites) and exits 1 if any suite failed.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$ROOT"
+export MAKE=${MAKE:-make}
+
+ALL_SUITES=(deps build unit unit-tsan regress pgtap preload perl-tap)
+SKIP=77          # exit status by which a suite says "nothing to run"
+BUILD_OK=0
+PASSED=0
+FAILED=0
+RESULTS=()
+
+# Succeeds when the glob pattern given as the argument matches at least one file.
+have_files() {
+    compgen -G "$1" >/dev/null
+}
+
+# Prints the PostgreSQL 15 pgxs directory (test drivers and Perl modules live under it).
+pgxs_dir() {
+    dirname "$(dirname "$(pg_config --pgxs)")"
+}
+
+# Runs "$@" as the OS user that owns throwaway clusters (postgres when we are root).
+as_cluster_owner() {
+    if [[ $(id -u) -eq 0 ]]; then
+        runuser -u postgres -- "$@"
+    else
+        "$@"
+    fi
+}
+
+# Suite deps: install missing Debian packages.
+suite_deps() {
+    test/install-deps.sh
+}
+
+# Suite build: PGXS build and install of the module.
+suite_build() {
+    test/build-install.sh
+}
+
+# Suite unit: core unit tests with AddressSanitizer and UBSan.
+suite_unit() {
+    "$MAKE" --no-print-directory -f test/unit/Makefile SAN=asan run
+}
+
+# Suite unit-tsan: core unit tests with ThreadSanitizer.
+suite_unit_tsan() {
+    "$MAKE" --no-print-directory -f test/unit/Makefile SAN=tsan run
+}
+
+# Suite regress: make installcheck (REGRESS and ISOLATION) against a throwaway cluster.
+# Clients run as the caller and connect as the cluster's superuser (PGUSER); results/ and
+# output_iso/ are written into the source tree by the caller.
+suite_regress() {
+    local overrides=()
+    have_files 'sql/[0-9]*.sql' || overrides+=(REGRESS=)
+    have_files 'test/isolation/specs/*.spec' || overrides+=(ISOLATION=)
+    if [[ ${#overrides[@]} -eq 2 ]]; then
+        echo "no sql/[0-9]*.sql and no test/isolation/specs/*.spec"
+        return "$SKIP"
+    fi
+    . test/cluster.sh
+    cluster_start
+    rm -f regression.diffs output_iso/regression.diffs
+    if ! "$MAKE" --no-print-directory installcheck "${overrides[@]}"; then
+        local diffs
+        for diffs in regression.diffs output_iso/regression.diffs; do
+            if [[ -f $diffs ]]; then
+                echo "--- $diffs"
+                cat "$diffs"
+            fi
+        done
+        return 1
+    fi
+}
+
+# Suite pgtap: pg_prove over test/pgtap/*.sql in a fresh database of a throwaway cluster.
+suite_pgtap() {
+    if ! have_files 'test/pgtap/*.sql'; then
+        echo "no test/pgtap/*.sql"
+        return "$SKIP"
+    fi
+    . test/cluster.sh
+    cluster_start
+    psql -X -q -v ON_ERROR_STOP=1 -c 'CREATE DATABASE simple_cache_pgtap'
+    pg_prove --dbname simple_cache_pgtap --ext .sql test/pgtap/*.sql
+}
+
+# Suite preload: start a cluster with the library preloaded and run test/preload_smoke.sql.
+suite_preload() {
+    . test/cluster.sh
+    cluster_start "shared_preload_libraries = 'simple_cache'"
+    psql -X -v ON_ERROR_STOP=1 -f test/preload_smoke.sql
+    # The server must still be up after the smoke queries (no crash on the way).
+    psql -X -q -At -c 'SELECT 1' >/dev/null
+}
+
+# Suite perl-tap: Perl TAP tests in test/t/*.pl, which start their own clusters with
+# PostgreSQL::Test::Cluster. Those run initdb, so as root the tests run as the postgres user
+# from a copy of test/t in a scratch directory it owns. Tests find the source tree in
+# $SIMPLE_CACHE_SRCDIR. Skipped silently when there are no test files.
+suite_perl_tap() {
+    if ! have_files 'test/t/*.pl'; then
+        echo "no test/t/*.pl"
+        return "$SKIP"
+    fi
+    local pgxs work
+    pgxs=$(pgxs_dir)
+    work=$(mktemp -d /tmp/simple_cache_tap.XXXXXX)
+    trap 'rm -rf "$work"' EXIT
+    cp -R test/t "$work/t"
+    if [[ $(id -u) -eq 0 ]]; then
+        chown -R postgres: "$work"
+    fi
+    (
+        cd "$work"
+        as_cluster_owner env \
+            PATH="$(pg_config --bindir):$PATH" \
+            PG_REGRESS="$pgxs/src/test/regress/pg_regress" \
+            TESTDIR="$work" \
+            SIMPLE_CACHE_SRCDIR="$ROOT" \
+            prove -I "$pgxs/src/test/perl" -I "$work/t" t/*.pl
+    )
+}
+
+# Runs one suite in a subshell with errexit on, and records PASS, FAIL or SKIP.
+run_suite() {
+    local name=$1 rc
+    echo
+    echo "=================== $name ==================="
+    if [[ $BUILD_OK -eq 0 && $name =~ ^(regress|pgtap|preload|perl-tap)$ ]]; then
+        echo "not run: the build failed"
+        rc=1
+    else
+        set +e
+        (
+            set -e
+            "suite_${name//-/_}"
+        )
+        rc=$?
+        set -e
+    fi
+    if [[ $rc -eq 0 ]]; then
+        PASSED=$((PASSED + 1))
+        RESULTS+=("PASS  $name")
+        if [[ $name == build ]]; then
+            BUILD_OK=1
+        fi
+    elif [[ $rc -eq $SKIP ]]; then
+        RESULTS+=("SKIP  $name (no test files)")
+    else
+        FAILED=$((FAILED + 1))
+        RESULTS+=("FAIL  $name (exit status $rc)")
+    fi
+}
+
+main() {
+    local suites=("$@") suite
+    if [[ ${#suites[@]} -eq 0 ]]; then
+        suites=("${ALL_SUITES[@]}")
+    fi
+    for suite in "${suites[@]}"; do
+        if ! declare -F "suite_${suite//-/_}" >/dev/null; then
+            echo "run-all: unknown suite '$suite' (known: ${ALL_SUITES[*]})" >&2
+            return 2
+        fi
+    done
+    # The PostgreSQL suites need the module built and installed.
+    if [[ ! " ${suites[*]} " =~ \ build\  ]]; then
+        BUILD_OK=1
+    fi
+    for suite in "${suites[@]}"; do
+        run_suite "$suite"
+    done
+
+    echo
+    echo "=================== summary ==================="
+    printf '%s\n' "${RESULTS[@]}"
+    echo "$PASSED passed, $FAILED failed"
+    [[ $FAILED -eq 0 ]]
+}
+
+main "$@"
