@@ -29,3 +29,31 @@ PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
 
 $(OBJS): $(PROJECT_HEADERS)
+
+# ---------------------------------------------------------------------------------------------
+# Demo, tests and dependencies (scripts under test/; build output under build/).
+#   make demo       install deps, build, install, run test/demo.sql on a throwaway cluster
+#   make test       install deps, build, install, run every test suite (test/run-all.sh)
+#   make deps       install missing Debian packages only
+#   make unit       core unit tests with ASan + UBSan (no PostgreSQL needed)
+#   make unit-tsan  core unit tests with ThreadSanitizer
+# make installcheck (from PGXS) needs a running server: use "make test", or run it inside
+# test/cluster.sh run -- make installcheck
+.PHONY: demo test deps unit unit-tsan
+
+demo:
+	bash test/demo.sh
+
+test:
+	bash test/run-all.sh
+
+deps:
+	bash test/install-deps.sh
+
+unit:
+	$(MAKE) -f test/unit/Makefile SAN=asan run
+
+unit-tsan:
+	$(MAKE) -f test/unit/Makefile SAN=tsan run
+
+EXTRA_CLEAN += build
