@@ -1,0 +1,76 @@
+// The binding of the core data structures to PostgreSQL: memory from a DSA area, locks that are
+// LWLocks in a named tranche. Every DSA call runs under guard(), so an ERROR inside dsa.c
+// reaches the core as a C++ exception; allocation failures are reported as null pointers.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+
+#include "simple_cache/core/policy.hpp"
+#include "simple_cache/pg/postgres.hpp"
+
+namespace simple_cache::pg {
+
+// Bytes and blocks allocated through the policy, kept in stripes so that backends rarely share
+// a cache line; readers add the stripes up.
+struct AllocationCounters {
+    static constexpr int kStripes = 32;
+    struct alignas(64) Stripe {
+        std::atomic<int64_t> bytes;
+        std::atomic<int64_t> blocks;
+    };
+    Stripe stripes[kStripes];
+
+    // Records an allocation (positive) or a free (negative) by this backend.
+    void add(int64_t bytes, int64_t blocks);
+    int64_t total_bytes() const;
+    int64_t total_blocks() const;
+};
+
+class DsaPolicy {
+  public:
+    using Pointer = dsa_pointer;
+    using Lock = LWLock;
+
+    DsaPolicy(dsa_area *area, AllocationCounters *counters, int lock_tranche)
+        : area_(area), counters_(counters), lock_tranche_(lock_tranche)
+    {
+    }
+
+    Pointer allocate(size_t bytes) { return allocate_with(bytes, DSA_ALLOC_NO_OOM | DSA_ALLOC_HUGE); }
+    Pointer allocate_zeroed(size_t bytes)
+    {
+        return allocate_with(bytes, DSA_ALLOC_NO_OOM | DSA_ALLOC_HUGE | DSA_ALLOC_ZERO);
+    }
+    void deallocate(Pointer p, size_t bytes);
+    void *address(Pointer p) const;
+
+    void init_lock(Lock *lock) { LWLockInitialize(lock, lock_tranche_); }
+    void destroy_lock(Lock *) {}
+    // LWLockAcquire raises an error only past MAX_SIMUL_LWLOCKS (200); the core holds at most
+    // the 128 partition locks and callers hold none, so lock calls need no guard.
+    void lock(Lock *lock, core::LockMode mode)
+    {
+        LWLockAcquire(lock, mode == core::LockMode::exclusive ? LW_EXCLUSIVE : LW_SHARED);
+    }
+    bool try_lock_exclusive(Lock *lock) { return LWLockConditionalAcquire(lock, LW_EXCLUSIVE); }
+    void unlock(Lock *lock, core::LockMode) { LWLockRelease(lock); }
+
+    dsa_area *area() const { return area_; }
+    AllocationCounters &counters() const { return *counters_; }
+
+  private:
+    Pointer allocate_with(size_t bytes, int flags);
+
+    dsa_area *area_;
+    AllocationCounters *counters_;
+    int lock_tranche_;
+};
+
+// Arms the failure injection used by tests: the n-th DSA call from now raises an ERROR (0: off).
+void set_injected_failure_countdown(int n);
+
+// Returns dsa_dump()'s report on the area, captured from this backend's stderr.
+std::string capture_area_dump(dsa_area *area);
+
+}  // namespace simple_cache::pg

@@ -1,0 +1,127 @@
+// The boundary between PostgreSQL errors (siglongjmp) and C++ exceptions.
+//
+// Downward: guard(f) runs PostgreSQL code and turns an ERROR raised inside it into a PgError
+// exception, so C++ destructors run as the error travels up. Upward: every SQL-callable function
+// is defined with SIMPLE_CACHE_FUNCTION, whose wrapper catches every exception and raises it as a
+// PostgreSQL ERROR only after all C++ frames are gone; a PgError is re-raised unchanged
+// (SQLSTATE, detail, hint and context intact).
+#pragma once
+
+#include <exception>
+#include <string>
+#include <type_traits>
+
+#include "simple_cache/pg/postgres.hpp"
+
+namespace simple_cache::pg {
+
+// A PostgreSQL error caught by guard(): carries the copied ErrorData until re-raised.
+class PgError : public std::exception {
+  public:
+    explicit PgError(ErrorData *data) : data_(data) {}
+    const char *what() const noexcept override;
+    ErrorData *data() const noexcept { return data_; }
+
+  private:
+    ErrorData *data_;  // palloc'd in the memory context that was current at the guard
+};
+
+// An error raised by project code, with the SQLSTATE users will see.
+class SqlError : public std::exception {
+  public:
+    SqlError(int sqlstate, std::string message, std::string detail = {}, std::string hint = {})
+        : sqlstate_(sqlstate), message_(std::move(message)), detail_(std::move(detail)),
+          hint_(std::move(hint))
+    {
+    }
+    const char *what() const noexcept override { return message_.c_str(); }
+    int sqlstate() const noexcept { return sqlstate_; }
+    const std::string &detail() const noexcept { return detail_; }
+    const std::string &hint() const noexcept { return hint_; }
+
+  private:
+    int sqlstate_;
+    std::string message_;
+    std::string detail_;
+    std::string hint_;
+};
+
+// Throws a PgError built from the error PostgreSQL is currently handling (inside PG_CATCH).
+[[noreturn]] void throw_current_pg_error(MemoryContext caller_context, int saved_holdoff,
+                                         int saved_cancel_holdoff);
+
+// Runs f, which may raise PostgreSQL errors, and converts such an error into a PgError. f must
+// not leave C++ objects with destructors on the stack across PostgreSQL calls (a lambda calling
+// PostgreSQL functions is the intended use). Interrupt hold-off counts are restored, because an
+// ERROR zeroes them while this backend may still hold LWLocks that its guards will release.
+template <class F>
+auto guard(F &&f) -> decltype(f())
+{
+    using Result = decltype(f());
+    MemoryContext caller_context = CurrentMemoryContext;
+    int saved_holdoff = InterruptHoldoffCount;
+    int saved_cancel_holdoff = QueryCancelHoldoffCount;
+    bool failed = false;
+    std::exception_ptr cpp_failure;
+    if constexpr (std::is_void_v<Result>) {
+        PG_TRY();
+        {
+            try {
+                f();
+            } catch (...) {
+                cpp_failure = std::current_exception();
+            }
+        }
+        PG_CATCH();
+        {
+            failed = true;
+        }
+        PG_END_TRY();
+        if (failed)
+            throw_current_pg_error(caller_context, saved_holdoff, saved_cancel_holdoff);
+        if (cpp_failure)
+            std::rethrow_exception(cpp_failure);
+    } else {
+        static_assert(std::is_scalar_v<Result>, "guard returns plain values");
+        Result volatile result{};  // written only before any longjmp, but keep gcc sure of it
+        PG_TRY();
+        {
+            try {
+                result = f();
+            } catch (...) {
+                cpp_failure = std::current_exception();
+            }
+        }
+        PG_CATCH();
+        {
+            failed = true;
+        }
+        PG_END_TRY();
+        if (failed)
+            throw_current_pg_error(caller_context, saved_holdoff, saved_cancel_holdoff);
+        if (cpp_failure)
+            std::rethrow_exception(cpp_failure);
+        return result;
+    }
+}
+
+// Runs an SQL function's body and reports whatever it throws as a PostgreSQL ERROR, after the
+// body's frames are unwound.
+Datum run_sql_function(Datum (*body)(FunctionCallInfo), FunctionCallInfo fcinfo);
+
+// Checks for query cancel and termination from C++ code (through guard()).
+void check_for_interrupts();
+
+}  // namespace simple_cache::pg
+
+// Defines an SQL-callable function. Use as:
+//   SIMPLE_CACHE_FUNCTION(simple_cache_get) { ...body using fcinfo... }
+// The body may call PostgreSQL directly only while no C++ object with a destructor is alive in
+// its frame; feature code below it reaches PostgreSQL through guard().
+#define SIMPLE_CACHE_FUNCTION(name)                                                             \
+    static Datum name##_body(FunctionCallInfo fcinfo);                                          \
+    extern "C" {                                                                                \
+    PG_FUNCTION_INFO_V1(name);                                                                  \
+    }                                                                                           \
+    Datum name(PG_FUNCTION_ARGS) { return ::simple_cache::pg::run_sql_function(name##_body, fcinfo); } \
+    static Datum name##_body(FunctionCallInfo fcinfo)

@@ -1,0 +1,131 @@
+// DSA-backed memory for the core structures: guarded allocation, translation and freeing,
+// striped accounting of what is allocated, test-only failure injection, and dsa_dump capture.
+#include "simple_cache/pg/dsa_policy.hpp"
+
+#include <unistd.h>
+
+#include "simple_cache/pg/error.hpp"
+
+namespace simple_cache::pg {
+
+namespace {
+
+// DSA calls left before an injected failure; 0 means injection is off.
+int injected_failure_countdown = 0;
+
+// Raises the injected ERROR when the countdown reaches zero. Called inside guard().
+void maybe_inject_failure()
+{
+    if (injected_failure_countdown > 0 && --injected_failure_countdown == 0)
+        ereport(ERROR, (errcode(ERRCODE_INTERNAL_ERROR),
+                        errmsg("simple_cache: injected failure"),
+                        errdetail("simple_cache.debug_fail_after counted down to zero.")));
+}
+
+// The stripe this backend writes to.
+int my_stripe()
+{
+    return MyProcPid % AllocationCounters::kStripes;
+}
+
+}  // namespace
+
+void set_injected_failure_countdown(int n)
+{
+    injected_failure_countdown = n;
+}
+
+void AllocationCounters::add(int64_t bytes, int64_t blocks)
+{
+    Stripe &s = stripes[my_stripe()];
+    s.bytes.fetch_add(bytes, std::memory_order_relaxed);
+    s.blocks.fetch_add(blocks, std::memory_order_relaxed);
+}
+
+int64_t AllocationCounters::total_bytes() const
+{
+    int64_t sum = 0;
+    for (const Stripe &s : stripes)
+        sum += s.bytes.load(std::memory_order_relaxed);
+    return sum;
+}
+
+int64_t AllocationCounters::total_blocks() const
+{
+    int64_t sum = 0;
+    for (const Stripe &s : stripes)
+        sum += s.blocks.load(std::memory_order_relaxed);
+    return sum;
+}
+
+// Allocates from the area with the given dsa flags; null when the area's size limit or the
+// operating system refuses the memory. Other DSA errors arrive as PgError.
+DsaPolicy::Pointer DsaPolicy::allocate_with(size_t bytes, int flags)
+{
+    dsa_area *area = area_;
+    Pointer p = guard([=] {
+        maybe_inject_failure();
+        return dsa_allocate_extended(area, bytes, flags);
+    });
+    if (DsaPointerIsValid(p))
+        counters_->add(static_cast<int64_t>(bytes), 1);
+    return p;
+}
+
+// Returns a block to the area.
+void DsaPolicy::deallocate(Pointer p, size_t bytes)
+{
+    dsa_area *area = area_;
+    guard([=] { dsa_free(area, p); });
+    counters_->add(-static_cast<int64_t>(bytes), -1);
+}
+
+// Maps a dsa_pointer to this backend's address, attaching the segment if needed.
+void *DsaPolicy::address(Pointer p) const
+{
+    dsa_area *area = area_;
+    return guard([=] {
+        maybe_inject_failure();
+        return dsa_get_address(area, p);
+    });
+}
+
+// dsa_dump() prints to stderr; point file descriptor 2 at a temporary file for the call, then
+// read the report back. PostgreSQL 15 offers no other view of an area's segments.
+std::string capture_area_dump(dsa_area *area)
+{
+    FILE *capture = tmpfile();
+    if (capture == nullptr)
+        throw SqlError(ERRCODE_IO_ERROR, "could not create a temporary file for the area report");
+    fflush(stderr);
+    int saved_stderr = dup(STDERR_FILENO);
+    bool redirected = saved_stderr >= 0 && dup2(fileno(capture), STDERR_FILENO) >= 0;
+    std::exception_ptr failure;
+    if (redirected) {
+        try {
+            guard([=] { dsa_dump(area); });
+        } catch (...) {
+            failure = std::current_exception();
+        }
+        fflush(stderr);
+        dup2(saved_stderr, STDERR_FILENO);
+    }
+    if (saved_stderr >= 0)
+        close(saved_stderr);
+    std::string report;
+    if (redirected && !failure) {
+        rewind(capture);
+        char buffer[4096];
+        size_t n;
+        while ((n = fread(buffer, 1, sizeof buffer, capture)) > 0)
+            report.append(buffer, n);
+    }
+    fclose(capture);
+    if (failure)
+        std::rethrow_exception(failure);
+    if (!redirected)
+        throw SqlError(ERRCODE_IO_ERROR, "could not redirect stderr to capture the area report");
+    return report;
+}
+
+}  // namespace simple_cache::pg

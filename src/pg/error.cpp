@@ -1,0 +1,103 @@
+// The error boundary's out-of-line parts: converting a caught PostgreSQL error into a C++
+// exception, and turning any exception into a PostgreSQL ERROR at the SQL entry points.
+#include "simple_cache/pg/error.hpp"
+
+#include <stdexcept>
+
+namespace simple_cache::pg {
+
+namespace {
+
+// Room for an exception's texts once its object is gone; longer texts are cut.
+constexpr size_t kMessageRoom = 1024;
+
+// The parts of a caught exception needed to report it, kept in plain storage so that reporting
+// happens outside every catch block.
+struct Report {
+    ErrorData *pg_error = nullptr;
+    int sqlstate = ERRCODE_INTERNAL_ERROR;
+    char message[kMessageRoom] = {};
+    char detail[kMessageRoom] = {};
+    char hint[kMessageRoom] = {};
+};
+
+// Copies text into a fixed buffer, truncating; never allocates.
+void copy_text(char (&to)[kMessageRoom], const char *from) noexcept
+{
+    strlcpy(to, from, kMessageRoom);
+}
+
+}  // namespace
+
+// Describes the carried error for code that catches std::exception.
+const char *PgError::what() const noexcept
+{
+    return (data_ != nullptr && data_->message != nullptr) ? data_->message : "PostgreSQL error";
+}
+
+// Copies the error being handled into the caller's memory context, clears PostgreSQL's error
+// state and throws it as a PgError.
+void throw_current_pg_error(MemoryContext caller_context, int saved_holdoff, int saved_cancel_holdoff)
+{
+    MemoryContextSwitchTo(caller_context);
+    ErrorData *data = CopyErrorData();
+    FlushErrorState();
+    InterruptHoldoffCount = saved_holdoff;
+    QueryCancelHoldoffCount = saved_cancel_holdoff;
+    throw PgError(data);
+}
+
+// Raises the PostgreSQL ERROR that a Report describes.
+[[noreturn]] static void raise_report(const Report &report)
+{
+    if (report.pg_error != nullptr)
+        ReThrowError(report.pg_error);
+    ereport(ERROR, (errcode(report.sqlstate), errmsg_internal("%s", report.message),
+                    report.detail[0] ? errdetail_internal("%s", report.detail) : 0,
+                    report.hint[0] ? errhint("%s", report.hint) : 0));
+    pg_unreachable();
+}
+
+// See error.hpp. The try block holds the body; every handler only copies plain data, and the
+// ERROR is raised after the handlers have ended, so no exception object or C++ frame is skipped.
+Datum run_sql_function(Datum (*body)(FunctionCallInfo), FunctionCallInfo fcinfo)
+{
+    Report report;
+    try {
+        return body(fcinfo);
+    } catch (const PgError &e) {
+        report.pg_error = e.data();
+    } catch (const SqlError &e) {
+        report.sqlstate = e.sqlstate();
+        copy_text(report.message, e.what());
+        copy_text(report.detail, e.detail().c_str());
+        copy_text(report.hint, e.hint().c_str());
+    } catch (const std::bad_alloc &) {
+        report.sqlstate = ERRCODE_OUT_OF_MEMORY;
+        copy_text(report.message, "out of memory");
+    } catch (const std::invalid_argument &e) {
+        report.sqlstate = ERRCODE_INVALID_PARAMETER_VALUE;
+        copy_text(report.message, e.what());
+    } catch (const std::length_error &e) {
+        report.sqlstate = ERRCODE_PROGRAM_LIMIT_EXCEEDED;
+        copy_text(report.message, e.what());
+    } catch (const std::out_of_range &e) {
+        report.sqlstate = ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE;
+        copy_text(report.message, e.what());
+    } catch (const std::exception &e) {
+        copy_text(report.message, "internal error in simple_cache");
+        copy_text(report.detail, e.what());
+    } catch (...) {
+        copy_text(report.message, "internal error in simple_cache");
+        copy_text(report.detail, "an unknown C++ exception was thrown");
+    }
+    raise_report(report);
+}
+
+// See error.hpp.
+void check_for_interrupts()
+{
+    guard([] { CHECK_FOR_INTERRUPTS(); });
+}
+
+}  // namespace simple_cache::pg
