@@ -32,9 +32,11 @@ have_files() {
     compgen -G "$1" >/dev/null
 }
 
-# Prints the PostgreSQL 15 pgxs directory (test drivers and Perl modules live under it).
+# Prints the PostgreSQL pgxs directory (test drivers and Perl modules live under its src/).
 pgxs_dir() {
-    dirname "$(dirname "$(pg_config --pgxs)")"
+    local mk
+    mk=$(pg_config --pgxs)            # <pgxs>/src/makefiles/pgxs.mk
+    dirname "$(dirname "$(dirname "$mk")")"
 }
 
 # Runs "$@" as the OS user that owns throwaway clusters (postgres when we are root).
@@ -125,7 +127,8 @@ suite_perl_tap() {
     local pgxs work
     pgxs=$(pgxs_dir)
     work=$(mktemp -d /tmp/simple_cache_tap.XXXXXX)
-    trap 'rm -rf "$work"' EXIT
+    PERL_TAP_WORK=$work
+    trap 'rm -rf "$PERL_TAP_WORK"' EXIT
     cp -R test/t "$work/t"
     if [[ $(id -u) -eq 0 ]]; then
         chown -R postgres: "$work"
