@@ -1,7 +1,10 @@
-// The module's entry: PostgreSQL's magic block and _PG_init, which only calls each feature's init.
+// The module's entry: PostgreSQL's magic block and _PG_init, which only calls each layer's init.
+#include "simple_cache/pg/init.hpp"
 #include "simple_cache/pg/postgres.hpp"
 
 extern "C" {
+#include "utils/guc.h"
+
 PG_MODULE_MAGIC;
 
 PGDLLEXPORT void _PG_init(void);
@@ -10,4 +13,6 @@ PGDLLEXPORT void _PG_init(void);
 // Called once when the library is loaded into a backend (or the postmaster, when preloaded).
 extern "C" void _PG_init(void)
 {
+    simple_cache::pg::init();
+    MarkGUCPrefixReserved("simple_cache");
 }

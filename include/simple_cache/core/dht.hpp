@@ -322,6 +322,10 @@ class Dht {
             table_.deallocate_quietly(victim, bytes);
         }
 
+        // Unlocks the current partition before next_partition() is called, so the caller can
+        // work on what it collected without holding any lock.
+        void release_partition() noexcept { leave_partition(); }
+
         // Ends the scan early (the destructor does the same).
         void finish() noexcept
         {
@@ -567,6 +571,16 @@ class Dht {
         info.buckets = buckets_per_partition(header_->size_log2.load(std::memory_order_relaxed));
         policy_.unlock(&part.lock, LockMode::shared);
         return info;
+    }
+
+    // Counts the partition locks for which held(lock) is true (e.g. held by this process).
+    template <class Held>
+    unsigned count_partition_locks(Held &&held) const
+    {
+        unsigned n = 0;
+        for (Partition &part : header_->partitions)
+            n += held(&part.lock) ? 1 : 0;
+        return n;
     }
 
     // Frees every item, both bucket arrays and the header. No one may use the table meanwhile.

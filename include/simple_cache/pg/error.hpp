@@ -124,4 +124,4 @@ void check_for_interrupts();
     PG_FUNCTION_INFO_V1(name);                                                                  \
     }                                                                                           \
     Datum name(PG_FUNCTION_ARGS) { return ::simple_cache::pg::run_sql_function(name##_body, fcinfo); } \
-    static Datum name##_body(FunctionCallInfo fcinfo)
+    static Datum name##_body([[maybe_unused]] FunctionCallInfo fcinfo)

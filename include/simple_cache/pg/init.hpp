@@ -1,0 +1,10 @@
+// Start-up of the PostgreSQL layer, called from _PG_init.
+#pragma once
+
+namespace simple_cache::pg {
+
+// Defines the layer's settings and, when the library is being preloaded, reserves its shared
+// memory.
+void init();
+
+}  // namespace simple_cache::pg

@@ -1,0 +1,49 @@
+// The extension's shared state: a small struct in the main shared memory segment that holds the
+// DSA area's handle and the tranche ids, and the area's control block, which holds the
+// allocation counters and the features' root pointers.
+//
+// Without shared_preload_libraries the struct is carved from the main segment's spare room on
+// first use; when preloaded it is reserved in shmem_request_hook. The first backend that needs
+// the area creates and pins it; later backends attach.
+#pragma once
+
+#include <atomic>
+
+#include "simple_cache/pg/dsa_policy.hpp"
+#include "simple_cache/pg/postgres.hpp"
+
+namespace simple_cache::pg {
+
+inline constexpr const char *kAreaTrancheName = "simple_cache";
+inline constexpr const char *kTableTrancheName = "simple_cache_dht";
+
+// Lives at the start of the area; found through SharedRoot::control.
+struct AreaControl {
+    uint32_t magic;
+    LWLock init_lock;                          // serialises lazy creation of feature roots
+    std::atomic<uint64_t> size_limit;          // bytes; 0 until set (DSA's own maximum applies)
+    std::atomic<dsa_pointer> cache_table;      // the cache's DHT
+    std::atomic<dsa_pointer> fsm_root;         // the free-space map's root
+    AllocationCounters counters;
+};
+
+// This backend's view of the shared area.
+struct Attachment {
+    dsa_area *area;
+    AreaControl *control;
+    DsaPolicy *policy;
+    int area_tranche;
+    int table_tranche;
+};
+
+// Returns this backend's attachment, creating or attaching the area on first use.
+Attachment &attach();
+
+// Reserves the shared struct and installs the startup hook (from _PG_init when preloaded).
+void install_shmem_hooks();
+
+// Runs create() once per cluster for the feature root stored in slot, under the area's init
+// lock, and returns the stored pointer. create() must return a valid pointer or throw.
+dsa_pointer ensure_root(std::atomic<dsa_pointer> &slot, dsa_pointer (*create)(DsaPolicy &));
+
+}  // namespace simple_cache::pg

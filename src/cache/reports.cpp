@@ -1,0 +1,73 @@
+// Readable reports on the area and the cache table, for simple_cache_dump_area() and
+// simple_cache_dump_hash_table().
+#include "simple_cache/cache/cache.hpp"
+
+#include <string>
+
+#include "simple_cache/cache/table.hpp"
+#include "simple_cache/pg/error.hpp"
+#include "simple_cache/pg/shared_state.hpp"
+
+namespace simple_cache::cache {
+
+namespace {
+
+// Appends "label: value\n".
+void line(std::string &out, const char *label, const std::string &value)
+{
+    out += label;
+    out += ": ";
+    out += value;
+    out += '\n';
+}
+
+}  // namespace
+
+// The area report: the wrapper's own accounting first, then dsa_dump()'s view of segments,
+// size classes and free pages.
+std::string dump_area()
+{
+    pg::Attachment &attachment = pg::attach();
+    const pg::AllocationCounters &counters = attachment.control->counters;
+    uint64_t limit = attachment.control->size_limit.load(std::memory_order_relaxed);
+    std::string out;
+    line(out, "area handle", std::to_string(static_cast<uint64_t>(dsa_get_handle(attachment.area))));
+    line(out, "size limit", limit != 0 ? std::to_string(limit) + " bytes" : std::string("none"));
+    line(out, "in use", std::to_string(counters.total_bytes()) + " bytes in " +
+                            std::to_string(counters.total_blocks()) + " blocks");
+    out += "dsa_dump:\n";
+    out += pg::capture_area_dump(attachment.area);
+    return out;
+}
+
+// The table report: shape, resize state, then one line per partition.
+std::string dump_hash_table()
+{
+    CacheTable &table = cache_table();
+    core::DhtStats stats = table.stats();
+    std::string out;
+    line(out, "entries", std::to_string(stats.entries));
+    line(out, "buckets", std::to_string(uint64_t{1} << stats.size_log2));
+    line(out, "partitions", std::to_string(CacheTable::kPartitions));
+    if (stats.resizing)
+        line(out, "resize", "in progress from " + std::to_string(uint64_t{1} << stats.old_size_log2) +
+                                " buckets, " + std::to_string(stats.migrating_partitions) +
+                                " partitions still migrating");
+    else
+        line(out, "resize", "none in progress");
+    line(out, "grows", std::to_string(stats.grows));
+    line(out, "shrinks", std::to_string(stats.shrinks));
+    unsigned held = table.count_partition_locks([](LWLock *lock) { return LWLockHeldByMe(lock); });
+    line(out, "partition locks held by this backend", std::to_string(held));
+    for (uint32_t p = 0; p < CacheTable::kPartitions; ++p) {
+        core::DhtPartitionInfo info = table.partition_info(p);
+        out += "partition " + std::to_string(p) + ": " + std::to_string(info.entries) + " entries, " +
+               std::to_string(info.buckets) + " buckets";
+        if (info.entries_in_old_buckets != 0)
+            out += ", " + std::to_string(info.entries_in_old_buckets) + " in old buckets";
+        out += '\n';
+    }
+    return out;
+}
+
+}  // namespace simple_cache::cache

@@ -1,0 +1,40 @@
+// Start-up of the PostgreSQL layer: the failure-injection setting for tests and the shared
+// memory hooks for the preloaded case.
+#include "simple_cache/pg/init.hpp"
+
+#include "simple_cache/pg/dsa_policy.hpp"
+#include "simple_cache/pg/postgres.hpp"
+#include "simple_cache/pg/shared_state.hpp"
+
+extern "C" {
+#include "utils/guc.h"
+}
+
+namespace simple_cache::pg {
+
+namespace {
+
+int debug_fail_after = 0;
+
+// Re-arms the injected-failure countdown whenever the setting is assigned.
+void assign_debug_fail_after(int value, void *)
+{
+    set_injected_failure_countdown(value);
+}
+
+}  // namespace
+
+void init()
+{
+    DefineCustomIntVariable(
+        "simple_cache.debug_fail_after",
+        "Testing aid: makes the n-th shared memory operation from now raise an error (0 = never).",
+        "Used by the regression tests to prove that a failure in the middle of an operation "
+        "leaves no lock held and no memory leaked.",
+        &debug_fail_after, 0, 0, INT_MAX, PGC_SUSET, GUC_NOT_IN_SAMPLE | GUC_NO_SHOW_ALL, nullptr,
+        assign_debug_fail_after, nullptr);
+    if (process_shared_preload_libraries_in_progress)
+        install_shmem_hooks();
+}
+
+}  // namespace simple_cache::pg

@@ -1,0 +1,154 @@
+// Creating, finding and attaching the extension's shared state (see shared_state.hpp).
+#include "simple_cache/pg/shared_state.hpp"
+
+#include "simple_cache/pg/error.hpp"
+
+namespace simple_cache::pg {
+
+namespace {
+
+constexpr uint32_t kControlMagic = 0x5ca4e001;
+constexpr const char *kShmemName = "simple_cache";
+
+// The struct in the main shared memory segment.
+struct SharedRoot {
+    dsa_handle area_handle;  // DSM_HANDLE_INVALID until the area exists
+    dsa_pointer control;
+    int area_tranche;
+    int table_tranche;
+};
+
+shmem_request_hook_type previous_request_hook = nullptr;
+shmem_startup_hook_type previous_startup_hook = nullptr;
+
+// This backend's attachment; area is null until attach() succeeds.
+Attachment attachment = {nullptr, nullptr, nullptr, 0, 0};
+
+// Finds (or creates, zeroed) the struct in the main segment. Caller holds AddinShmemInitLock.
+SharedRoot *find_root()
+{
+    bool found;
+    auto *root = static_cast<SharedRoot *>(ShmemInitStruct(kShmemName, sizeof(SharedRoot), &found));
+    if (!found) {
+        root->area_handle = DSM_HANDLE_INVALID;
+        root->control = InvalidDsaPointer;
+        root->area_tranche = 0;
+        root->table_tranche = 0;
+    }
+    return root;
+}
+
+// Creates and pins the area and its control block, and records them in root. Plain
+// PostgreSQL code, run under guard() by the caller.
+void create_area(SharedRoot *root)
+{
+    root->area_tranche = new_tranche_id(kAreaTrancheName);
+    root->table_tranche = new_tranche_id(kTableTrancheName);
+    register_tranche_name(root->area_tranche, kAreaTrancheName);
+    register_tranche_name(root->table_tranche, kTableTrancheName);
+
+    dsa_area *area = dsa_create(root->area_tranche);
+    dsa_pin(area);
+    dsa_pin_mapping(area);
+    dsa_pointer control_ptr = dsa_allocate_extended(area, sizeof(AreaControl), DSA_ALLOC_ZERO);
+    auto *control = static_cast<AreaControl *>(dsa_get_address(area, control_ptr));
+    control->magic = kControlMagic;
+    LWLockInitialize(&control->init_lock, root->area_tranche);
+
+    root->control = control_ptr;
+    root->area_handle = dsa_get_handle(area);
+    attachment.control = control;
+    attachment.area = area;  // last: a non-null area means the attachment is complete
+}
+
+// Attaches to the area recorded in root. Plain PostgreSQL code, run under guard().
+void attach_area(SharedRoot *root)
+{
+    register_tranche_name(root->area_tranche, kAreaTrancheName);
+    register_tranche_name(root->table_tranche, kTableTrancheName);
+    dsa_area *area = dsa_attach(root->area_handle);
+    dsa_pin_mapping(area);
+    attachment.control = static_cast<AreaControl *>(dsa_get_address(area, root->control));
+    attachment.area = area;
+}
+
+// Reserves room for the struct in the main segment (preloaded case).
+void request_shmem()
+{
+    if (previous_request_hook != nullptr)
+        previous_request_hook();
+    RequestAddinShmemSpace(MAXALIGN(sizeof(SharedRoot)));
+}
+
+// Creates the struct at (re)initialisation of shared memory, also after a crash restart, when
+// the old area is gone with the old DSM segments.
+void startup_shmem()
+{
+    if (previous_startup_hook != nullptr)
+        previous_startup_hook();
+    LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
+    find_root();
+    LWLockRelease(AddinShmemInitLock);
+}
+
+}  // namespace
+
+// See shared_state.hpp. The area and the backend-local objects live until backend exit, so
+// they are made in TopMemoryContext; the policy object is allocated once and never freed.
+Attachment &attach()
+{
+    if (attachment.area != nullptr)
+        return attachment;
+    guard([] {
+        MemoryContext old_context = MemoryContextSwitchTo(TopMemoryContext);
+        LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
+        SharedRoot *root = find_root();
+        if (root->area_handle == DSM_HANDLE_INVALID)
+            create_area(root);
+        else
+            attach_area(root);
+        attachment.area_tranche = root->area_tranche;
+        attachment.table_tranche = root->table_tranche;
+        LWLockRelease(AddinShmemInitLock);
+        MemoryContextSwitchTo(old_context);
+    });
+    if (attachment.control->magic != kControlMagic)
+        throw SqlError(ERRCODE_DATA_CORRUPTED, "simple_cache: shared area control block is corrupt");
+    static DsaPolicy *policy = nullptr;
+    if (policy == nullptr)
+        policy = new DsaPolicy(attachment.area, &attachment.control->counters, attachment.table_tranche);
+    attachment.policy = policy;
+    return attachment;
+}
+
+void install_shmem_hooks()
+{
+    previous_request_hook = shmem_request_hook;
+    shmem_request_hook = request_shmem;
+    previous_startup_hook = shmem_startup_hook;
+    shmem_startup_hook = startup_shmem;
+}
+
+dsa_pointer ensure_root(std::atomic<dsa_pointer> &slot, dsa_pointer (*create)(DsaPolicy &))
+{
+    dsa_pointer existing = slot.load(std::memory_order_acquire);
+    if (DsaPointerIsValid(existing))
+        return existing;
+    Attachment &a = attach();
+    LWLock *lock = &a.control->init_lock;
+    LWLockAcquire(lock, LW_EXCLUSIVE);
+    try {
+        existing = slot.load(std::memory_order_acquire);
+        if (!DsaPointerIsValid(existing)) {
+            existing = create(*a.policy);
+            slot.store(existing, std::memory_order_release);
+        }
+    } catch (...) {
+        LWLockRelease(lock);
+        throw;
+    }
+    LWLockRelease(lock);
+    return existing;
+}
+
+}  // namespace simple_cache::pg
