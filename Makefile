@@ -57,3 +57,10 @@ unit-tsan:
 	$(MAKE) -f test/unit/Makefile SAN=tsan run
 
 EXTRA_CLEAN += build
+
+# Core DHT timings on the heap policy (context figures; see bench/dht_core_bench.cpp).
+.PHONY: bench-core
+bench-core:
+	mkdir -p build
+	$(CXX) -std=c++17 -O2 -g -Wall -Wextra -Iinclude bench/dht_core_bench.cpp -o build/dht_core_bench -pthread
+	build/dht_core_bench
