@@ -753,6 +753,42 @@ TEST_F(DhtTest, GrowthUsesTheDeclaredLoadFactor)
     expect_contents(m);
 }
 
+// A table whose contents do not change must settle at one size. With few entries it does not:
+// a partition holding two entries asks for a grow (more than one entry per bucket), and right
+// after the grow any exclusive operation on an empty partition asks for a shrink back to the
+// minimum (the whole table is below one entry per 8 buckets), so the two alternate for ever,
+// each resize allocating a bucket array and taking all 128 partition locks.
+TEST_F(DhtTest, AnUnchangingSmallTableStopsResizing)
+{
+    Model m;
+    // Ten keys, two of which share a partition.
+    auto partition = [](const std::string &k) { return Table::hash_of(kv(k)) >> (32 - Table::kPartitionBits); };
+    std::vector<std::string> keys = {key_of(0)};
+    for (int i = 1; keys.size() < 2; ++i)
+        if (partition(key_of(i)) == partition(keys[0]))
+            keys.push_back(key_of(i));
+    for (int i = 1000; keys.size() < 10; ++i)
+        keys.push_back(key_of(i));
+    for (const std::string &k : keys)
+        insert_new(t(), m, k, 1);
+    auto resizes = [&] { return t().stats().grows + t().stats().shrinks; };
+    // Lookups and erases of absent keys only: nothing changes in the contents.
+    auto churn = [&](int round) {
+        for (int i = 0; i < 1000; ++i) {
+            get(t(), keys[static_cast<size_t>(i) % keys.size()], LockMode::exclusive);
+            t().erase(kv("absent-" + std::to_string(round * 1000 + i)));
+        }
+    };
+    churn(0);
+    settle();
+    uint64_t settled = resizes();
+    churn(1);
+    EXPECT_EQ(resizes(), settled) << "2000 operations that change nothing resized the table "
+                                  << resizes() - settled << " times";
+    settle();
+    expect_contents(m);
+}
+
 // ---------------------------------------------------------------------------------------------
 // 3. Operations while a resize is in progress, for grows and for shrinks
 
