@@ -40,18 +40,19 @@ cluster_owner() {
     fi
 }
 
-# Runs "$@" as the cluster owner, from inside the cluster directory (so the postgres
-# user never has to read the caller's working directory).
+# Runs "$@" as the cluster owner (through runuser when we are root), from inside the cluster
+# directory, so the postgres user never has to read the caller's working directory.
+# With --new-session first, the command runs in a session of its own (setsid).
 cluster_as_owner() {
-    local owner
-    owner=$(cluster_owner)
-    if [[ $(id -u) -ne 0 ]]; then
-        (cd "$CLUSTER_DIR" && "$@")
-    elif command -v runuser >/dev/null 2>&1; then
-        (cd "$CLUSTER_DIR" && runuser -u "$owner" -- "$@")
-    else
-        (cd "$CLUSTER_DIR" && su -s /bin/sh "$owner" -c "$(printf '%q ' "$@")")
+    local prefix=()
+    if [[ ${1:-} == --new-session ]]; then
+        prefix=(setsid --wait)
+        shift
     fi
+    if [[ $(id -u) -eq 0 ]]; then
+        prefix+=(runuser -u "$(cluster_owner)" --)
+    fi
+    (cd "$CLUSTER_DIR" && exec "${prefix[@]}" "$@")
 }
 
 # Prints a TCP port number that nothing on 127.0.0.1 is listening on. The server does not
@@ -146,8 +147,10 @@ cluster_restart() {
 # Starts the server in the background as a child of this shell and waits until it accepts
 # connections. (Not "pg_ctl start": its server would be re-parented to PID 1, and an init that
 # does not reap children would keep a zombie "postgres" around after the server exits.)
+# setsid puts the server in its own session, so Ctrl-C in the terminal (meant for psql or for
+# this script, whose trap then stops the server cleanly) does not reach it.
 cluster_launch() {
-    cluster_as_owner "$CLUSTER_BINDIR/postgres" -D "$CLUSTER_DATA" \
+    cluster_as_owner --new-session "$CLUSTER_BINDIR/postgres" -D "$CLUSTER_DATA" \
         </dev/null >>"$CLUSTER_LOG" 2>&1 &
     CLUSTER_SERVER_PID=$!
     local waited

@@ -7,9 +7,9 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 export MAKE=${MAKE:-make}
 
-# Runs psql on the demo cluster: no ~/.psqlrc, stop at the first error, echo the queries.
+# Runs psql on the demo cluster: no ~/.psqlrc, no pager, stop at the first error, echo queries.
 demo_psql() {
-    psql -X -v ON_ERROR_STOP=1 --echo-queries "$@"
+    psql -X -P pager=off -v ON_ERROR_STOP=1 --echo-queries "$@"
 }
 
 main() {
@@ -36,6 +36,8 @@ main() {
     echo "    $(cluster_psql_command)"
     if [[ -t 0 ]]; then
         read -r -p "Press Enter to stop the cluster and remove it... " _ || true
+    else
+        echo "(stdin is not a terminal: stopping it now)"
     fi
     cluster_stop
     echo "demo: cluster stopped and removed"

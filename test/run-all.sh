@@ -110,7 +110,7 @@ suite_pgtap() {
 suite_preload() {
     . test/cluster.sh
     cluster_start "shared_preload_libraries = 'simple_cache'"
-    psql -X -v ON_ERROR_STOP=1 -f test/preload_smoke.sql
+    psql -X -P pager=off -v ON_ERROR_STOP=1 -f test/preload_smoke.sql
     # The server must still be up after the smoke queries (no crash on the way).
     psql -X -q -At -c 'SELECT 1' >/dev/null
 }
