@@ -203,7 +203,8 @@ cluster_stop() {
     if [[ -z $CLUSTER_DIR ]]; then
         return "$rc"
     fi
-    if [[ $rc -ne 0 && -f $CLUSTER_LOG && -z $CLUSTER_LOG_SHOWN ]]; then
+    # Show the log tail on failure, but not on Ctrl-C or kill (exit status 130 or 143).
+    if [[ $rc -ne 0 && $rc -ne 130 && $rc -ne 143 && -f $CLUSTER_LOG && -z $CLUSTER_LOG_SHOWN ]]; then
         echo "cluster: last lines of the server log:" >&2
         tail -n 20 "$CLUSTER_LOG" >&2 || true
     fi
