@@ -2,9 +2,12 @@
 -- (out_of_memory) and changes nothing: the key keeps its old value, other entries stay, and
 -- no memory is leaked. Raising the limit lets the same put succeed.
 --
--- The area is shared and may already be large when this file runs, so the limits are derived
--- from the area's current total segment size (from the dsa_dump part of the area report).
+-- The area is shared and may already be large when this file runs (its segments stay once
+-- made), so sizes are derived from the area report: the limit from the current total segment
+-- size, the size of the filler values from the largest run of free pages. The area is filled
+-- under the limit until a put fails; a put of the same size must then fail the same way.
 -- Keys start with 's03:'. The limit is set back to the maximum at the end.
+
 \pset null '<NULL>'
 
 CREATE FUNCTION pg_temp.sqlstate_of(command text) RETURNS text
@@ -44,79 +47,82 @@ $$;
 
 DO $$ BEGIN PERFORM simple_cache_drop(key) FROM simple_cache_list() WHERE starts_with(key, 's03:'); END $$;
 
--- A few entries to keep an eye on.
+-- A few entries to keep an eye on, and the victim (its key as long as the filler keys).
 SELECT count(*) AS put FROM generate_series(1, 20) g
 WHERE NOT simple_cache_put('s03:keep:' || g, repeat(chr(64 + g), 1000 + g));
-SELECT simple_cache_put('s03:victim', 'old value') AS existed;
+SELECT simple_cache_put('s03:fill:victim', 'old value') AS existed;
 
--- Cap the area at its current size: no new segment can be added.
-SELECT pg_temp.total_segment_size() AS lim \gset
+-- Cap the area at 1 MB above its current size: at most one small segment can still be added.
+SELECT pg_temp.total_segment_size() + 1024 * 1024 AS lim \gset
 SELECT simple_cache_set_size_limit(:lim);
 SELECT substring(simple_cache_dump_area() from 'size limit: (\d+) bytes')::bigint = :lim AS limit_reported;
 
--- A value larger than the whole limit cannot fit, whatever is free inside the segments.
-SELECT pg_temp.payload() AS payload_before, pg_temp.digest() AS digest_before \gset
-\set VERBOSITY terse
-SELECT simple_cache_put('s03:victim', repeat('v', :lim + 1));
-\set VERBOSITY default
-SELECT pg_temp.sqlstate_of(format('SELECT simple_cache_put(%L, repeat(%L, %s))', 's03:victim', 'v', :lim + 1)) AS replace_existing,
-       pg_temp.sqlstate_of(format('SELECT simple_cache_put(%L, repeat(%L, %s))', 's03:new', 'n', :lim + 1)) AS new_key;
--- Nothing changed: old value, no new key, same entries, no bytes leaked, no lock held.
-SELECT simple_cache_get('s03:victim') AS victim, simple_cache_get('s03:new') AS new_key;
-SELECT pg_temp.digest() = :'digest_before' AS entries_intact;
-SELECT count(*) AS entries FROM simple_cache_list() WHERE starts_with(key, 's03:');
-SELECT pg_temp.payload() - :payload_before AS bytes_leaked;
-SELECT pg_temp.locks_held() AS locks_held;
-
--- Allow 4 MB more than the area has now, then fill it with 64 kB values until a put fails:
--- it must be 53200, every entry put before it must be intact, and the failed put must not leak.
-SELECT simple_cache_set_size_limit(pg_temp.total_segment_size() + 4 * 1024 * 1024);
-CREATE TEMP TABLE fill_result AS SELECT 0 AS stored, ''::text AS failure, 0::bigint AS leaked;
+-- Filler values: 64 kB, or 1/128 of the largest free run if that is more (fewer puts in a large
+-- area). Each successful put takes at least that much of the limit, so the loop ends early.
+CREATE TEMP TABLE fill AS
+SELECT greatest(65536, max(m[1]::int) * 4096 / 128) AS size, 0 AS stored, ''::text AS failure,
+       0::bigint AS leaked
+FROM regexp_matches(simple_cache_dump_area(), 'contiguous_pages = (\d+)', 'g') m;
+SELECT size AS fill_size FROM fill \gset
 DO $$
 DECLARE
     lim bigint := substring(simple_cache_dump_area() from 'size limit: (\d+) bytes')::bigint;
-    value text := repeat('f', 65536);
+    value text := repeat('f', (SELECT size FROM fill));
     n int := 0;
-    before bigint;
+    start bigint := pg_temp.payload();
+    per_entry bigint;
 BEGIN
-    -- Every successful put takes more than 64 kB of the segments, so the loop must end early.
-    FOR i IN 1 .. lim / 65536 + 10 LOOP
-        before := pg_temp.payload();
+    FOR i IN 1 .. lim / length(value) + 10 LOOP
         BEGIN
-            PERFORM simple_cache_put('s03:fill:' || i, value);
+            PERFORM simple_cache_put('s03:fill:' || lpad(i::text, 6, '0'), value);
             n := n + 1;
+            IF n = 1 THEN
+                per_entry := pg_temp.payload() - start;
+            END IF;
         EXCEPTION WHEN OTHERS THEN
-            UPDATE fill_result SET stored = n, failure = SQLSTATE, leaked = pg_temp.payload() - before;
+            -- The filler entries all have the same size: the bytes in use must be exactly n of them.
+            UPDATE fill SET stored = n, failure = SQLSTATE, leaked = pg_temp.payload() - start - n * per_entry;
             RETURN;
         END;
     END LOOP;
-    UPDATE fill_result SET stored = n, failure = 'no failure';
+    UPDATE fill SET stored = n, failure = 'no failure';
 END
 $$;
-SELECT stored > 0 AS some_stored, failure, leaked FROM fill_result;
-SELECT count(*) = (SELECT stored FROM fill_result) AS all_fill_entries_listed
-FROM simple_cache_list() WHERE starts_with(key, 's03:fill:') AND value = repeat('f', 65536);
-SELECT simple_cache_get('s03:fill:' || (SELECT stored + 1 FROM fill_result)) AS failed_key;
-SELECT simple_cache_get('s03:victim') AS victim;
+-- Some fitted, then a put failed with 53200 and left nothing behind.
+SELECT stored > 0 AS some_stored, failure, leaked FROM fill;
+SELECT count(*) = (SELECT stored FROM fill) AS all_fillers_listed
+FROM simple_cache_list() WHERE starts_with(key, 's03:fill:0') AND value = repeat('f', :fill_size);
+SELECT simple_cache_get('s03:fill:' || lpad((SELECT stored + 1 FROM fill)::text, 6, '0')) AS failed_key;
+
+-- The area is full for a value of that size: replacing the victim's value with one fails, and
+-- so does a new key, both with 53200.
+SELECT pg_temp.payload() AS payload_before, pg_temp.digest() AS digest_before \gset
+\set VERBOSITY terse
+SELECT simple_cache_put('s03:fill:victim', repeat('v', :fill_size));
+\set VERBOSITY default
+SELECT pg_temp.sqlstate_of(format('SELECT simple_cache_put(%L, repeat(%L, %s))', 's03:fill:victim', 'v', :fill_size)) AS replace_existing,
+       pg_temp.sqlstate_of(format('SELECT simple_cache_put(%L, repeat(%L, %s))', 's03:fill:newkey', 'n', :fill_size)) AS new_key;
+-- Nothing changed: old value, no new key, same entries, no bytes leaked, no lock held.
+-- (At most 40 characters shown: a wrong result could be a very long value.)
+SELECT left(simple_cache_get('s03:fill:victim'), 40) AS victim, left(simple_cache_get('s03:fill:newkey'), 40) AS new_key;
+SELECT pg_temp.digest() = :'digest_before' AS entries_intact;
+SELECT count(*) = (SELECT stored + 21 FROM fill) AS same_entry_count FROM simple_cache_list() WHERE starts_with(key, 's03:');
+SELECT pg_temp.payload() - :payload_before AS bytes_leaked;
+SELECT pg_temp.locks_held() AS locks_held;
 SELECT count(*) AS keep_entries_intact FROM generate_series(1, 20) g
 WHERE simple_cache_get('s03:keep:' || g) = repeat(chr(64 + g), 1000 + g);
-SELECT pg_temp.locks_held() AS locks_held;
--- Reads, drops and lists still work in a full area.
-SELECT count(*) = (SELECT stored FROM fill_result) AS fill_dropped
-FROM simple_cache_list() WHERE starts_with(key, 's03:fill:') AND simple_cache_drop(key);
 
--- Raise the limit well above what the big value needs: now the put succeeds and replaces.
-SELECT pg_temp.payload() AS payload_before \gset
-SELECT simple_cache_set_size_limit(pg_temp.total_segment_size() + 2 * :lim + 16 * 1024 * 1024);
-SELECT simple_cache_put('s03:victim', repeat('v', :lim + 1)) AS existed;
-SELECT octet_length(simple_cache_get('s03:victim')) = :lim + 1 AS new_value_stored,
-       simple_cache_get('s03:victim') = repeat('v', :lim + 1) AS new_value_correct;
--- The old 9-byte value was replaced by the new one: the difference is exactly accounted for.
-SELECT pg_temp.payload() - :payload_before = (:lim + 1) - octet_length('old value') AS accounted;
-SELECT simple_cache_drop('s03:victim') AS dropped;
+-- Raise the limit: now the same put succeeds and replaces the old value, and the bytes in use
+-- grow by exactly the difference between the two values.
+SELECT simple_cache_set_size_limit(pg_temp.total_segment_size() + 2 * :fill_size + 4 * 1024 * 1024);
+SELECT simple_cache_put('s03:fill:victim', repeat('v', :fill_size)) AS existed;
+SELECT simple_cache_get('s03:fill:victim') = repeat('v', :fill_size) AS new_value_stored;
+SELECT pg_temp.payload() - :payload_before = :fill_size - octet_length('old value') AS accounted;
+SELECT pg_temp.locks_held() AS locks_held;
 
 -- Restore a limit that constrains no other test, and clean up.
 SELECT simple_cache_set_size_limit(9223372036854775807);
-SELECT count(*) AS dropped FROM simple_cache_list() WHERE starts_with(key, 's03:') AND simple_cache_drop(key);
+SELECT count(*) = (SELECT stored + 21 FROM fill) AS all_dropped
+FROM simple_cache_list() WHERE starts_with(key, 's03:') AND simple_cache_drop(key);
 SELECT count(*) AS remaining FROM simple_cache_list() WHERE starts_with(key, 's03:');
 SELECT pg_temp.locks_held() AS locks_held;

@@ -178,7 +178,7 @@ SELECT count(pg_temp.round('resizing', n)) AS rounds FROM generate_series(1, 12)
 SELECT count(pg_temp.record('resizing', '6 put, bulk', i % 12 + 1, t.state,
            CASE WHEN t.state = 'ok' THEN simple_cache_get('e04:more:' || i) = 'more ' || i
                 ELSE simple_cache_get('e04:more:' || i) IS NULL END)) AS puts
-FROM generate_series(1, 3000) i,
+FROM generate_series(1, 1200) i,
      LATERAL pg_temp.try(format('SELECT simple_cache_put(%L, %L)', 'e04:more:' || i, 'more ' || i),
                          i % 12 + 1) t;
 
