@@ -836,13 +836,23 @@ class Dht {
         return 0;
     }
 
-    // The size to shrink to from log2, if the whole table is sparse enough (0: don't).
+    // The size to shrink to from log2, if the whole table is sparse enough (0: don't). The
+    // target never puts the fullest partition over the growth threshold, or a table whose
+    // keys crowd one partition would shrink and grow again forever.
     unsigned shrink_target(unsigned log2) const
     {
-        uint64_t total = total_count();
+        uint64_t total = 0;
+        uint64_t fullest = 0;
+        for (const Partition &part : header_->partitions) {
+            uint64_t count = part.count.load(std::memory_order_relaxed);
+            total += count;
+            fullest = count > fullest ? count : fullest;
+        }
         if (total * kShrinkLoadDivisor >= (uint64_t{1} << log2))
             return 0;
         unsigned target = size_log2_for(total);
+        while (target < log2 && fullest > buckets_per_partition(target) * kGrowLoad)
+            ++target;
         return target < log2 ? target : 0;
     }
 
@@ -934,10 +944,10 @@ class Dht {
         {
             AllPartitionsLocked all(*this);
             unsigned current = h->size_log2.load(std::memory_order_relaxed);
-            uint64_t total = total_count();
+            // Counts are exact now: a shrink goes ahead only if they still ask for this size.
             bool still_wanted = h->resizing.load(std::memory_order_relaxed) == 0 &&
                                 (target > current ? target == current + 1
-                                                  : target < current && total * 2 <= (uint64_t{1} << target));
+                                                  : shrink_target(current) == target);
             if (!still_wanted) {
                 retired = fresh;
                 retired_bytes = new_bytes;
