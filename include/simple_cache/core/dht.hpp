@@ -655,7 +655,7 @@ class Dht {
         while (*link != Pointer{}) {
             ItemHeader *item = item_at(*link);
             if (item->hash == hash && item->key_size == key.size &&
-                std::memcmp(key_of(item), key.data, key.size) == 0)
+                (key.size == 0 || std::memcmp(key_of(item), key.data, key.size) == 0))
                 return Location{link, item, *link, false};
             link = &item->next;
         }
@@ -704,7 +704,8 @@ class Dht {
         item.item_->hash = hash;
         item.item_->key_size = key.size;
         std::memset(static_cast<void *>(entry_of(item.item_)), 0, sizeof(Entry));
-        std::memcpy(key_of(item.item_), key.data, key.size);
+        if (key.size > 0)  // an empty key may come with a null data pointer
+            std::memcpy(key_of(item.item_), key.data, key.size);
         return item;
     }
 
