@@ -75,5 +75,75 @@ SELECT simple_cache_put('g05:after', 'still fine') AS existed, simple_cache_get(
 SELECT count(*) >= 0 AS cleaned FROM simple_cache_list() WHERE starts_with(key, 'g05:') AND simple_cache_drop(key);
 SELECT count(*) AS remaining FROM simple_cache_list() WHERE starts_with(key, 'g05:');
 SELECT substring(simple_cache_dump_hash_table() from 'partition locks held by this backend: (\d+)') AS locks_held;
+
+-- A table whose contents do not change stops resizing, also when its keys crowd one partition
+-- (a shrink must not go to a size that the crowded partition immediately grows out of again).
+-- Two keys of the same partition are found from the per-partition counts of the table report;
+-- with eight more keys, 6000 operations that change nothing (gets of present keys, drops of
+-- absent ones) must not resize the table once it has settled.
+CREATE FUNCTION pg_temp.partition_counts() RETURNS int[]
+LANGUAGE sql AS $$
+    SELECT array_agg(m[2]::int ORDER BY m[1]::int)
+    FROM regexp_matches(simple_cache_dump_hash_table(), 'partition (\d+): (\d+) entries', 'g') m
+$$;
+CREATE FUNCTION pg_temp.partition_of(k text) RETURNS int
+LANGUAGE plpgsql AS $$
+DECLARE
+    before int[] := pg_temp.partition_counts();
+    after int[];
+BEGIN
+    PERFORM simple_cache_put(k, 'probe');
+    after := pg_temp.partition_counts();
+    PERFORM simple_cache_drop(k);
+    FOR p IN 1 .. array_length(after, 1) LOOP
+        IF after[p] = before[p] + 1 THEN
+            RETURN p - 1;
+        END IF;
+    END LOOP;
+    RETURN NULL;
+END
+$$;
+CREATE TEMP TABLE steady (k text);
+DO $$
+DECLARE
+    first int := pg_temp.partition_of('g05:crowd:0');
+    i int := 0;
+BEGIN
+    LOOP
+        i := i + 1;
+        EXIT WHEN pg_temp.partition_of('g05:crowd:' || i) = first;
+        IF i > 10000 THEN
+            RAISE EXCEPTION 'no two keys of one partition found';
+        END IF;
+    END LOOP;
+    INSERT INTO steady VALUES ('g05:crowd:0'), ('g05:crowd:' || i);
+    INSERT INTO steady SELECT 'g05:calm:' || j FROM generate_series(1, 8) j;
+    PERFORM simple_cache_put(k, 'steady') FROM steady;
+END
+$$;
+SELECT count(*) AS steady_keys FROM simple_cache_list() WHERE key IN (SELECT k FROM steady);
+CREATE FUNCTION pg_temp.unchanging_ops(round int) RETURNS void
+LANGUAGE plpgsql AS $$
+DECLARE
+    keys text[] := ARRAY(SELECT k FROM steady ORDER BY k);
+BEGIN
+    FOR i IN 0 .. 999 LOOP
+        PERFORM simple_cache_get(keys[i % 10 + 1]);
+        PERFORM simple_cache_drop('g05:absent:' || round || ':' || i);
+    END LOOP;
+    -- Let a resize that is under way finish.
+    FOR i IN 1 .. 100000 LOOP
+        EXIT WHEN NOT pg_temp.resizing();
+        PERFORM simple_cache_drop('g05:absent');
+    END LOOP;
+END
+$$;
+SELECT pg_temp.unchanging_ops(0), pg_temp.unchanging_ops(1);
+SELECT pg_temp.stat('grows') + pg_temp.stat('shrinks') AS resizes_settled \gset
+SELECT pg_temp.unchanging_ops(2), pg_temp.unchanging_ops(3), pg_temp.unchanging_ops(4);
+SELECT pg_temp.stat('grows') + pg_temp.stat('shrinks') - :resizes_settled AS resizes_while_unchanged;
+SELECT count(*) AS steady_keys_intact FROM steady WHERE simple_cache_get(k) = 'steady';
+SELECT count(*) AS steady_dropped FROM steady WHERE simple_cache_drop(k);
+
 -- Every byte the entries took was given back.
 SELECT pg_temp.payload() - :payload_before AS bytes_leaked;
