@@ -17,15 +17,25 @@ dsa_pointer create_table(pg::DsaPolicy &policy)
     return table;
 }
 
+CacheTable *table = nullptr;
+
+// Partition locks of the cache table held by this backend.
+unsigned held_partition_locks()
+{
+    return table == nullptr
+               ? 0
+               : table->count_partition_locks([](LWLock *lock) { return LWLockHeldByMe(lock); });
+}
+
 }  // namespace
 
 CacheTable &cache_table()
 {
-    static CacheTable *table = nullptr;
     if (table == nullptr) {
         pg::Attachment &attachment = pg::attach();
         dsa_pointer root = pg::ensure_root(attachment.control->cache_table, create_table);
         table = new CacheTable(*attachment.policy, root);
+        pg::register_held_lock_counter(held_partition_locks);
     }
     return *table;
 }

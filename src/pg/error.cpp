@@ -21,6 +21,20 @@ struct Report {
     char hint[kMessageRoom] = {};
 };
 
+// Counters of locks that must not be held once an error reaches an entry point.
+constexpr int kMaxLockCounters = 4;
+HeldLockCounter lock_counters[kMaxLockCounters];
+int lock_counter_count = 0;
+
+// Locks still held by this backend, over every registered structure.
+unsigned held_locks()
+{
+    unsigned held = 0;
+    for (int i = 0; i < lock_counter_count; ++i)
+        held += lock_counters[i]();
+    return held;
+}
+
 // Copies text into a fixed buffer, truncating; never allocates.
 void copy_text(char (&to)[kMessageRoom], const char *from) noexcept
 {
@@ -47,9 +61,25 @@ void throw_current_pg_error(MemoryContext caller_context, int saved_holdoff, int
     throw PgError(data);
 }
 
-// Raises the PostgreSQL ERROR that a Report describes.
+void register_held_lock_counter(HeldLockCounter counter)
+{
+    for (int i = 0; i < lock_counter_count; ++i)
+        if (lock_counters[i] == counter)
+            return;
+    if (lock_counter_count < kMaxLockCounters)
+        lock_counters[lock_counter_count++] = counter;
+}
+
+// Raises the PostgreSQL ERROR that a Report describes, unless a lock guard failed to release
+// its lock: that bug is reported instead.
 [[noreturn]] static void raise_report(const Report &report)
 {
+    if (unsigned held = held_locks(); held != 0)
+        ereport(ERROR, (errcode(ERRCODE_INTERNAL_ERROR),
+                        errmsg_internal("simple_cache bug: %u shared lock(s) still held after an error", held),
+                        errdetail_internal("The original error was: %s",
+                                           report.pg_error != nullptr ? report.pg_error->message
+                                                                      : report.message)));
     if (report.pg_error != nullptr)
         ReThrowError(report.pg_error);
     ereport(ERROR, (errcode(report.sqlstate), errmsg_internal("%s", report.message),

@@ -112,6 +112,14 @@ Datum run_sql_function(Datum (*body)(FunctionCallInfo), FunctionCallInfo fcinfo)
 // Checks for query cancel and termination from C++ code (through guard()).
 void check_for_interrupts();
 
+// Counts the locks of one shared structure that this backend holds.
+using HeldLockCounter = unsigned (*)();
+
+// Registers a counter consulted whenever an error reaches an SQL entry point: by then every
+// lock guard has run, so a held lock is a bug, reported as such instead of being hidden by
+// the release-all of transaction abort.
+void register_held_lock_counter(HeldLockCounter counter);
+
 }  // namespace simple_cache::pg
 
 // Defines an SQL-callable function. Use as:
