@@ -10,6 +10,7 @@
 #include <cstring>
 #include <functional>
 #include <map>
+#include <mutex>
 #include <optional>
 #include <random>
 #include <set>
@@ -114,21 +115,29 @@ class TestPolicy : public HeapPolicy {
             in_hook_ = false;
         }
         HeapPolicy::lock(lock, mode);
-        held_.fetch_add(1, std::memory_order_relaxed);
+        note(lock, +1);
     }
 
     bool try_lock_exclusive(Lock *lock)
     {
         bool ok = HeapPolicy::try_lock_exclusive(lock);
         if (ok)
-            held_.fetch_add(1, std::memory_order_relaxed);
+            note(lock, +1);
         return ok;
     }
 
     void unlock(Lock *lock, LockMode mode)
     {
-        held_.fetch_sub(1, std::memory_order_relaxed);
+        note(lock, -1);
         HeapPolicy::unlock(lock, mode);
+    }
+
+    // Whether this lock is held (by anyone): for Dht::count_partition_locks.
+    bool holds(const Lock *lock)
+    {
+        std::lock_guard<std::mutex> guard(mu_);
+        auto it = per_lock_.find(lock);
+        return it != per_lock_.end() && it->second > 0;
     }
 
     Pointer allocate(size_t bytes)
@@ -155,8 +164,20 @@ class TestPolicy : public HeapPolicy {
     bool fail_allocate_zeroed = false;  // allocate_zeroed() (only bucket arrays) returns null
 
   private:
+    void note(const Lock *lock, int delta)
+    {
+        held_.fetch_add(delta, std::memory_order_relaxed);
+        std::lock_guard<std::mutex> guard(mu_);
+        int &n = per_lock_[lock];
+        n += delta;
+        if (n < 0)
+            ADD_FAILURE() << "a lock was unlocked more often than locked";
+    }
+
     std::atomic<int> held_{0};
     bool in_hook_ = false;
+    std::mutex mu_;
+    std::map<const void *, int> per_lock_;
 };
 
 using Table = Dht<TestPolicy, TestEntry>;
@@ -1462,6 +1483,138 @@ INSTANTIATE_TEST_SUITE_P(Modes, DhtScanChurnTest, ::testing::Values(LockMode::sh
                          [](const ::testing::TestParamInfo<LockMode> &info) {
                              return info.param == LockMode::shared ? "Shared" : "Exclusive";
                          });
+
+// release_partition() unlocks the current partition mid-scan: the scanning thread may then
+// use the table itself (here: churn keys outside a stable set, which resizes the table) before
+// moving to the next partition, and every stable key is still returned exactly once.
+TEST_P(DhtScanChurnTest, ReleasedPartitionsLetTheScanningThreadUseTheTable)
+{
+    const LockMode mode = GetParam();
+    Model m;
+    for (int i = 0; i < 1500; ++i)
+        insert_new(t(), m, "s-" + std::to_string(i), i, 1);
+    settle();
+    auto locks_held = [&] { return t().count_partition_locks([&](TestPolicy::Lock *l) { return policy_.holds(l); }); };
+    std::map<std::string, int> seen;
+    std::set<std::string> churn_live;
+    uint64_t churn_next = 0;
+    DhtStats before = t().stats();
+    int migrating_partitions_scanned = 0;
+    {
+        Scan scan(t(), mode);
+        scan.release_partition();  // nothing locked yet: no effect
+        EXPECT_EQ(policy_.held(), 0);
+        while (scan.next_partition()) {
+            EXPECT_EQ(locks_held(), 1u);
+            if (t().stats().resizing)
+                ++migrating_partitions_scanned;
+            while (scan.next()) {
+                std::string k(scan.key_data(), scan.key_size());
+                ++seen[k];
+                EXPECT_TRUE(intact(scan.entry(), scan.tail()));
+            }
+            scan.release_partition();
+            EXPECT_EQ(policy_.held(), 0);
+            EXPECT_EQ(locks_held(), 0u);
+            EXPECT_FALSE(scan.next());
+            scan.release_partition();  // twice: no effect
+            // Grow for the first half of the partitions, shrink back in the second.
+            int p = scan.partition();
+            for (int i = 0; i < 150; ++i) {
+                if (p < 64) {
+                    std::string k = "c-" + std::to_string(churn_next++);
+                    ASSERT_EQ(put(t(), k, 1, 0), InsertStatus::inserted);
+                    churn_live.insert(k);
+                } else if (!churn_live.empty()) {
+                    ASSERT_TRUE(t().erase(kv(*churn_live.begin())));
+                    churn_live.erase(churn_live.begin());
+                }
+            }
+        }
+    }
+    EXPECT_EQ(policy_.held(), 0);
+    for (int i = 0; i < 1500; ++i)
+        EXPECT_EQ(seen["s-" + std::to_string(i)], 1) << i;
+    for (const auto &[k, n] : seen)
+        EXPECT_EQ(n, 1) << k;
+    DhtStats after = t().stats();
+    EXPECT_GT(after.grows, before.grows);
+    EXPECT_GT(after.shrinks, before.shrinks);
+    EXPECT_GT(migrating_partitions_scanned, 0);
+    EXPECT_TRUE(churn_live.empty());
+    expect_contents(m);
+}
+
+// An exclusive scan that empties the old buckets of each migrating partition and releases it
+// before moving on: each partition's migration is completed once (by the release, not again by
+// next_partition()), and the resize ends when the last one is done.
+TEST_P(DhtResizeTest, ReleasingPartitionsAfterErasingTheirOldItems)
+{
+    Model m;
+    start_resize(m, GetParam());
+    DhtStats start = t().stats();
+    ASSERT_TRUE(start.resizing);
+    std::set<std::string> before;
+    for (const auto &kvp : m)
+        before.insert(kvp.first);
+    for (int i = 0; i < 300; ++i)
+        insert_new(t(), m, "late-" + std::to_string(i), i);
+    ASSERT_TRUE(t().stats().resizing);
+    {
+        Scan scan(t(), LockMode::exclusive);
+        while (scan.next_partition()) {
+            while (scan.next()) {
+                std::string k(scan.key_data(), scan.key_size());
+                if (before.count(k) != 0) {
+                    scan.erase_current();
+                    m.erase(k);
+                }
+            }
+            scan.release_partition();
+            DhtStats s = t().stats();
+            // Partitions after this one still migrate (or the resize is over).
+            EXPECT_LE(s.migrating_partitions, Table::kPartitions - 1 - static_cast<uint32_t>(scan.partition()));
+        }
+        // Between the last release and finish(), the resize is over.
+        EXPECT_FALSE(t().stats().resizing);
+        EXPECT_EQ(t().stats().migrating_partitions, 0u);
+    }
+    EXPECT_EQ(policy_.held(), 0);
+    EXPECT_EQ(m.size(), 300u);
+    expect_contents(m);
+    settle();
+    expect_contents(m);
+}
+
+TEST_F(DhtTest, CountPartitionLocksSeesRefsAndScans)
+{
+    auto locks_held = [&] { return t().count_partition_locks([&](TestPolicy::Lock *l) { return policy_.holds(l); }); };
+    put(t(), "k", 1);
+    EXPECT_EQ(locks_held(), 0u);
+    {
+        Ref ref = t().find(kv("k"), LockMode::shared);
+        EXPECT_EQ(locks_held(), 1u);
+    }
+    EXPECT_EQ(locks_held(), 0u);
+    {
+        Ref ref = t().find(kv("absent"), LockMode::exclusive);
+        EXPECT_EQ(locks_held(), 0u);  // an empty Ref holds nothing
+    }
+    {
+        Scan scan(t(), LockMode::exclusive);
+        ASSERT_TRUE(scan.next_partition());
+        EXPECT_EQ(locks_held(), 1u);
+    }
+    EXPECT_EQ(locks_held(), 0u);
+    EXPECT_THROW(
+        {
+            InsertStatus st{};
+            Ref ref = t().find_or_insert(kv("x"), 1, [](TestEntry &, char *) { throw std::runtime_error("x"); }, &st);
+        },
+        std::runtime_error);
+    EXPECT_EQ(locks_held(), 0u);
+    expect_contents({{"k", {1, 8}}});
+}
 
 // ---------------------------------------------------------------------------------------------
 // 5. Allocation failures
