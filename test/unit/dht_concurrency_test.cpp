@@ -237,8 +237,8 @@ class DhtConcurrencyTest : public ::testing::Test {
 
 TEST_F(DhtConcurrencyTest, DisjointRangesThroughGrowAndShrinkCycles)
 {
-    const int threads = 4;
-    const int keys = static_cast<int>(scaled(8000));
+    const int threads = 6;
+    const int keys = static_cast<int>(scaled(6000));
     const int cycles = 3;
     Barrier barrier(threads);
     std::atomic<uint64_t> grows_seen{0};
@@ -337,7 +337,7 @@ TEST_F(DhtConcurrencyTest, DisjointRangesThroughGrowAndShrinkCycles)
 
 TEST_F(DhtConcurrencyTest, OverlappingKeysWithScannersNeverTearOrLoseWrites)
 {
-    const int writers = 4;
+    const int writers = 6;
     const int shared_keys = 256;
     const int own_keys = static_cast<int>(scaled(3000));
     const int ops = static_cast<int>(scaled(40000));
