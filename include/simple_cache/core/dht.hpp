@@ -60,6 +60,17 @@ struct DhtStats {
     uint64_t shrinks = 0;
 };
 
+// What a sweep's visitor decides for one entry.
+enum class SweepAction { keep, remove };
+
+// What one sweep did.
+struct SweepResult {
+    uint64_t visited = 0;
+    uint64_t removed = 0;
+    uint64_t bytes_freed = 0;
+    uint32_t partitions_skipped = 0;  // busy partitions passed over by a non-waiting sweep
+};
+
 // One partition's state, read under its lock.
 struct DhtPartitionInfo {
     uint64_t entries = 0;
@@ -100,6 +111,7 @@ class Dht {
         std::atomic<uint64_t> count;  // items in this partition, old and new buckets together
         uint64_t old_remaining;       // items still in the old bucket array
         uint64_t next_old_bucket;     // migration cursor within this partition's old buckets
+        uint64_t sweep_bucket;        // sweep cursor: old run (while migrating), then new run
     };
 
     struct Header {
@@ -110,6 +122,7 @@ class Dht {
         std::atomic<uint32_t> migrating_partitions;   // partitions with items in old buckets
         std::atomic<uint32_t> resize_claimed;         // one process at a time prepares a new array
         std::atomic<uint32_t> help_cursor;            // round-robin start for helping other partitions
+        std::atomic<uint32_t> sweep_hand;             // the partition the next sweep starts in
         std::atomic<uint64_t> grows;
         std::atomic<uint64_t> shrinks;
         Pointer buckets;
@@ -546,6 +559,35 @@ class Dht {
         return true;
     }
 
+    // Visits entries like a clock hand, continuing where the previous sweep stopped: partition
+    // after partition, a run of buckets at a time, each partition under its exclusive lock
+    // (waited for only if `wait`, otherwise busy partitions are skipped). visit(entry, key_data,
+    // key_size, tail) may change the entry and returns whether to remove it; removed items are
+    // freed at once. Stops once `budget` entries were visited or every partition was tried.
+    template <class Visit>
+    SweepResult sweep(uint64_t budget, bool wait, Visit &&visit)
+    {
+        SweepResult result;
+        for (uint32_t tried = 0; tried < kPartitions && result.visited < budget; ++tried) {
+            uint32_t p = header_->sweep_hand.fetch_add(1, std::memory_order_relaxed) % kPartitions;
+            Partition &part = partition(p);
+            if (wait)
+                policy_.lock(&part.lock, LockMode::exclusive);
+            else if (!policy_.try_lock_exclusive(&part.lock)) {
+                ++result.partitions_skipped;
+                continue;
+            }
+            try {
+                sweep_locked(p, budget, visit, result);
+            } catch (...) {
+                policy_.unlock(&part.lock, LockMode::exclusive);
+                throw;
+            }
+            policy_.unlock(&part.lock, LockMode::exclusive);
+        }
+        return result;
+    }
+
     // A lock-free snapshot of the table's shape.
     DhtStats stats() const
     {
@@ -782,6 +824,51 @@ class Dht {
         return budget;
     }
 
+    // Sweeps partition p (locked exclusively) from its cursor to the end of its buckets or until
+    // the budget is spent, finishing the bucket it is in. Relinking happens only after the
+    // visitor returned, so a throwing visitor leaves the chain intact.
+    template <class Visit>
+    void sweep_locked(uint32_t p, uint64_t budget, Visit &visit, SweepResult &result)
+    {
+        Partition &part = partition(p);
+        Header *h = header_;
+        bool migrating = part.old_remaining > 0;
+        uint64_t old_count = migrating ? buckets_per_partition(h->old_size_log2.load(std::memory_order_relaxed)) : 0;
+        uint64_t new_count = buckets_per_partition(h->size_log2.load(std::memory_order_relaxed));
+        Pointer *old_run = migrating ? bucket_array(h->old_buckets) + p * old_count : nullptr;
+        Pointer *new_run = bucket_array(h->buckets) + p * new_count;
+        uint64_t total = old_count + new_count;
+        if (part.sweep_bucket >= total)
+            part.sweep_bucket = 0;
+        while (result.visited < budget && part.sweep_bucket < total) {
+            bool in_old = part.sweep_bucket < old_count;
+            Pointer *link = in_old ? &old_run[part.sweep_bucket] : &new_run[part.sweep_bucket - old_count];
+            while (*link != Pointer{}) {
+                Pointer ptr = *link;
+                ItemHeader *item = item_at(ptr);
+                ++result.visited;
+                if (visit(*entry_of(item), static_cast<const char *>(key_of(item)), item->key_size,
+                          tail_of(item)) == SweepAction::keep) {
+                    link = &item->next;
+                    continue;
+                }
+                size_t bytes = item_bytes(item);
+                *link = item->next;
+                part.count.store(part.count.load(std::memory_order_relaxed) - 1, std::memory_order_relaxed);
+                if (in_old)
+                    --part.old_remaining;
+                deallocate_quietly(ptr, bytes);
+                ++result.removed;
+                result.bytes_freed += bytes;
+            }
+            ++part.sweep_bucket;
+        }
+        if (part.sweep_bucket >= total)
+            part.sweep_bucket = 0;
+        if (migrating && part.old_remaining == 0)
+            partition_migrated(p);
+    }
+
     // Partition p (locked exclusively) has no more items in old buckets; the last partition to
     // get there frees the old array and ends the resize.
     void partition_migrated(uint32_t p) noexcept
@@ -957,6 +1044,7 @@ class Dht {
                 for (Partition &part : h->partitions) {
                     part.old_remaining = part.count.load(std::memory_order_relaxed);
                     part.next_old_bucket = 0;
+                    part.sweep_bucket = 0;
                     migrating += part.old_remaining > 0;
                 }
                 h->old_buckets = h->buckets;
