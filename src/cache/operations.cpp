@@ -1,13 +1,19 @@
-// The cache's data operations: put, get, drop, list and the size limit.
+// The cache's data operations: put and its conditional forms, get, drop, expiry, incr, cas,
+// flush and list.
 #include "simple_cache/cache/cache.hpp"
 
+#include <cerrno>
+#include <cinttypes>
 #include <string>
 
 #include "simple_cache/cache/key.hpp"
-#include "simple_cache/cache/table.hpp"
+#include "simple_cache/cache/room.hpp"
 #include "simple_cache/pg/error.hpp"
 #include "simple_cache/pg/memory.hpp"
-#include "simple_cache/pg/shared_state.hpp"
+
+extern "C" {
+#include "mb/pg_wchar.h"
+}
 
 namespace simple_cache::cache {
 
@@ -15,16 +21,141 @@ using core::LockMode;
 
 namespace {
 
-// The error for a put that does not fit in the area.
-[[noreturn]] void throw_cache_full(size_t key_size, size_t value_size)
+// Expiry time for a value stored now with ttl (0: never).
+int64_t expiry_for(Ttl ttl, int64_t now)
 {
-    uint64_t limit = pg::attach().control->size_limit.load(std::memory_order_relaxed);
-    std::string detail = "An entry with a " + std::to_string(key_size) + "-byte key and a " +
-                         std::to_string(value_size) + "-byte value does not fit";
-    detail += limit != 0 ? " within the size limit of " + std::to_string(limit) + " bytes."
-                         : " in the shared memory available.";
-    throw pg::SqlError(ERRCODE_OUT_OF_MEMORY, "simple_cache is out of shared memory", detail,
-                       "Drop entries or raise the limit with simple_cache_set_size_limit().");
+    int64_t ms = 0;
+    switch (ttl.kind) {
+    case Ttl::Kind::none:
+        return 0;
+    case Ttl::Kind::setting_default:
+        ms = default_ttl_ms();
+        if (ms == 0)
+            return 0;
+        break;
+    case Ttl::Kind::milliseconds:
+        ms = ttl.ms;
+        break;
+    }
+    if (ms <= 0)
+        throw pg::SqlError(ERRCODE_INVALID_PARAMETER_VALUE, "simple_cache time to live must be positive");
+    if (ms > kMaxExpiresMs - now)
+        throw pg::SqlError(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE, "simple_cache time to live is too long");
+    return now + ms;
+}
+
+// Accounts for an entry leaving the table (removed or replaced).
+void count_removed(const CacheEntry &entry, size_t user_key_size)
+{
+    CacheCounters &c = cache_counters();
+    c.add(kKeyValueBytes, -static_cast<int64_t>(user_key_size + entry.value_size));
+    if (entry.has_expiry())
+        c.add(kEntriesWithTtl, -1);
+}
+
+// Accounts for an entry entering the table.
+void count_added(const CacheEntry &entry, size_t user_key_size)
+{
+    CacheCounters &c = cache_counters();
+    c.add(kKeyValueBytes, static_cast<int64_t>(user_key_size + entry.value_size));
+    if (entry.has_expiry())
+        c.add(kEntriesWithTtl, 1);
+}
+
+// Copies a value out of the table into a palloc'd varlena; runs under the partition lock, so it
+// reports failure as bad_alloc instead of raising an ERROR.
+varlena *copy_value(const CacheEntry &entry, const char *tail)
+{
+    auto *result = static_cast<varlena *>(pg::palloc_or_null(VARHDRSZ + entry.value_size));
+    if (result == nullptr)
+        throw std::bad_alloc();
+    SET_VARSIZE(result, VARHDRSZ + entry.value_size);
+    std::memcpy(VARDATA(result), tail, entry.value_size);
+    return result;
+}
+
+// Removes key if it is expired (after a reader found it so under a shared lock).
+void reap_if_expired(const ScopedKey &key)
+{
+    CacheTable::Ref ref = cache_table().find(key.view(), LockMode::exclusive);
+    if (ref && ref.entry().expired_at(now_ms())) {
+        count_removed(ref.entry(), ScopedKey::user_size(ref.key_size()));
+        cache_counters().add(kExpirations, 1);
+        cache_table().erase(std::move(ref));
+    }
+}
+
+// Builds an item for key holding value, expiring at `expires` (0: never), making room first
+// when the area is full.
+CacheTable::NewItem build_item(const ScopedKey &key, const ValueBytes &value, int64_t expires)
+{
+    if (value.size > kMaxValueBytes)
+        throw pg::SqlError(ERRCODE_PROGRAM_LIMIT_EXCEEDED, "simple_cache value is too long");
+    CacheTable::NewItem item = make_item_with_room(key.view(), value.size);
+    CacheEntry &entry = item.entry();
+    entry.value_size = static_cast<uint32_t>(value.size);
+    entry.kind = static_cast<uint8_t>(value.kind);
+    entry.set_expires_ms(expires);
+    if (value.size > 0)
+        std::memcpy(item.tail(), value.data, value.size);
+    return item;
+}
+
+// Links item under its key when allow(existing live entry or nullptr, its value) says so,
+// keeping the counters right. An expired entry counts as absent and is replaced.
+template <class Allow>
+PutOutcome link_item(CacheTable::NewItem &&item, size_t user_key_size, int64_t now, Allow &&allow)
+{
+    CacheEntry added = item.entry();
+    bool saw_live = false;
+    bool replaced_any = false;
+    CacheEntry replaced{};
+    core::UpsertResult result = cache_table().upsert(
+        std::move(item), [&](const CacheEntry *existing, const char *tail) {
+            saw_live = existing != nullptr && !existing->expired_at(now);
+            if (!allow(saw_live ? existing : nullptr, saw_live ? tail : nullptr))
+                return false;
+            if (existing != nullptr) {
+                replaced = *existing;
+                replaced_any = true;
+            }
+            return true;
+        });
+    PutOutcome outcome;
+    outcome.existed = saw_live;
+    outcome.stored = result.stored;
+    if (result.stored) {
+        CacheCounters &c = cache_counters();
+        if (replaced_any)
+            count_removed(replaced, user_key_size);
+        if (replaced_any && !saw_live)
+            c.add(kExpirations, 1);
+        count_added(added, user_key_size);
+        c.add(kPuts, 1);
+    }
+    return outcome;
+}
+
+// Parses a stored value as a decimal int64, or throws 22P02.
+int64_t parse_counter(const char *data, size_t size)
+{
+    std::string text(data, size);
+    const char *begin = text.c_str();
+    while (*begin == ' ')
+        ++begin;
+    char *end = nullptr;
+    errno = 0;
+    long long value = std::strtoll(begin, &end, 10);
+    if (end == begin || errno == ERANGE)
+        throw pg::SqlError(errno == ERANGE ? ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE : ERRCODE_INVALID_TEXT_REPRESENTATION,
+                           "simple_cache value is not a 64-bit integer",
+                           "simple_cache_incr() needs the stored value to be an integer.");
+    while (*end == ' ')
+        ++end;
+    if (*end != '\0')
+        throw pg::SqlError(ERRCODE_INVALID_TEXT_REPRESENTATION, "simple_cache value is not a 64-bit integer",
+                           "simple_cache_incr() needs the stored value to be an integer.");
+    return value;
 }
 
 // One listed entry, packed into the per-partition batch buffer.
@@ -62,42 +193,162 @@ void emit_batch(const std::string &batch, ListEmitter emit, void *context)
 
 }  // namespace
 
-bool put(const char *key, size_t key_size, const char *value, size_t value_size)
+PutOutcome put(const char *key, size_t key_size, ValueBytes value, PutMode mode, Ttl ttl)
 {
     ScopedKey scoped(key, key_size);
-    if (value_size > kMaxValueBytes)
-        throw pg::SqlError(ERRCODE_PROGRAM_LIMIT_EXCEEDED, "simple_cache value is too long");
-    CacheTable &table = cache_table();
-    CacheTable::NewItem item = table.make_item(scoped.view(), value_size);
-    if (!item)
-        throw_cache_full(key_size, value_size);
-    item.entry().value_size = static_cast<uint32_t>(value_size);
-    if (value_size > 0)
-        std::memcpy(item.tail(), value, value_size);
-    core::UpsertResult result =
-        table.upsert(std::move(item), [](const CacheEntry *, const char *) { return true; });
-    return result.existed;
+    int64_t now = now_ms();
+    CacheTable::NewItem item = build_item(scoped, value, expiry_for(ttl, now));
+    PutOutcome outcome = link_item(std::move(item), key_size, now, [mode](const CacheEntry *live, const char *) {
+        return mode == PutMode::upsert || (mode == PutMode::add) == (live == nullptr);
+    });
+    sweep_expired_lightly();
+    return outcome;
 }
 
-text *get(const char *key, size_t key_size)
+varlena *get(const char *key, size_t key_size, ValueKind as)
 {
     ScopedKey scoped(key, key_size);
-    CacheTable::Ref ref = cache_table().find(scoped.view(), LockMode::shared);
-    if (!ref)
-        return nullptr;
-    size_t value_size = ref.entry().value_size;
-    auto *result = static_cast<text *>(pg::palloc_or_null(VARHDRSZ + value_size));
-    if (result == nullptr)
-        throw std::bad_alloc();
-    SET_VARSIZE(result, VARHDRSZ + value_size);
-    std::memcpy(VARDATA(result), ref.tail(), value_size);
-    return result;
+    varlena *value = nullptr;
+    bool expired = false;
+    ValueKind stored_kind = ValueKind::text;
+    {
+        CacheTable::Ref ref = cache_table().find(scoped.view(), LockMode::shared);
+        if (ref) {
+            CacheEntry &entry = ref.entry();
+            if (entry.expired_at(entry.has_expiry() ? now_ms() : 0)) {
+                expired = true;
+            } else {
+                if (__atomic_load_n(&entry.referenced, __ATOMIC_RELAXED) == 0)
+                    __atomic_store_n(&entry.referenced, 1, __ATOMIC_RELAXED);
+                stored_kind = static_cast<ValueKind>(entry.kind);
+                value = copy_value(entry, ref.tail());
+            }
+        }
+    }
+    cache_counters().add(value != nullptr ? kHits : kMisses, 1);
+    if (expired)
+        reap_if_expired(scoped);
+    if (value != nullptr && as == ValueKind::text && stored_kind == ValueKind::bytea &&
+        !pg_verifymbstr(VARDATA(value), static_cast<int>(VARSIZE(value) - VARHDRSZ), true))
+        throw pg::SqlError(ERRCODE_CHARACTER_NOT_IN_REPERTOIRE,
+                           "simple_cache value is not valid text in this database's encoding",
+                           "The value was stored as bytea.", "Read it with simple_cache_get_bytea().");
+    return value;
 }
 
 bool drop(const char *key, size_t key_size)
 {
     ScopedKey scoped(key, key_size);
-    return cache_table().erase(scoped.view());
+    CacheTable &table = cache_table();
+    CacheTable::Ref ref = table.find(scoped.view(), LockMode::exclusive);
+    if (!ref)
+        return false;
+    bool live = !ref.entry().expired_at(ref.entry().has_expiry() ? now_ms() : 0);
+    count_removed(ref.entry(), ScopedKey::user_size(ref.key_size()));
+    table.erase(std::move(ref));
+    cache_counters().add(live ? kDrops : kExpirations, 1);
+    sweep_expired_lightly();
+    return live;
+}
+
+bool expire(const char *key, size_t key_size, int64_t ttl_ms)
+{
+    ScopedKey scoped(key, key_size);
+    int64_t now = now_ms();
+    int64_t expires = expiry_for(Ttl::after_ms(ttl_ms), now);
+    CacheTable::Ref ref = cache_table().find(scoped.view(), LockMode::exclusive);
+    if (!ref || ref.entry().expired_at(now))
+        return false;
+    if (!ref.entry().has_expiry())
+        cache_counters().add(kEntriesWithTtl, 1);
+    ref.entry().set_expires_ms(expires);
+    return true;
+}
+
+bool ttl(const char *key, size_t key_size, int64_t *remaining_ms)
+{
+    ScopedKey scoped(key, key_size);
+    int64_t now = now_ms();
+    CacheTable::Ref ref = cache_table().find(scoped.view(), LockMode::shared);
+    if (!ref || ref.entry().expired_at(now))
+        return false;
+    *remaining_ms = ref.entry().has_expiry() ? ref.entry().expires_ms() - now : -1;
+    return true;
+}
+
+// An optimistic loop: read the counter, build the new value, and store it only if the value
+// is still the one read (or still absent). Concurrent increments retry; none is lost.
+int64_t incr(const char *key, size_t key_size, int64_t delta)
+{
+    ScopedKey scoped(key, key_size);
+    for (;;) {
+        int64_t now = now_ms();
+        bool present = false;
+        std::string seen;
+        int64_t expires = 0;
+        {
+            CacheTable::Ref ref = cache_table().find(scoped.view(), LockMode::shared);
+            if (ref && !ref.entry().expired_at(now)) {
+                present = true;
+                seen.assign(ref.tail(), ref.entry().value_size);
+                expires = ref.entry().expires_ms();
+                if (static_cast<ValueKind>(ref.entry().kind) != ValueKind::text)
+                    throw pg::SqlError(ERRCODE_INVALID_TEXT_REPRESENTATION,
+                                       "simple_cache value is not a 64-bit integer",
+                                       "The value was stored as bytea.");
+            }
+        }
+        int64_t result = delta;
+        if (present && pg_add_s64_overflow(parse_counter(seen.data(), seen.size()), delta, &result))
+            throw pg::SqlError(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE, "simple_cache_incr result is out of range for bigint");
+        char digits[32];
+        int length = snprintf(digits, sizeof digits, "%lld", static_cast<long long>(result));
+        CacheTable::NewItem item =
+            build_item(scoped, ValueBytes{digits, static_cast<size_t>(length), ValueKind::text}, expires);
+        PutOutcome outcome = link_item(std::move(item), key_size, now, [&](const CacheEntry *live, const char *tail) {
+            if (!present)
+                return live == nullptr;
+            return live != nullptr && live->value_size == seen.size() &&
+                   std::memcmp(tail, seen.data(), seen.size()) == 0;
+        });
+        if (outcome.stored)
+            return result;
+    }
+}
+
+bool cas(const char *key, size_t key_size, const char *expected, size_t expected_size, ValueBytes new_value)
+{
+    ScopedKey scoped(key, key_size);
+    int64_t now = now_ms();
+    CacheTable::NewItem item = build_item(scoped, new_value, 0);
+    CacheEntry *fresh = &item.entry();
+    PutOutcome outcome = link_item(std::move(item), key_size, now, [&](const CacheEntry *live, const char *tail) {
+        if (live == nullptr || live->value_size != expected_size ||
+            (expected_size > 0 && std::memcmp(tail, expected, expected_size) != 0))
+            return false;
+        fresh->set_expires_ms(live->expires_ms());  // a swap keeps the key's expiry
+        return true;
+    });
+    return outcome.stored;
+}
+
+uint64_t flush()
+{
+    CacheTable &table = cache_table();
+    CacheTable::Scan scan(table, LockMode::exclusive);
+    uint64_t removed = 0;
+    while (scan.next_partition()) {
+        while (scan.next()) {
+            if (!ScopedKey::in_current_database(scan.key_data(), scan.key_size()))
+                continue;
+            count_removed(scan.entry(), ScopedKey::user_size(scan.key_size()));
+            scan.erase_current();
+            ++removed;
+        }
+        scan.release_partition();
+        pg::check_for_interrupts();
+    }
+    return removed;
 }
 
 void list(ListEmitter emit, void *context)
@@ -105,10 +356,12 @@ void list(ListEmitter emit, void *context)
     CacheTable &table = cache_table();
     CacheTable::Scan scan(table, LockMode::shared);
     std::string batch;
+    int64_t now = now_ms();
     while (scan.next_partition()) {
         batch.clear();
         while (scan.next()) {
-            if (!ScopedKey::in_current_database(scan.key_data(), scan.key_size()))
+            if (!ScopedKey::in_current_database(scan.key_data(), scan.key_size()) ||
+                scan.entry().expired_at(now))
                 continue;
             pack(batch, ScopedKey::user_part(scan.key_data()), ScopedKey::user_size(scan.key_size()),
                  scan.tail(), scan.entry().value_size);
@@ -116,17 +369,6 @@ void list(ListEmitter emit, void *context)
         scan.release_partition();
         pg::guard([&] { emit_batch(batch, emit, context); });
     }
-}
-
-void set_size_limit(int64_t bytes)
-{
-    if (bytes <= 0)
-        throw pg::SqlError(ERRCODE_INVALID_PARAMETER_VALUE, "simple_cache size limit must be positive",
-                           "The limit given was " + std::to_string(bytes) + " bytes.");
-    pg::Attachment &attachment = pg::attach();
-    dsa_area *area = attachment.area;
-    pg::guard([=] { dsa_set_size_limit(area, static_cast<size_t>(bytes)); });
-    attachment.control->size_limit.store(static_cast<uint64_t>(bytes), std::memory_order_relaxed);
 }
 
 }  // namespace simple_cache::cache

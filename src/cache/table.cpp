@@ -1,22 +1,35 @@
-// This backend's handle on the shared cache table.
+// This backend's handle on the shared cache table and counters.
 #include "simple_cache/cache/table.hpp"
 
 #include "simple_cache/pg/error.hpp"
 #include "simple_cache/pg/shared_state.hpp"
 
+extern "C" {
+#include "utils/timestamp.h"
+}
+
 namespace simple_cache::cache {
 
 namespace {
 
-// Makes the cluster's cache table; runs once, under the area's init lock.
-dsa_pointer create_table(pg::DsaPolicy &policy)
+// Makes the cluster's cache root and table; runs once, under the area's init lock.
+dsa_pointer create_root(pg::DsaPolicy &policy)
 {
+    dsa_pointer root_ptr = policy.allocate_zeroed(sizeof(CacheRoot));
+    if (!DsaPointerIsValid(root_ptr))
+        throw pg::SqlError(ERRCODE_OUT_OF_MEMORY, "simple_cache: no shared memory for the cache");
     dsa_pointer table = CacheTable::create(policy);
-    if (!DsaPointerIsValid(table))
+    if (!DsaPointerIsValid(table)) {
+        policy.deallocate(root_ptr, sizeof(CacheRoot));
         throw pg::SqlError(ERRCODE_OUT_OF_MEMORY, "simple_cache: no shared memory for the cache table");
-    return table;
+    }
+    auto *root = static_cast<CacheRoot *>(policy.address(root_ptr));
+    root->table = table;
+    root->stats_reset_ms.store(now_ms(), std::memory_order_relaxed);
+    return root_ptr;
 }
 
+CacheRoot *root = nullptr;
 CacheTable *table = nullptr;
 
 // Partition locks of the cache table held by this backend.
@@ -27,17 +40,40 @@ unsigned held_partition_locks()
                : table->count_partition_locks([](LWLock *lock) { return LWLockHeldByMe(lock); });
 }
 
+// Attaches this backend to the cache's root and table.
+void attach_cache()
+{
+    pg::Attachment &attachment = pg::attach();
+    dsa_pointer root_ptr = pg::ensure_root(attachment.control->cache_root, create_root);
+    root = static_cast<CacheRoot *>(attachment.policy->address(root_ptr));
+    table = new CacheTable(*attachment.policy, root->table);
+    pg::register_held_lock_counter(held_partition_locks);
+}
+
 }  // namespace
 
 CacheTable &cache_table()
 {
-    if (table == nullptr) {
-        pg::Attachment &attachment = pg::attach();
-        dsa_pointer root = pg::ensure_root(attachment.control->cache_table, create_table);
-        table = new CacheTable(*attachment.policy, root);
-        pg::register_held_lock_counter(held_partition_locks);
-    }
+    if (table == nullptr)
+        attach_cache();
     return *table;
+}
+
+CacheRoot &cache_root()
+{
+    if (table == nullptr)
+        attach_cache();
+    return *root;
+}
+
+CacheCounters &cache_counters()
+{
+    return cache_root().counters;
+}
+
+int64_t now_ms()
+{
+    return GetCurrentTimestamp() / 1000;
 }
 
 }  // namespace simple_cache::cache

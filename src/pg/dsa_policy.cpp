@@ -22,12 +22,6 @@ void maybe_inject_failure()
                         errdetail("simple_cache.debug_fail_after counted down to zero.")));
 }
 
-// The stripe this backend writes to.
-int my_stripe()
-{
-    return MyProcPid % AllocationCounters::kStripes;
-}
-
 }  // namespace
 
 void set_injected_failure_countdown(int n)
@@ -35,27 +29,9 @@ void set_injected_failure_countdown(int n)
     injected_failure_countdown = n;
 }
 
-void AllocationCounters::add(int64_t bytes, int64_t blocks)
+int backend_stripe(int stripes)
 {
-    Stripe &s = stripes[my_stripe()];
-    s.bytes.fetch_add(bytes, std::memory_order_relaxed);
-    s.blocks.fetch_add(blocks, std::memory_order_relaxed);
-}
-
-int64_t AllocationCounters::total_bytes() const
-{
-    int64_t sum = 0;
-    for (const Stripe &s : stripes)
-        sum += s.bytes.load(std::memory_order_relaxed);
-    return sum;
-}
-
-int64_t AllocationCounters::total_blocks() const
-{
-    int64_t sum = 0;
-    for (const Stripe &s : stripes)
-        sum += s.blocks.load(std::memory_order_relaxed);
-    return sum;
+    return MyProcPid % stripes;
 }
 
 // Allocates from the area with the given dsa flags; null when the area's size limit or the

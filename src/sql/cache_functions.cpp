@@ -1,73 +1,185 @@
-// SQL entry points of the key/value cache: read arguments, call the cache, build results.
-#include "simple_cache/cache/cache.hpp"
+// SQL entry points of the cache's data functions: read arguments, call the cache, build results.
+#include "arguments.hpp"
 #include "simple_cache/pg/error.hpp"
 
+extern "C" {
+#include "utils/array.h"
+#include "utils/lsyscache.h"
+}
+
 namespace sc = simple_cache;
+using sc::cache::PutMode;
+using sc::cache::ValueKind;
+using sc::sql::reject_null;
 
 namespace {
 
-// Raises the error for a NULL argument where one is not allowed.
-void reject_null(FunctionCallInfo fcinfo, int arg, const char *function, const char *name)
+// The common body of every put-like function: put(key, value [, ttl]) in the given mode.
+Datum put_like(FunctionCallInfo fcinfo, const char *function, PutMode mode, ValueKind kind)
 {
-    if (PG_ARGISNULL(arg))
-        ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-                        errmsg("%s: %s must not be NULL", function, name)));
+    reject_null(fcinfo, 0, function, "key");
+    reject_null(fcinfo, 1, function, "value");
+    sc::cache::Ttl ttl = sc::sql::ttl_arg(fcinfo, 2, function);
+    sc::sql::Bytes key = sc::sql::bytes_arg(fcinfo, 0);
+    sc::sql::Bytes value = sc::sql::bytes_arg(fcinfo, 1);
+    sc::cache::PutOutcome outcome =
+        sc::cache::put(key.data, key.size, sc::cache::ValueBytes{value.data, value.size, kind}, mode, ttl);
+    PG_RETURN_BOOL(mode == PutMode::upsert ? outcome.existed : outcome.stored);
 }
 
-// Returns a C++ string as a text Datum.
-Datum text_datum(const std::string &s)
+// The common body of get and get_bytea.
+Datum get_as(FunctionCallInfo fcinfo, ValueKind kind)
 {
-    return PointerGetDatum(sc::pg::guard([&] { return cstring_to_text_with_len(s.data(), static_cast<int>(s.size())); }));
+    sc::sql::Bytes key = sc::sql::bytes_arg(fcinfo, 0);
+    varlena *value = sc::cache::get(key.data, key.size, kind);
+    if (value == nullptr)
+        PG_RETURN_NULL();
+    PG_RETURN_POINTER(value);
 }
 
-// State of one simple_cache_list() call: where rows go.
-struct ListTarget {
+// State of one list-like call: where rows go.
+struct RowTarget {
     Tuplestorestate *store;
     TupleDesc desc;
 };
 
-// Adds one (key, value) row to the result of simple_cache_list().
-void emit_list_row(void *context, const char *key, size_t key_size, const char *value, size_t value_size)
+// Adds one (key, value) row to a materialised result; a null value pointer gives NULL.
+void emit_row(void *context, const char *key, size_t key_size, const char *value, size_t value_size)
 {
-    auto *target = static_cast<ListTarget *>(context);
+    auto *target = static_cast<RowTarget *>(context);
     Datum values[2];
-    bool nulls[2] = {false, false};
+    bool nulls[2] = {false, value == nullptr};
     values[0] = PointerGetDatum(cstring_to_text_with_len(key, static_cast<int>(key_size)));
-    values[1] = PointerGetDatum(cstring_to_text_with_len(value, static_cast<int>(value_size)));
+    values[1] = value == nullptr ? Datum(0)
+                                 : PointerGetDatum(cstring_to_text_with_len(value, static_cast<int>(value_size)));
     tuplestore_putvalues(target->store, target->desc, values, nulls);
-    pfree(DatumGetPointer(values[0]));
-    pfree(DatumGetPointer(values[1]));
 }
 
 }  // namespace
 
-// simple_cache_put(key text, value text) RETURNS boolean: true when the key existed.
+// simple_cache_put(key text, value text [, ttl interval]) RETURNS boolean: whether the key existed.
 SIMPLE_CACHE_FUNCTION(simple_cache_put)
 {
-    reject_null(fcinfo, 0, "simple_cache_put", "key");
-    reject_null(fcinfo, 1, "simple_cache_put", "value");
-    text *key = PG_GETARG_TEXT_PP(0);
-    text *value = PG_GETARG_TEXT_PP(1);
-    bool existed = sc::cache::put(VARDATA_ANY(key), VARSIZE_ANY_EXHDR(key), VARDATA_ANY(value),
-                                  VARSIZE_ANY_EXHDR(value));
-    PG_RETURN_BOOL(existed);
+    return put_like(fcinfo, "simple_cache_put", PutMode::upsert, ValueKind::text);
 }
 
-// simple_cache_get(key text) RETURNS text: NULL when absent (STRICT: NULL key gives NULL).
+// simple_cache_put(key text, value bytea [, ttl interval]) RETURNS boolean.
+SIMPLE_CACHE_FUNCTION(simple_cache_put_bytea)
+{
+    return put_like(fcinfo, "simple_cache_put", PutMode::upsert, ValueKind::bytea);
+}
+
+// simple_cache_add(key text, value text [, ttl interval]) RETURNS boolean: stored only if absent.
+SIMPLE_CACHE_FUNCTION(simple_cache_add)
+{
+    return put_like(fcinfo, "simple_cache_add", PutMode::add, ValueKind::text);
+}
+
+// simple_cache_add(key text, value bytea [, ttl interval]) RETURNS boolean.
+SIMPLE_CACHE_FUNCTION(simple_cache_add_bytea)
+{
+    return put_like(fcinfo, "simple_cache_add", PutMode::add, ValueKind::bytea);
+}
+
+// simple_cache_replace(key text, value text [, ttl interval]) RETURNS boolean: only if present.
+SIMPLE_CACHE_FUNCTION(simple_cache_replace)
+{
+    return put_like(fcinfo, "simple_cache_replace", PutMode::replace, ValueKind::text);
+}
+
+// simple_cache_replace(key text, value bytea [, ttl interval]) RETURNS boolean.
+SIMPLE_CACHE_FUNCTION(simple_cache_replace_bytea)
+{
+    return put_like(fcinfo, "simple_cache_replace", PutMode::replace, ValueKind::bytea);
+}
+
+// simple_cache_get(key text) RETURNS text: NULL when absent (STRICT).
 SIMPLE_CACHE_FUNCTION(simple_cache_get)
 {
-    text *key = PG_GETARG_TEXT_PP(0);
-    text *value = sc::cache::get(VARDATA_ANY(key), VARSIZE_ANY_EXHDR(key));
-    if (value == nullptr)
-        PG_RETURN_NULL();
-    PG_RETURN_TEXT_P(value);
+    return get_as(fcinfo, ValueKind::text);
+}
+
+// simple_cache_get_bytea(key text) RETURNS bytea: NULL when absent (STRICT).
+SIMPLE_CACHE_FUNCTION(simple_cache_get_bytea)
+{
+    return get_as(fcinfo, ValueKind::bytea);
 }
 
 // simple_cache_drop(key text) RETURNS boolean: whether the key was present (STRICT).
 SIMPLE_CACHE_FUNCTION(simple_cache_drop)
 {
-    text *key = PG_GETARG_TEXT_PP(0);
-    PG_RETURN_BOOL(sc::cache::drop(VARDATA_ANY(key), VARSIZE_ANY_EXHDR(key)));
+    sc::sql::Bytes key = sc::sql::bytes_arg(fcinfo, 0);
+    PG_RETURN_BOOL(sc::cache::drop(key.data, key.size));
+}
+
+// simple_cache_expire(key text, ttl interval) RETURNS boolean: false when absent (STRICT).
+SIMPLE_CACHE_FUNCTION(simple_cache_expire)
+{
+    int64_t ms = sc::sql::interval_ms(PG_GETARG_INTERVAL_P(1), "simple_cache_expire");
+    sc::sql::Bytes key = sc::sql::bytes_arg(fcinfo, 0);
+    PG_RETURN_BOOL(sc::cache::expire(key.data, key.size, ms));
+}
+
+// simple_cache_ttl(key text) RETURNS interval: NULL when absent or without expiry (STRICT).
+SIMPLE_CACHE_FUNCTION(simple_cache_ttl)
+{
+    sc::sql::Bytes key = sc::sql::bytes_arg(fcinfo, 0);
+    int64_t remaining = 0;
+    if (!sc::cache::ttl(key.data, key.size, &remaining) || remaining < 0)
+        PG_RETURN_NULL();
+    auto *result = static_cast<Interval *>(palloc0(sizeof(Interval)));
+    result->time = remaining * 1000;
+    PG_RETURN_INTERVAL_P(result);
+}
+
+// simple_cache_incr(key text, delta bigint DEFAULT 1) RETURNS bigint.
+SIMPLE_CACHE_FUNCTION(simple_cache_incr)
+{
+    reject_null(fcinfo, 0, "simple_cache_incr", "key");
+    reject_null(fcinfo, 1, "simple_cache_incr", "delta");
+    sc::sql::Bytes key = sc::sql::bytes_arg(fcinfo, 0);
+    PG_RETURN_INT64(sc::cache::incr(key.data, key.size, PG_GETARG_INT64(1)));
+}
+
+// simple_cache_cas(key text, expected text, new_value text) RETURNS boolean.
+SIMPLE_CACHE_FUNCTION(simple_cache_cas)
+{
+    reject_null(fcinfo, 0, "simple_cache_cas", "key");
+    reject_null(fcinfo, 1, "simple_cache_cas", "expected");
+    reject_null(fcinfo, 2, "simple_cache_cas", "new_value");
+    sc::sql::Bytes key = sc::sql::bytes_arg(fcinfo, 0);
+    sc::sql::Bytes expected = sc::sql::bytes_arg(fcinfo, 1);
+    sc::sql::Bytes fresh = sc::sql::bytes_arg(fcinfo, 2);
+    PG_RETURN_BOOL(sc::cache::cas(key.data, key.size, expected.data, expected.size,
+                                  sc::cache::ValueBytes{fresh.data, fresh.size, ValueKind::text}));
+}
+
+// simple_cache_mget(keys text[]) RETURNS TABLE(key text, value text): one row per element, in
+// order; NULL value for absent keys (and for NULL elements, whose key is NULL too).
+SIMPLE_CACHE_FUNCTION(simple_cache_mget)
+{
+    ArrayType *keys = PG_GETARG_ARRAYTYPE_P(0);
+    InitMaterializedSRF(fcinfo, 0);
+    auto *rsinfo = reinterpret_cast<ReturnSetInfo *>(fcinfo->resultinfo);
+    Datum *elements;
+    bool *element_nulls;
+    int count;
+    deconstruct_array(keys, TEXTOID, -1, false, TYPALIGN_INT, &elements, &element_nulls, &count);
+    for (int i = 0; i < count; ++i) {
+        Datum values[2] = {elements[i], Datum(0)};
+        bool nulls[2] = {element_nulls[i], true};
+        if (!element_nulls[i]) {
+            varlena *key = PG_DETOAST_DATUM_PACKED(elements[i]);
+            varlena *value = sc::cache::get(VARDATA_ANY(key), VARSIZE_ANY_EXHDR(key), ValueKind::text);
+            if (value != nullptr) {
+                values[1] = PointerGetDatum(value);
+                nulls[1] = false;
+            }
+        }
+        tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+        CHECK_FOR_INTERRUPTS();
+    }
+    return (Datum) 0;
 }
 
 // simple_cache_list(OUT key text, OUT value text) RETURNS SETOF record.
@@ -75,27 +187,7 @@ SIMPLE_CACHE_FUNCTION(simple_cache_list)
 {
     InitMaterializedSRF(fcinfo, 0);
     auto *rsinfo = reinterpret_cast<ReturnSetInfo *>(fcinfo->resultinfo);
-    ListTarget target{rsinfo->setResult, rsinfo->setDesc};
-    sc::cache::list(emit_list_row, &target);
+    RowTarget target{rsinfo->setResult, rsinfo->setDesc};
+    sc::cache::list(emit_row, &target);
     return (Datum) 0;
-}
-
-// simple_cache_set_size_limit(n bigint) RETURNS void.
-SIMPLE_CACHE_FUNCTION(simple_cache_set_size_limit)
-{
-    reject_null(fcinfo, 0, "simple_cache_set_size_limit", "n");
-    sc::cache::set_size_limit(PG_GETARG_INT64(0));
-    PG_RETURN_VOID();
-}
-
-// simple_cache_dump_area() RETURNS text.
-SIMPLE_CACHE_FUNCTION(simple_cache_dump_area)
-{
-    return text_datum(sc::cache::dump_area());
-}
-
-// simple_cache_dump_hash_table() RETURNS text.
-SIMPLE_CACHE_FUNCTION(simple_cache_dump_hash_table)
-{
-    return text_datum(sc::cache::dump_hash_table());
 }

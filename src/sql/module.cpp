@@ -1,4 +1,5 @@
 // The module's entry: PostgreSQL's magic block and _PG_init, which only calls each layer's init.
+#include "simple_cache/cache/cache.hpp"
 #include "simple_cache/pg/init.hpp"
 #include "simple_cache/pg/postgres.hpp"
 
@@ -14,5 +15,6 @@ PGDLLEXPORT void _PG_init(void);
 extern "C" void _PG_init(void)
 {
     simple_cache::pg::init();
+    simple_cache::cache::init();
     MarkGUCPrefixReserved("simple_cache");
 }

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <string>
 
+#include "simple_cache/cache/table.hpp"
 #include "simple_cache/pg/postgres.hpp"
 
 namespace simple_cache::cache {
@@ -15,31 +16,104 @@ namespace simple_cache::cache {
 // Longest key accepted, in bytes.
 inline constexpr size_t kMaxKeyBytes = 1024 * 1024;
 
-// Stores value under key, replacing an existing value; returns whether the key existed. When
-// the area is full it throws SqlError 53200 and changes nothing.
-bool put(const char *key, size_t key_size, const char *value, size_t value_size);
+// Which existing state a put requires.
+enum class PutMode {
+    upsert,   // store whether or not the key exists
+    add,      // store only when the key is absent
+    replace,  // store only when the key is present
+};
 
-// Returns key's value as a palloc'd text in the current memory context, or nullptr.
-text *get(const char *key, size_t key_size);
+// How long a stored value lives.
+struct Ttl {
+    enum class Kind { setting_default, none, milliseconds } kind = Kind::setting_default;
+    int64_t ms = 0;
+
+    static Ttl from_setting() { return Ttl{}; }
+    static Ttl never() { return Ttl{Kind::none, 0}; }
+    static Ttl after_ms(int64_t ms) { return Ttl{Kind::milliseconds, ms}; }
+};
+
+// A value to store.
+struct ValueBytes {
+    const char *data;
+    size_t size;
+    ValueKind kind;
+};
+
+// What a put did.
+struct PutOutcome {
+    bool existed = false;  // the key held a live value before
+    bool stored = false;   // the new value is in place
+};
+
+// Stores value under key as mode allows. When the value does not fit: with eviction, least
+// recently used entries make room; without, or when it cannot fit at all, SqlError 53200 and
+// nothing changes.
+PutOutcome put(const char *key, size_t key_size, ValueBytes value, PutMode mode, Ttl ttl);
+
+// Returns key's value as a palloc'd varlena (text or bytea per `as`), or nullptr when absent
+// or expired. A bytea value read as text must be valid in the database encoding.
+varlena *get(const char *key, size_t key_size, ValueKind as);
 
 // Removes key; returns whether it was present.
 bool drop(const char *key, size_t key_size);
+
+// Sets key's time to live; false when the key is absent.
+bool expire(const char *key, size_t key_size, int64_t ttl_ms);
+
+// Remaining time to live in ms: false when absent; *remaining_ms = -1 when it never expires.
+bool ttl(const char *key, size_t key_size, int64_t *remaining_ms);
+
+// Adds delta to the integer stored under key (creating it with delta) and returns the result.
+int64_t incr(const char *key, size_t key_size, int64_t delta);
+
+// Replaces key's value with new_value only if it currently equals expected (byte for byte).
+bool cas(const char *key, size_t key_size, const char *expected, size_t expected_size,
+         ValueBytes new_value);
+
+// Removes every entry of the current database; returns how many.
+uint64_t flush();
 
 // Receives one entry of a listing; runs with no lock held and may raise PostgreSQL errors.
 using ListEmitter = void (*)(void *context, const char *key, size_t key_size, const char *value,
                              size_t value_size);
 
-// Calls emit for every entry of the current database, partition by partition; checks for
-// query cancel between partitions.
+// Calls emit for every live entry of the current database, partition by partition; checks
+// for query cancel between partitions.
 void list(ListEmitter emit, void *context);
 
-// Caps the area's total size in bytes.
+// Caps the area's total size in bytes. Below current use: with eviction, entries are evicted
+// down to it; without, the change is refused (SqlError 53200) and nothing changes.
 void set_size_limit(int64_t bytes);
+
+// Applies simple_cache.max_memory if it changed since it was last applied (cheap to call).
+void apply_max_memory_setting();
+
+// Cache statistics, as shown by simple_cache_stats().
+struct Stats {
+    int64_t entries;
+    int64_t key_value_bytes;
+    int64_t area_bytes;
+    int64_t size_limit;  // 0: none
+    int64_t hits, misses, puts, drops, evictions, expirations;
+    int64_t resizes;
+    int64_t buckets;
+    int64_t reset_ms;
+};
+Stats stats();
+void stats_reset();
 
 // A readable report on the area: limit, accounting and dsa_dump()'s segment report.
 std::string dump_area();
 
 // A readable report on the cache's hash table: size, resize state, per-partition counts.
 std::string dump_hash_table();
+
+// Defines the cache's settings (from _PG_init).
+void init();
+
+// The settings, as read by the cache code.
+int64_t default_ttl_ms();
+bool eviction_enabled();
 
 }  // namespace simple_cache::cache

@@ -8,23 +8,23 @@
 
 #include "simple_cache/core/policy.hpp"
 #include "simple_cache/pg/postgres.hpp"
+#include "simple_cache/pg/striped_counters.hpp"
 
 namespace simple_cache::pg {
 
-// Bytes and blocks allocated through the policy, kept in stripes so that backends rarely share
-// a cache line; readers add the stripes up.
+// Bytes and blocks allocated through the policy, summed over backends' stripes.
 struct AllocationCounters {
-    static constexpr int kStripes = 32;
-    struct alignas(64) Stripe {
-        std::atomic<int64_t> bytes;
-        std::atomic<int64_t> blocks;
-    };
-    Stripe stripes[kStripes];
+    enum { kBytes, kBlocks, kCount };
+    StripedCounters<kCount> counters;
 
     // Records an allocation (positive) or a free (negative) by this backend.
-    void add(int64_t bytes, int64_t blocks);
-    int64_t total_bytes() const;
-    int64_t total_blocks() const;
+    void add(int64_t bytes, int64_t blocks)
+    {
+        counters.add(kBytes, bytes);
+        counters.add(kBlocks, blocks);
+    }
+    int64_t total_bytes() const { return counters.total(kBytes); }
+    int64_t total_blocks() const { return counters.total(kBlocks); }
 };
 
 class DsaPolicy {

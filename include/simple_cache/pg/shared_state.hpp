@@ -22,7 +22,8 @@ struct AreaControl {
     uint32_t magic;
     LWLock init_lock;                          // serialises lazy creation of feature roots
     std::atomic<uint64_t> size_limit;          // bytes; 0 until set (DSA's own maximum applies)
-    std::atomic<dsa_pointer> cache_table;      // the cache's DHT
+    std::atomic<int64_t> max_memory_applied;   // the simple_cache.max_memory value last applied
+    std::atomic<dsa_pointer> cache_root;       // the cache: its table and counters
     std::atomic<dsa_pointer> fsm_root;         // the free-space map's root
     AllocationCounters counters;
 };

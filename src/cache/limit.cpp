@@ -1,0 +1,73 @@
+// The area's size limit: simple_cache_set_size_limit() and the simple_cache.max_memory
+// setting both set it; whichever changed last is in force.
+#include "simple_cache/cache/cache.hpp"
+
+#include <string>
+
+#include "simple_cache/cache/room.hpp"
+#include "simple_cache/pg/error.hpp"
+#include "simple_cache/pg/shared_state.hpp"
+
+namespace simple_cache::cache {
+
+int64_t max_memory_bytes();
+
+namespace {
+
+// Puts a new limit in force for the whole area.
+void install_limit(pg::Attachment &attachment, int64_t bytes)
+{
+    dsa_area *area = attachment.area;
+    pg::guard([=] { dsa_set_size_limit(area, static_cast<size_t>(bytes)); });
+    attachment.control->size_limit.store(static_cast<uint64_t>(bytes), std::memory_order_relaxed);
+}
+
+// The error for a limit below what is in use while eviction is off.
+[[noreturn]] void throw_limit_below_use(int64_t bytes, int64_t in_use)
+{
+    throw pg::SqlError(ERRCODE_OUT_OF_MEMORY, "simple_cache size limit is below the memory in use",
+                       "The limit asked for is " + std::to_string(bytes) + " bytes; " +
+                           std::to_string(in_use) + " bytes are in use and simple_cache.eviction is none.",
+                       "Drop entries first, or enable eviction.");
+}
+
+}  // namespace
+
+void set_size_limit(int64_t bytes)
+{
+    if (bytes <= 0)
+        throw pg::SqlError(ERRCODE_INVALID_PARAMETER_VALUE, "simple_cache size limit must be positive",
+                           "The limit given was " + std::to_string(bytes) + " bytes.");
+    pg::Attachment &attachment = pg::attach();
+    int64_t in_use = attachment.control->counters.total_bytes();
+    if (in_use > bytes) {
+        if (!eviction_enabled())
+            throw_limit_below_use(bytes, in_use);
+        cache_table();  // attach before evicting
+        if (!evict_down_to(bytes))
+            throw pg::SqlError(ERRCODE_OUT_OF_MEMORY, "simple_cache could not evict down to the new size limit",
+                               "The limit asked for is " + std::to_string(bytes) + " bytes.");
+    }
+    install_limit(attachment, bytes);
+}
+
+void apply_max_memory_setting()
+{
+    pg::Attachment &attachment = pg::attach();
+    int64_t wanted = max_memory_bytes();
+    int64_t applied = attachment.control->max_memory_applied.load(std::memory_order_relaxed);
+    if (applied == wanted ||
+        !attachment.control->max_memory_applied.compare_exchange_strong(applied, wanted))
+        return;
+    int64_t in_use = attachment.control->counters.total_bytes();
+    if (in_use > wanted && !(eviction_enabled() && evict_down_to(wanted))) {
+        pg::guard([=] {
+            ereport(WARNING, (errmsg("simple_cache.max_memory (%lld bytes) is below the memory in use (%lld bytes)",
+                                     static_cast<long long>(wanted), static_cast<long long>(in_use)),
+                              errdetail("Further growth of the shared area is refused until entries are dropped.")));
+        });
+    }
+    install_limit(attachment, wanted);
+}
+
+}  // namespace simple_cache::cache

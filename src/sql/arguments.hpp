@@ -1,0 +1,57 @@
+// Reading SQL arguments for the cache's entry points. Plain PostgreSQL code: call only where
+// no C++ object with a destructor is alive (directly in a SIMPLE_CACHE_FUNCTION body).
+#pragma once
+
+#include "simple_cache/cache/cache.hpp"
+#include "simple_cache/pg/postgres.hpp"
+
+extern "C" {
+#include "utils/timestamp.h"
+}
+
+namespace simple_cache::sql {
+
+// Raises 22004 when argument `arg` is NULL.
+inline void reject_null(FunctionCallInfo fcinfo, int arg, const char *function, const char *name)
+{
+    if (PG_ARGISNULL(arg))
+        ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+                        errmsg("%s: %s must not be NULL", function, name)));
+}
+
+// A varlena argument's bytes (detoasted).
+struct Bytes {
+    const char *data;
+    size_t size;
+};
+
+// Reads argument `arg` (text or bytea) as bytes.
+inline Bytes bytes_arg(FunctionCallInfo fcinfo, int arg)
+{
+    varlena *v = PG_DETOAST_DATUM_PACKED(PG_GETARG_DATUM(arg));
+    return Bytes{VARDATA_ANY(v), VARSIZE_ANY_EXHDR(v)};
+}
+
+// Converts an interval to milliseconds: a month counts as 30 days, as PostgreSQL does when
+// it turns intervals into seconds. Raises 22023 for a zero or negative interval.
+inline int64_t interval_ms(const Interval *interval, const char *function)
+{
+    int64_t days = static_cast<int64_t>(interval->month) * DAYS_PER_MONTH + interval->day;
+    int64_t ms = interval->time / 1000 + days * 86400000LL;
+    if (ms <= 0)
+        ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+                        errmsg("%s: time to live must be positive", function)));
+    return ms;
+}
+
+// The ttl argument `arg`: absent (fewer arguments) → the default setting; NULL → no expiry.
+inline cache::Ttl ttl_arg(FunctionCallInfo fcinfo, int arg, const char *function)
+{
+    if (PG_NARGS() <= arg)
+        return cache::Ttl::from_setting();
+    if (PG_ARGISNULL(arg))
+        return cache::Ttl::never();
+    return cache::Ttl::after_ms(interval_ms(PG_GETARG_INTERVAL_P(arg), function));
+}
+
+}  // namespace simple_cache::sql
