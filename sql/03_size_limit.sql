@@ -8,6 +8,10 @@
 -- under the limit until a put fails; a put of the same size must then fail the same way.
 -- Keys start with 's03:'. The limit is set back to the maximum at the end.
 
+-- Eviction is turned off here: with simple_cache.eviction = lru (the default) a full cache
+-- makes room instead of failing; that is tested separately.
+SET simple_cache.eviction = none;
+
 \pset null '<NULL>'
 
 CREATE FUNCTION pg_temp.sqlstate_of(command text) RETURNS text

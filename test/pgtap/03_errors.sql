@@ -55,6 +55,7 @@ SELECT throws_ok($$SELECT simple_cache_put('tap03:' || repeat('é', 524285) || '
 SELECT is(pg_temp.my_entries(), :'entries_before', 'the long keys changed nothing');
 
 -- 22023: a limit that is not positive.
+SELECT substring(simple_cache_dump_area() from 'size limit: ([^\n]*)') AS limit_before \gset
 SELECT throws_ok($$SELECT simple_cache_set_size_limit(0)$$, '22023', 'simple_cache size limit must be positive',
                  'set_size_limit(0) raises 22023');
 SELECT throws_ok($$SELECT simple_cache_set_size_limit(-1)$$, '22023', 'simple_cache size limit must be positive',
@@ -62,10 +63,11 @@ SELECT throws_ok($$SELECT simple_cache_set_size_limit(-1)$$, '22023', 'simple_ca
 SELECT throws_ok($$SELECT simple_cache_set_size_limit(-9223372036854775808)$$, '22023', 'simple_cache size limit must be positive',
                  'set_size_limit of the smallest bigint raises 22023');
 SELECT is(pg_temp.locks_held(), 0, 'no partition lock held after the bad limit errors');
-SELECT is(substring(simple_cache_dump_area() from 'size limit: ([^\n]*)') IN ('none', '9223372036854775807 bytes'), true,
+SELECT is(substring(simple_cache_dump_area() from 'size limit: ([^\n]*)'), :'limit_before',
           'the refused limits were not applied');
 
 -- 53200: a put that cannot fit under the limit (a value larger than the whole limit).
+SET simple_cache.eviction = none;
 SELECT substring(simple_cache_dump_area() from '\n\s*total_segment_size: (\d+)')::bigint AS lim \gset
 SELECT lives_ok(format('SELECT simple_cache_set_size_limit(%s)', :lim), 'the limit can be set to the current area size');
 SELECT pg_temp.in_use() AS in_use_before \gset
