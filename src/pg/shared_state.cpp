@@ -38,14 +38,24 @@ SharedRoot *find_root()
     return root;
 }
 
+// Gives root its tranche ids on first use and makes their names known in this process. In
+// the postmaster (preloaded case) this happens before any backend forks, so every backend
+// inherits the names and shows waits by name even if it never loads the library.
+void assign_tranches(SharedRoot *root)
+{
+    if (root->area_tranche == 0) {
+        root->area_tranche = new_tranche_id(kAreaTrancheName);
+        root->table_tranche = new_tranche_id(kTableTrancheName);
+    }
+    register_tranche_name(root->area_tranche, kAreaTrancheName);
+    register_tranche_name(root->table_tranche, kTableTrancheName);
+}
+
 // Creates and pins the area and its control block, and records them in root. Plain
 // PostgreSQL code, run under guard() by the caller.
 void create_area(SharedRoot *root)
 {
-    root->area_tranche = new_tranche_id(kAreaTrancheName);
-    root->table_tranche = new_tranche_id(kTableTrancheName);
-    register_tranche_name(root->area_tranche, kAreaTrancheName);
-    register_tranche_name(root->table_tranche, kTableTrancheName);
+    assign_tranches(root);
 
     dsa_area *area = dsa_create(root->area_tranche);
     dsa_pin(area);
@@ -87,7 +97,7 @@ void startup_shmem()
     if (previous_startup_hook != nullptr)
         previous_startup_hook();
     LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
-    find_root();
+    assign_tranches(find_root());
     LWLockRelease(AddinShmemInitLock);
 }
 
