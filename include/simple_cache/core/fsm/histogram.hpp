@@ -55,17 +55,19 @@ TrimThresholds choose_thresholds(size_t n, AvailAt &&avail_at, uint64_t target, 
 
     TrimThresholds t;
     uint64_t above = 0;  // pages in bins higher than the one being looked at
-    unsigned bin = kHistogramBins;
-    while (bin > 0) {
-        --bin;
-        if (above + counts[bin] > target)
+    unsigned bin = kHistogramBins - 1;
+    for (;; --bin) {
+        if (above + counts[bin] > target) {
+            t.keep_in_threshold_bin = target - above;
             break;
+        }
+        if (bin == 0) {  // every page fits: the "threshold bin" 0 keeps all of its pages
+            t.keep_in_threshold_bin = counts[0];
+            break;
+        }
         above += counts[bin];
     }
-    // Either the loop stopped at the bin that would pass the target, or every page fits and
-    // bin is 0 with `above` == n: then the "threshold bin" 0 keeps all of its pages.
     t.threshold_bin = bin;
-    t.keep_in_threshold_bin = above + counts[bin] > target ? target - above : counts[bin];
     t.lower_edge = bin * width;
     t.upper_edge = (bin + 1) * width;
     t.kept = target < n ? target : n;
