@@ -56,6 +56,10 @@ class MaxTreeView {
         }
     }
 
+    // Writes slot i without refreshing the maxima above it: for filling many slots before one
+    // rebuild().
+    void put(uint32_t i, Avail value) { nodes_[size_t{leaves_} + i] = value; }
+
     // Recomputes every inner node from the leaves: O(leaves).
     void rebuild()
     {
