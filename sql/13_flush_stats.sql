@@ -71,7 +71,7 @@ SELECT count(*) AS listed FROM simple_cache_list() WHERE starts_with(key, 'f13:'
 SELECT s.entries - b.entries AS entries, s.key_value_bytes - b.key_value_bytes AS key_value_bytes,
        s.hits - b.hits AS hits, s.misses - b.misses AS misses, s.puts - b.puts AS puts,
        s.drops - b.drops AS drops, s.evictions - b.evictions AS evictions,
-       s.area_bytes > b.area_bytes AS area_grew, s.stats_reset = b.stats_reset AS same_reset_time
+       s.stats_reset = b.stats_reset AS same_reset_time
 FROM simple_cache_stats s, before b;
 
 -- stats_reset() zeroes the event counters and records when (to the millisecond); the gauges
