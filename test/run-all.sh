@@ -9,6 +9,7 @@
 #   regress    make installcheck: pg_regress and pg_isolation_regress
 #              (sql/[0-9]*.sql with expected/, test/isolation/specs/*.spec)
 #   pgtap      pg_prove over test/pgtap/*.sql
+#   pgbench    several pgbench clients at once: incr and cas increments, exact totals checked
 #   preload    test/preload_smoke.sql on a server with shared_preload_libraries = 'simple_cache'
 #   perl-tap   Perl TAP tests test/t/*.pl using PostgreSQL::Test::Cluster
 #
@@ -20,7 +21,7 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
 export MAKE=${MAKE:-make}
 
-ALL_SUITES=(deps build unit unit-tsan regress pgtap preload perl-tap)
+ALL_SUITES=(deps build unit unit-tsan regress pgtap pgbench preload perl-tap)
 SKIP=77          # exit status by which a suite says "nothing to run"
 BUILD_OK=0
 PASSED=0
@@ -106,6 +107,31 @@ suite_pgtap() {
     pg_prove --dbname simple_cache_pgtap --ext .sql test/pgtap/*.sql
 }
 
+# Suite pgbench: CLIENTS pgbench clients run TRANSACTIONS transactions each, at the same time,
+# against one cache. Every transaction increments one counter by 1 with simple_cache_incr,
+# another by the client's number + 1, and a third by 1 with get + simple_cache_cas retried
+# until the swap succeeds. No increment may be lost: the totals must be exact. pgbench fails
+# (and so the suite) if any statement of any client fails.
+suite_pgbench() {
+    local clients=8 transactions=500 script result expected
+    . test/cluster.sh
+    cluster_start
+    psql -X -q -v ON_ERROR_STOP=1 -c 'CREATE EXTENSION simple_cache' \
+        -c "SELECT simple_cache_put('pgbench:cas', '0')" >/dev/null
+    script=$CLUSTER_DIR/simple_cache_incr.sql
+    cat >"$script" <<'EOF'
+SELECT simple_cache_incr('pgbench:counter');
+SELECT simple_cache_incr('pgbench:by_client', :client_id + 1);
+DO $$ DECLARE seen text; BEGIN LOOP seen := simple_cache_get('pgbench:cas'); EXIT WHEN simple_cache_cas('pgbench:cas', seen, (seen::bigint + 1)::text); END LOOP; END $$;
+EOF
+    "$CLUSTER_BINDIR/pgbench" -n -c "$clients" -j "$clients" -t "$transactions" -f "$script"
+    result=$(psql -X -At -v ON_ERROR_STOP=1 -c "SELECT concat_ws(' ', simple_cache_get('pgbench:counter'),
+        simple_cache_get('pgbench:by_client'), simple_cache_get('pgbench:cas'))")
+    expected="$((clients * transactions)) $((transactions * clients * (clients + 1) / 2)) $((clients * transactions))"
+    echo "counter, by-client sum, cas counter: $result (expected $expected)"
+    [[ $result == "$expected" ]]
+}
+
 # Suite preload: start a cluster with the library preloaded and run test/preload_smoke.sql.
 suite_preload() {
     . test/cluster.sh
@@ -149,7 +175,7 @@ run_suite() {
     local name=$1 rc
     echo
     echo "=================== $name ==================="
-    if [[ $BUILD_OK -eq 0 && $name =~ ^(regress|pgtap|preload|perl-tap)$ ]]; then
+    if [[ $BUILD_OK -eq 0 && $name =~ ^(regress|pgtap|pgbench|preload|perl-tap)$ ]]; then
         echo "not run: the build failed"
         rc=1
     else
