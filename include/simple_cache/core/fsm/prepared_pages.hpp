@@ -25,34 +25,13 @@ class PreparedPages {
     // relations report page numbers only); amounts are then 0.
     static PreparedPages from_arrays(const BlockNumber *blocks, const Avail *avail, size_t n)
     {
-        PreparedPages pages;
-        pages.entries_.reserve(n);
-        bool in_order = true;  // strictly ascending so far: no sort and no duplicates to handle
-        for (size_t i = 0; i < n; ++i) {
-            if (blocks[i] == kInvalidBlock)
-                continue;
-            PageEntry e{blocks[i], avail != nullptr ? avail[i] : Avail{0}};
-            if (!pages.entries_.empty() && pages.entries_.back().block >= e.block)
-                in_order = false;
-            pages.entries_.push_back(e);
-        }
-        if (!in_order)
-            pages.sort_keeping_last();
-        return pages;
+        return prepare(n, [&](size_t i) { return PageEntry{blocks[i], avail != nullptr ? avail[i] : Avail{0}}; });
     }
 
     // Prepares a list of page entries (the same rules).
     static PreparedPages from_entries(const std::vector<PageEntry> &entries)
     {
-        std::vector<BlockNumber> blocks;
-        std::vector<Avail> avail;
-        blocks.reserve(entries.size());
-        avail.reserve(entries.size());
-        for (const PageEntry &e : entries) {
-            blocks.push_back(e.block);
-            avail.push_back(e.avail);
-        }
-        return from_arrays(blocks.data(), avail.data(), entries.size());
+        return prepare(entries.size(), [&](size_t i) { return entries[i]; });
     }
 
     // Distinct pages, in ascending block order.
@@ -62,6 +41,26 @@ class PreparedPages {
     const std::vector<PageEntry> &entries() const { return entries_; }
 
   private:
+    // Collects the n entries entry_at(i), skipping invalid blocks, and sorts them if needed.
+    template <class EntryAt>
+    static PreparedPages prepare(size_t n, EntryAt &&entry_at)
+    {
+        PreparedPages pages;
+        pages.entries_.reserve(n);
+        bool in_order = true;  // strictly ascending so far: no sort and no duplicates to handle
+        for (size_t i = 0; i < n; ++i) {
+            PageEntry e = entry_at(i);
+            if (e.block == kInvalidBlock)
+                continue;
+            if (!pages.entries_.empty() && pages.entries_.back().block >= e.block)
+                in_order = false;
+            pages.entries_.push_back(e);
+        }
+        if (!in_order)
+            pages.sort_keeping_last();
+        return pages;
+    }
+
     // Sorts by block; of entries naming the same block, keeps only the last one given.
     void sort_keeping_last()
     {

@@ -218,7 +218,7 @@ class Relation {
 
     // Trims the relation to at most target_pages pages (heap: by histogram; index: keeping the
     // lowest page numbers) and to no more chunks than the remaining pages need, giving memory
-    // back. Does nothing when it already fits. O(pages held).
+    // back. Does nothing when both already hold. O(pages held).
     Status trim_to(uint64_t target_pages, uint32_t page_size)
     {
         uint32_t count = state_.count;
