@@ -18,7 +18,10 @@ dsa_pointer create_root(pg::DsaPolicy &policy)
     dsa_pointer root_ptr = policy.allocate_zeroed(sizeof(CacheRoot));
     if (!DsaPointerIsValid(root_ptr))
         throw pg::SqlError(ERRCODE_OUT_OF_MEMORY, "simple_cache: no shared memory for the cache");
-    dsa_pointer table = CacheTable::create(policy);
+    uint64_t seed = 0;
+    if (!pg::guard([&] { return pg_strong_random(&seed, sizeof seed); }))
+        seed = static_cast<uint64_t>(GetCurrentTimestamp()) ^ (static_cast<uint64_t>(MyProcPid) << 32);
+    dsa_pointer table = CacheTable::create(policy, seed);
     if (!DsaPointerIsValid(table)) {
         policy.deallocate(root_ptr, sizeof(CacheRoot));
         throw pg::SqlError(ERRCODE_OUT_OF_MEMORY, "simple_cache: no shared memory for the cache table");

@@ -116,6 +116,7 @@ class Dht {
 
     struct Header {
         uint32_t magic;
+        uint64_t seed;  // hash seed, fixed at creation
         std::atomic<uint32_t> size_log2;
         std::atomic<uint32_t> old_size_log2;
         std::atomic<uint32_t> resizing;               // from a resize's start until its old array is freed
@@ -412,7 +413,8 @@ class Dht {
     };
 
     // Creates an empty table in policy's memory; returns its pointer, or null when out of memory.
-    static Pointer create(Policy &policy)
+    // Tables whose keys come from untrusted users should get a random seed.
+    static Pointer create(Policy &policy, uint64_t seed = 0)
     {
         Pointer header_ptr = policy.allocate(sizeof(Header));
         if (header_ptr == Pointer{})
@@ -426,6 +428,7 @@ class Dht {
         auto *h = static_cast<Header *>(policy.address(header_ptr));
         std::memset(static_cast<void *>(h), 0, sizeof(Header));
         h->magic = kMagic;
+        h->seed = seed;
         h->size_log2.store(kMinSizeLog2, std::memory_order_relaxed);
         h->buckets = buckets;
         for (Partition &part : h->partitions)
@@ -436,7 +439,7 @@ class Dht {
     // Attaches to a table made by create(); the policy must outlive this object.
     Dht(Policy &policy, Pointer header_ptr)
         : policy_(policy), header_ptr_(header_ptr),
-          header_(static_cast<Header *>(policy.address(header_ptr)))
+          header_(static_cast<Header *>(policy.address(header_ptr))), seed_(header_->seed)
     {
         assert(header_->magic == kMagic);
     }
@@ -444,13 +447,13 @@ class Dht {
     Dht(const Dht &) = delete;
     Dht &operator=(const Dht &) = delete;
 
-    // The hash the table uses for a key.
-    static uint32_t hash_of(KeyView key) { return hash_bytes(key.data, key.size); }
+    // The hash a table created with `seed` uses for a key.
+    static uint32_t hash_of(KeyView key, uint64_t seed = 0) { return hash_bytes(key.data, key.size, seed); }
 
     // Finds key and returns it locked in the given mode, or an empty Ref when absent.
     Ref find(KeyView key, LockMode mode)
     {
-        uint32_t hash = hash_of(key);
+        uint32_t hash = hash_of(key, seed_);
         Ref ref(this, partition_of(hash), mode);
         Location loc = locate(ref.partition_, hash, key);
         if (loc.item != nullptr)
@@ -466,7 +469,7 @@ class Dht {
     template <class Init>
     Ref find_or_insert(KeyView key, size_t tail_size, Init &&init, InsertStatus *status)
     {
-        uint32_t hash = hash_of(key);
+        uint32_t hash = hash_of(key, seed_);
         Ref ref(this, partition_of(hash), LockMode::exclusive);
         Location loc = locate(ref.partition_, hash, key);
         if (loc.item != nullptr) {
@@ -491,7 +494,7 @@ class Dht {
     // taking any table lock. Empty when memory ran out.
     NewItem make_item(KeyView key, size_t tail_size)
     {
-        return build_item(key, hash_of(key), tail_size);
+        return build_item(key, hash_of(key, seed_), tail_size);
     }
 
     // Links item under its key. decide(existing_entry, existing_tail) is called under the
@@ -1086,6 +1089,7 @@ class Dht {
     Policy &policy_;
     Pointer header_ptr_;
     Header *header_;
+    uint64_t seed_;
 };
 
 }  // namespace simple_cache::core

@@ -26,13 +26,14 @@ inline uint64_t rotate_left64(uint64_t x, unsigned r)
 }
 
 // Hashes n bytes: eight bytes per step folded into a 64-bit state, then avalanched. Returns the
-// high half, which carries the best-mixed bits.
-inline uint32_t hash_bytes(const void *data, size_t n)
+// high half, which carries the best-mixed bits. A secret seed keeps users from choosing keys
+// that crowd one partition.
+inline uint32_t hash_bytes(const void *data, size_t n, uint64_t seed = 0)
 {
     constexpr uint64_t k1 = 0x9e3779b97f4a7c15ULL;
     constexpr uint64_t k2 = 0xbf58476d1ce4e5b9ULL;
     const auto *p = static_cast<const unsigned char *>(data);
-    uint64_t state = k1 ^ (static_cast<uint64_t>(n) * k2);
+    uint64_t state = k1 ^ (static_cast<uint64_t>(n) * k2) ^ avalanche64(seed);
 
     while (n >= 8) {
         uint64_t word;
