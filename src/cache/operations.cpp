@@ -7,6 +7,7 @@
 #include <string>
 
 #include "simple_cache/cache/key.hpp"
+#include "simple_cache/cache/linking.hpp"
 #include "simple_cache/cache/room.hpp"
 #include "simple_cache/pg/error.hpp"
 #include "simple_cache/pg/memory.hpp"
@@ -42,24 +43,6 @@ int64_t expiry_for(Ttl ttl, int64_t now)
     if (ms > kMaxExpiresMs - now)
         throw pg::SqlError(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE, "simple_cache time to live is too long");
     return now + ms;
-}
-
-// Accounts for an entry leaving the table (removed or replaced).
-void count_removed(const CacheEntry &entry, size_t user_key_size)
-{
-    CacheCounters &c = cache_counters();
-    c.add(kKeyValueBytes, -static_cast<int64_t>(user_key_size + entry.value_size));
-    if (entry.has_expiry())
-        c.add(kEntriesWithTtl, -1);
-}
-
-// Accounts for an entry entering the table.
-void count_added(const CacheEntry &entry, size_t user_key_size)
-{
-    CacheCounters &c = cache_counters();
-    c.add(kKeyValueBytes, static_cast<int64_t>(user_key_size + entry.value_size));
-    if (entry.has_expiry())
-        c.add(kEntriesWithTtl, 1);
 }
 
 // Copies a value out of the table into a palloc'd varlena; runs under the partition lock, so it
@@ -99,41 +82,6 @@ CacheTable::NewItem build_item(const ScopedKey &key, const ValueBytes &value, in
     if (value.size > 0)
         std::memcpy(item.tail(), value.data, value.size);
     return item;
-}
-
-// Links item under its key when allow(existing live entry or nullptr, its value) says so,
-// keeping the counters right. An expired entry counts as absent and is replaced.
-template <class Allow>
-PutOutcome link_item(CacheTable::NewItem &&item, size_t user_key_size, int64_t now, Allow &&allow)
-{
-    CacheEntry added = item.entry();
-    bool saw_live = false;
-    bool replaced_any = false;
-    CacheEntry replaced{};
-    core::UpsertResult result = cache_table().upsert(
-        std::move(item), [&](const CacheEntry *existing, const char *tail) {
-            saw_live = existing != nullptr && !existing->expired_at(now);
-            if (!allow(saw_live ? existing : nullptr, saw_live ? tail : nullptr))
-                return false;
-            if (existing != nullptr) {
-                replaced = *existing;
-                replaced_any = true;
-            }
-            return true;
-        });
-    PutOutcome outcome;
-    outcome.existed = saw_live;
-    outcome.stored = result.stored;
-    if (result.stored) {
-        CacheCounters &c = cache_counters();
-        if (replaced_any)
-            count_removed(replaced, user_key_size);
-        if (replaced_any && !saw_live)
-            c.add(kExpirations, 1);
-        count_added(added, user_key_size);
-        c.add(kPuts, 1);
-    }
-    return outcome;
 }
 
 // Parses a stored value as a decimal int64, or throws 22P02.

@@ -1,0 +1,70 @@
+// Linking built items into the cache table while keeping the shared counters right. Shared by
+// the data operations (operations.cpp) and the restoring of saved entries (snapshot.cpp).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <utility>
+
+#include "simple_cache/cache/cache.hpp"
+#include "simple_cache/cache/table.hpp"
+
+namespace simple_cache::cache {
+
+// Accounts for an entry leaving the table (removed or replaced).
+inline void count_removed(const CacheEntry &entry, size_t user_key_size)
+{
+    CacheCounters &c = cache_counters();
+    c.add(kKeyValueBytes, -static_cast<int64_t>(user_key_size + entry.value_size));
+    if (entry.has_expiry())
+        c.add(kEntriesWithTtl, -1);
+}
+
+// Accounts for an entry entering the table.
+inline void count_added(const CacheEntry &entry, size_t user_key_size)
+{
+    CacheCounters &c = cache_counters();
+    c.add(kKeyValueBytes, static_cast<int64_t>(user_key_size + entry.value_size));
+    if (entry.has_expiry())
+        c.add(kEntriesWithTtl, 1);
+}
+
+// Links item under its key when allow(existing live entry or nullptr, its value) says so,
+// keeping the counters right; a stored item counts as a put unless count_as_put is false. An
+// expired entry counts as absent and is replaced.
+template <class Allow>
+PutOutcome link_item(CacheTable::NewItem &&item, size_t user_key_size, int64_t now, Allow &&allow,
+                     bool count_as_put = true)
+{
+    CacheEntry added = item.entry();
+    bool saw_live = false;
+    bool replaced_any = false;
+    CacheEntry replaced{};
+    core::UpsertResult result = cache_table().upsert(
+        std::move(item), [&](const CacheEntry *existing, const char *tail) {
+            saw_live = existing != nullptr && !existing->expired_at(now);
+            if (!allow(saw_live ? existing : nullptr, saw_live ? tail : nullptr))
+                return false;
+            if (existing != nullptr) {
+                replaced = *existing;
+                replaced_any = true;
+            }
+            return true;
+        });
+    PutOutcome outcome;
+    outcome.existed = saw_live;
+    outcome.stored = result.stored;
+    if (result.stored) {
+        CacheCounters &c = cache_counters();
+        if (replaced_any)
+            count_removed(replaced, user_key_size);
+        if (replaced_any && !saw_live)
+            c.add(kExpirations, 1);
+        count_added(added, user_key_size);
+        if (count_as_put)
+            c.add(kPuts, 1);
+    }
+    return outcome;
+}
+
+}  // namespace simple_cache::cache
