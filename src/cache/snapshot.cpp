@@ -1,0 +1,118 @@
+// Exporting every live entry of the cache and restoring saved entries (see snapshot.hpp).
+#include "simple_cache/cache/snapshot.hpp"
+
+#include <cstring>
+#include <string>
+
+#include "simple_cache/cache/key.hpp"
+#include "simple_cache/cache/linking.hpp"
+#include "simple_cache/cache/room.hpp"
+#include "simple_cache/pg/error.hpp"
+
+namespace simple_cache::cache {
+
+using core::LockMode;
+
+namespace {
+
+// One exported entry as packed into a partition's batch, followed by its key and value bytes.
+struct PackedEntry {
+    Oid database;
+    uint8_t kind;
+    int64_t expires_ms;
+    size_t key_size;
+    size_t value_size;
+};
+
+// Appends the current entry of scan to the batch. Runs under the partition lock: it may throw
+// bad_alloc (the scan's destructor then releases the lock) but never raises an ERROR.
+void pack_current(std::string &batch, const CacheTable::Scan &scan)
+{
+    PackedEntry packed;
+    std::memcpy(&packed.database, scan.key_data(), sizeof(Oid));
+    packed.kind = scan.entry().kind;
+    packed.expires_ms = scan.entry().expires_ms();
+    packed.key_size = ScopedKey::user_size(scan.key_size());
+    packed.value_size = scan.entry().value_size;
+    batch.append(reinterpret_cast<const char *>(&packed), sizeof packed);
+    batch.append(ScopedKey::user_part(scan.key_data()), packed.key_size);
+    batch.append(scan.tail(), packed.value_size);
+}
+
+// Hands every entry of a batch to visit; returns how many there were.
+uint64_t visit_batch(const std::string &batch, const SnapshotVisitor &visit)
+{
+    uint64_t count = 0;
+    const char *at = batch.data();
+    const char *end = at + batch.size();
+    while (at < end) {
+        PackedEntry packed;
+        std::memcpy(&packed, at, sizeof packed);
+        at += sizeof packed;
+        SnapshotEntry entry{packed.database, static_cast<ValueKind>(packed.kind), packed.expires_ms,
+                            at, packed.key_size, at + packed.key_size, packed.value_size};
+        at += packed.key_size + packed.value_size;
+        visit(entry);
+        ++count;
+    }
+    return count;
+}
+
+}  // namespace
+
+uint64_t export_entries(const SnapshotVisitor &visit)
+{
+    CacheTable &table = cache_table();
+    CacheTable::Scan scan(table, LockMode::shared);
+    std::string batch;
+    uint64_t exported = 0;
+    while (scan.next_partition()) {
+        batch.clear();
+        int64_t now = now_ms();
+        while (scan.next()) {
+            if (scan.key_size() < sizeof(Oid) || scan.entry().expired_at(now))
+                continue;
+            pack_current(batch, scan);
+        }
+        scan.release_partition();
+        exported += visit_batch(batch, visit);
+        pg::check_for_interrupts();
+    }
+    return exported;
+}
+
+RestoreOutcome restore_entry(Oid database, const char *key, size_t key_size, ValueBytes value,
+                             int64_t expires_ms)
+{
+    if (key_size > kMaxKeyBytes)
+        throw pg::SqlError(ERRCODE_PROGRAM_LIMIT_EXCEEDED, "simple_cache key is too long",
+                           "The key has " + std::to_string(key_size) + " bytes; the limit is " +
+                               std::to_string(kMaxKeyBytes) + ".");
+    if (value.size > kMaxValueBytes)
+        throw pg::SqlError(ERRCODE_PROGRAM_LIMIT_EXCEEDED, "simple_cache value is too long");
+    if (value.kind != ValueKind::text && value.kind != ValueKind::bytea)
+        throw pg::SqlError(ERRCODE_INVALID_PARAMETER_VALUE, "simple_cache value kind is invalid");
+    if (expires_ms < 0 || expires_ms > kMaxExpiresMs)
+        throw pg::SqlError(ERRCODE_INVALID_PARAMETER_VALUE, "simple_cache expiry time is out of range");
+    int64_t now = now_ms();
+    if (expires_ms != 0 && expires_ms <= now)
+        return RestoreOutcome::expired;
+
+    std::string stored(sizeof(Oid) + key_size, '\0');
+    std::memcpy(stored.data(), &database, sizeof(Oid));
+    if (key_size > 0)
+        std::memcpy(stored.data() + sizeof(Oid), key, key_size);
+    CacheTable::NewItem item =
+        make_item_with_room(core::KeyView{stored.data(), static_cast<uint32_t>(stored.size())}, value.size);
+    CacheEntry &entry = item.entry();
+    entry.value_size = static_cast<uint32_t>(value.size);
+    entry.kind = static_cast<uint8_t>(value.kind);
+    entry.set_expires_ms(expires_ms);
+    if (value.size > 0)
+        std::memcpy(item.tail(), value.data, value.size);
+    link_item(
+        std::move(item), key_size, now, [](const CacheEntry *, const char *) { return true; }, false);
+    return RestoreOutcome::stored;
+}
+
+}  // namespace simple_cache::cache
