@@ -128,6 +128,19 @@ RETURNS text AS 'MODULE_PATHNAME', 'simple_cache_dump_hash_table'
 LANGUAGE C STRICT VOLATILE PARALLEL SAFE;
 
 -- ---------------------------------------------------------------------------------------------
+-- Persistence: save every database's entries to simple_cache.dat in the data directory, and
+-- load them back (merging: a loaded entry replaces the one with the same key, others stay).
+-- Each returns how many entries it wrote or loaded.
+
+CREATE FUNCTION simple_cache_save()
+RETURNS bigint AS 'MODULE_PATHNAME', 'simple_cache_save'
+LANGUAGE C STRICT VOLATILE PARALLEL UNSAFE;
+
+CREATE FUNCTION simple_cache_load()
+RETURNS bigint AS 'MODULE_PATHNAME', 'simple_cache_load'
+LANGUAGE C STRICT VOLATILE PARALLEL UNSAFE;
+
+-- ---------------------------------------------------------------------------------------------
 -- Privileges: the data functions stay executable by everyone; administration is for
 -- superusers unless granted, and monitoring roles may read statistics and reports.
 
@@ -136,5 +149,7 @@ REVOKE ALL ON FUNCTION simple_cache_flush() FROM PUBLIC;
 REVOKE ALL ON FUNCTION simple_cache_stats_reset() FROM PUBLIC;
 REVOKE ALL ON FUNCTION simple_cache_dump_area() FROM PUBLIC;
 REVOKE ALL ON FUNCTION simple_cache_dump_hash_table() FROM PUBLIC;
+REVOKE ALL ON FUNCTION simple_cache_save() FROM PUBLIC;
+REVOKE ALL ON FUNCTION simple_cache_load() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION simple_cache_dump_area() TO pg_monitor;
 GRANT EXECUTE ON FUNCTION simple_cache_dump_hash_table() TO pg_monitor;

@@ -1,0 +1,29 @@
+// SQL entry points for saving and loading the cache on demand: simple_cache_save() and
+// simple_cache_load(). Both work with or without shared_preload_libraries.
+#include "simple_cache/cache/persistence_file.hpp"
+#include "simple_cache/pg/error.hpp"
+#include "simple_cache/pg/postgres.hpp"
+
+namespace sc = simple_cache;
+
+// simple_cache_save() RETURNS bigint: entries written to simple_cache.dat.
+SIMPLE_CACHE_FUNCTION(simple_cache_save)
+{
+    sc::cache::SaveResult result = sc::cache::save_snapshot();
+    PG_RETURN_INT64(static_cast<int64>(result.entries));
+}
+
+// simple_cache_load() RETURNS bigint: entries restored from simple_cache.dat, merged into the
+// cache. A missing file gives 0 and a NOTICE; entries that did not fit give a WARNING.
+SIMPLE_CACHE_FUNCTION(simple_cache_load)
+{
+    sc::cache::LoadResult result = sc::cache::load_snapshot();
+    if (!result.found)
+        ereport(NOTICE, (errmsg("simple_cache: no saved cache to load"),
+                         errdetail("The data directory has no file \"%s\".", sc::cache::kSnapshotFileName)));
+    if (result.no_room > 0)
+        ereport(WARNING, (errcode(ERRCODE_OUT_OF_MEMORY),
+                          errmsg("simple_cache: %llu saved entries did not fit in the cache",
+                                 static_cast<unsigned long long>(result.no_room))));
+    PG_RETURN_INT64(static_cast<int64>(result.loaded));
+}
