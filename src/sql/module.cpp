@@ -1,5 +1,6 @@
 // The module's entry: PostgreSQL's magic block and _PG_init, which only calls each layer's init.
 #include "simple_cache/cache/cache.hpp"
+#include "simple_cache/cache/persistence_file.hpp"
 #include "simple_cache/pg/init.hpp"
 #include "simple_cache/pg/postgres.hpp"
 
@@ -16,5 +17,6 @@ extern "C" void _PG_init(void)
 {
     simple_cache::pg::init();
     simple_cache::cache::init();
+    simple_cache::cache::persistence_init();
     MarkGUCPrefixReserved("simple_cache");
 }
