@@ -17,8 +17,12 @@
 // Scans visit one partition at a time under its lock, old buckets then new, so every entry that
 // exists for the whole scan is seen exactly once, whatever resizing happens between partitions.
 //
-// Memory and locks come from a Policy (see DhtPolicy below); the server binds it to DSA and
+// Memory and locks come from a Policy (see policy.hpp); the server binds it to DSA and
 // LWLocks, the unit tests to malloc and std::shared_mutex.
+//
+// A thread holding a Ref, or inside a Scan's partition, must not start another operation on
+// the same table: the operation may need a lock the thread already holds (and a resize needs
+// them all).
 #pragma once
 
 #include <atomic>
@@ -504,6 +508,8 @@ class Dht {
     UpsertResult upsert(NewItem &&item, Decide &&decide)
     {
         NewItem owned = std::move(item);
+        if (!owned)
+            return UpsertResult{};  // nothing to link (make_item ran out of memory)
         uint32_t hash = owned.item_->hash;
         KeyView key{key_of(owned.item_), owned.item_->key_size};
         Ref held(this, partition_of(hash), LockMode::exclusive);
