@@ -111,10 +111,14 @@ pg::SqlError invalid_file_error(const std::string &problem, const char *hint)
                         problem, hint);
 }
 
-// Reads a ByteSource in large chunks, keeping a running CRC of what it hands out.
+// Reads a ByteSource in large chunks (no larger than the expected size), keeping a running
+// CRC of what it hands out.
 class Cursor {
   public:
-    explicit Cursor(ByteSource &source) : source_(source), buffer_(kIoBufferBytes) {}
+    Cursor(ByteSource &source, uint64_t size)
+        : source_(source), buffer_(size == 0 ? 1 : size < kIoBufferBytes ? size : kIoBufferBytes)
+    {
+    }
 
     // Copies the next n bytes to `to` (or skips them when to is null), adding them to crc when
     // crc is not null. False when the source ends first.
@@ -384,7 +388,7 @@ void remove_stale_temp_files()
 ParseResult parse_snapshot(ByteSource &source, uint64_t size, const RecordVisitor *visit)
 {
     ParseResult result;
-    Cursor cursor(source);
+    Cursor cursor(source, size);
     if (size < kSnapshotHeaderBytes)
         return reject(result, "The file has " + std::to_string(size) + " bytes, fewer than a header's " +
                                   std::to_string(kSnapshotHeaderBytes) + ".");
