@@ -211,7 +211,7 @@ class Relation {
         }
         if (new_chunks != state_.chunks)
             adopt_storage(fresh);
-        finish_contents(kept, 0, cursor_block);
+        finish_contents(dest, kept, 0, cursor_block);
         state_.requested_pages = static_cast<uint32_t>(std::min<size_t>(n, UINT32_MAX));
         return ReplaceResult{Status::ok, kept};
     }
@@ -250,7 +250,7 @@ class Relation {
         }
         if (new_chunks != state_.chunks)
             adopt_storage(fresh);
-        finish_contents(kept, 0, cursor_block);
+        finish_contents(dest, kept, 0, cursor_block);
         return Status::ok;
     }
 
@@ -271,9 +271,10 @@ class Relation {
             if (state_.count == 0)
                 state_.first = 0;
         } else {
+            Target at = current_target();  // resolved before anything changes
             state_.count = from;
-            tree().clear_from(from);
-            state_.cursor = cursor_slot_for(cursor_block);
+            at.tree.clear_from(from);
+            state_.cursor = cursor_slot_in(at.blocks, cursor_block);
         }
         return forgotten;
     }
@@ -451,12 +452,13 @@ class Relation {
         return block_array()[state_.cursor];
     }
 
-    // The cursor slot that points at block or the next page after it (0 past the end).
-    uint32_t cursor_slot_for(BlockNumber block) const
+    // The cursor slot that points at block or the next page after it (0 past the end), in a
+    // heap relation's block array at blocks (already resolved: nothing here can fail).
+    uint32_t cursor_slot_in(const BlockNumber *blocks, BlockNumber block) const
     {
         if (block == kInvalidBlock || state_.count == 0)
             return 0;
-        uint32_t slot = lower_bound_slot(block);
+        uint32_t slot = static_cast<uint32_t>(std::lower_bound(blocks, blocks + state_.count, block) - blocks);
         return slot < state_.count ? slot : 0;
     }
 
@@ -493,17 +495,19 @@ class Relation {
             deallocate_quietly(old, old_bytes);
     }
 
-    // Sets the count and first slot once the pages are in place; heap relations get their
-    // unused leaves cleared, their tree rebuilt and their cursor put back at cursor_block.
-    void finish_contents(uint32_t count, uint32_t first, BlockNumber cursor_block)
+    // Sets the count and first slot once the pages are in place at `at` (the storage's
+    // addresses, resolved before anything changed, so that nothing here can fail); heap
+    // relations get their unused leaves cleared, their tree rebuilt and their cursor put back
+    // at cursor_block.
+    void finish_contents(Target at, uint32_t count, uint32_t first, BlockNumber cursor_block)
     {
         state_.count = count;
         state_.first = first;
         state_.cursor = 0;
         if (is_index() || state_.storage == Pointer{})
             return;
-        tree().clear_from(count);
-        state_.cursor = cursor_slot_for(cursor_block);
+        at.tree.clear_from(count);
+        state_.cursor = cursor_slot_in(at.blocks, cursor_block);
     }
 
     // trim_to() for index relations: keeps the `kept` lowest pages.
@@ -515,13 +519,15 @@ class Relation {
                 state_.first = 0;
             return Status::ok;
         }
+        // The old list is resolved first: a failure after the allocation would leak it.
+        const BlockNumber *old = kept > 0 ? block_array() + state_.first : nullptr;
         Fresh fresh;
         if (!allocate_storage(new_chunks, &fresh))
             return Status::out_of_memory;
         if (kept > 0)
-            std::memcpy(fresh.target.blocks, block_array() + state_.first, size_t{kept} * sizeof(BlockNumber));
+            std::memcpy(fresh.target.blocks, old, size_t{kept} * sizeof(BlockNumber));
         adopt_storage(fresh);
-        finish_contents(kept, 0, kInvalidBlock);
+        finish_contents(fresh.target, kept, 0, kInvalidBlock);
         return Status::ok;
     }
 
@@ -537,20 +543,21 @@ class Relation {
     // Moves the list into a larger allocation with block inserted at slot pos of the old one.
     AddResult grow_and_insert(uint32_t chunks, uint32_t pos, BlockNumber block)
     {
+        // The old list is resolved first: a failure after the allocation would leak it.
+        const BlockNumber *old = state_.count > 0 ? block_array() + state_.first : nullptr;
         Fresh fresh;
         if (!allocate_storage(chunks, &fresh))
             return AddResult::out_of_memory;
         uint32_t before = pos - state_.first;
         uint32_t after = state_.count - before;
         if (state_.count > 0) {
-            const BlockNumber *old = block_array() + state_.first;
             std::memcpy(fresh.target.blocks, old, size_t{before} * sizeof(BlockNumber));
             std::memcpy(fresh.target.blocks + before + 1, old + before, size_t{after} * sizeof(BlockNumber));
         }
         fresh.target.blocks[before] = block;
         uint32_t count = state_.count + 1;
         adopt_storage(fresh);
-        finish_contents(count, 0, kInvalidBlock);
+        finish_contents(fresh.target, count, 0, kInvalidBlock);
         return AddResult::added;
     }
 
