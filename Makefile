@@ -64,3 +64,16 @@ bench-core:
 	mkdir -p build
 	$(CXX) -std=c++17 -O2 -g -Wall -Wextra -Iinclude bench/dht_core_bench.cpp -o build/dht_core_bench -pthread
 	build/dht_core_bench
+
+# The benchmark suite (bench/run.sh; method and latest figures in bench/README.md). Builds and
+# installs the extension and the test-only simple_cache_bench extension (bench/ext/, never
+# installed by "make install"), runs throwaway clusters, writes bench/results/.
+#   make bench           full run (under 20 minutes)
+#   make bench QUICK=1   short run (under 2 minutes), results in bench/results/quick/
+#   make bench-profile   perf profiles of the cases behind missed targets (bench/profile.sh)
+.PHONY: bench bench-profile
+bench:
+	QUICK=$(QUICK) bash bench/run.sh
+
+bench-profile:
+	bash bench/profile.sh
