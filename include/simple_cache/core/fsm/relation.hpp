@@ -299,43 +299,23 @@ class Relation {
 
     // Sets the free bytes of a tracked page; false (and nothing changes) when the page is not
     // tracked or the relation is an index. O(log n).
-    bool record(BlockNumber block, Avail avail)
-    {
-        if (is_index())
-            return false;
-        uint32_t slot;
-        if (!find_slot(block, &slot))
-            return false;
-        tree().set(slot, avail);
-        return true;
-    }
+    bool record(BlockNumber block, Avail avail) { return record_in(heap_target(), block, avail); }
 
     // A page with at least `needed` free bytes, or kInvalidBlock. The search starts at the
     // cursor and wraps around; the cursor then moves just past the page returned. The page's
     // amount is not changed: the caller records what is left once it has used the page. Every
     // call, successful or not, feeds the average request size. Index relations: always
     // kInvalidBlock (use get_free_page()). O(log n).
-    BlockNumber get_page(uint32_t needed)
-    {
-        state_.request_average = feed_request_average(state_.request_average, needed);
-        if (state_.requests_seen != UINT32_MAX)
-            ++state_.requests_seen;
-        if (is_index() || state_.count == 0)
-            return kInvalidBlock;
-        MaxTreeView t = tree();
-        uint32_t slot = t.find_wrapping(state_.cursor, state_.count, needed);
-        if (slot == MaxTreeView::kNotFound)
-            return kInvalidBlock;
-        state_.cursor = slot + 1 < state_.count ? slot + 1 : 0;
-        return block_array()[slot];
-    }
+    BlockNumber get_page(uint32_t needed) { return get_page_in(heap_target(), needed); }
 
     // Records old_avail for old_block (the page just filled; ignored when not tracked), then
     // returns get_page(needed). The old page itself may be returned if its new amount is enough.
+    // The storage is resolved once, first, so the two halves succeed or fail together.
     BlockNumber record_and_get_page(BlockNumber old_block, Avail old_avail, uint32_t needed)
     {
-        record(old_block, old_avail);
-        return get_page(needed);
+        Target at = heap_target();
+        record_in(at, old_block, old_avail);
+        return get_page_in(at, needed);
     }
 
     // ------------------------------------------------------------------------------------------
@@ -419,6 +399,44 @@ class Relation {
             return Target{nullptr, MaxTreeView(nullptr, 0)};
         void *base = policy_.address(state_.storage);
         return Target{static_cast<BlockNumber *>(base), tree_at(base, layout())};
+    }
+
+    // A heap relation's storage when it holds pages (else no storage): resolved before a page
+    // operation changes anything.
+    Target heap_target() const
+    {
+        if (is_index() || state_.count == 0)
+            return Target{nullptr, MaxTreeView(nullptr, 0)};
+        return current_target();
+    }
+
+    // record() on storage resolved by heap_target().
+    bool record_in(Target at, BlockNumber block, Avail avail)
+    {
+        if (at.blocks == nullptr)
+            return false;
+        const BlockNumber *begin = at.blocks;
+        const BlockNumber *end = begin + state_.count;
+        const BlockNumber *found = std::lower_bound(begin, end, block);
+        if (found == end || *found != block)
+            return false;
+        at.tree.set(static_cast<uint32_t>(found - begin), avail);
+        return true;
+    }
+
+    // get_page() on storage resolved by heap_target().
+    BlockNumber get_page_in(Target at, uint32_t needed)
+    {
+        state_.request_average = feed_request_average(state_.request_average, needed);
+        if (state_.requests_seen != UINT32_MAX)
+            ++state_.requests_seen;
+        if (at.blocks == nullptr)
+            return kInvalidBlock;
+        uint32_t slot = at.tree.find_wrapping(state_.cursor, state_.count, needed);
+        if (slot == MaxTreeView::kNotFound)
+            return kInvalidBlock;
+        state_.cursor = slot + 1 < state_.count ? slot + 1 : 0;
+        return at.blocks[slot];
     }
 
     // The slot of the first page numbered block or above (first + count when none is).
