@@ -153,3 +153,119 @@ REVOKE ALL ON FUNCTION simple_cache_save() FROM PUBLIC;
 REVOKE ALL ON FUNCTION simple_cache_load() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION simple_cache_dump_area() TO pg_monitor;
 GRANT EXECUTE ON FUNCTION simple_cache_dump_hash_table() TO pg_monitor;
+
+-- ---------------------------------------------------------------------------------------------
+-- Free-space map: per relation of the current database, pages with their free bytes
+-- (heap-style) or wholly free pages (index-style), in one budget of simple_cache.fsm_max_pages
+-- page slots shared by the whole server. A relation is any regclass, real or not.
+
+-- Replaces rel's pages wholesale; returns the pages kept after trimming to rel's target.
+CREATE FUNCTION simple_cache_fsm_record_many(rel regclass, blocks bigint[], avail integer[])
+RETURNS integer AS 'MODULE_PATHNAME', 'simple_cache_fsm_record_many'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+
+-- Updates a tracked page's free bytes; false when the page is not tracked.
+CREATE FUNCTION simple_cache_fsm_record(rel regclass, block bigint, avail integer)
+RETURNS boolean AS 'MODULE_PATHNAME', 'simple_cache_fsm_record'
+LANGUAGE C STRICT VOLATILE PARALLEL UNSAFE;
+
+-- A page with at least needed free bytes (round-robin), NULL when none.
+CREATE FUNCTION simple_cache_fsm_get_page(rel regclass, needed integer)
+RETURNS bigint AS 'MODULE_PATHNAME', 'simple_cache_fsm_get_page'
+LANGUAGE C STRICT VOLATILE PARALLEL UNSAFE;
+
+-- Records old_avail for old_block, then gets a page with needed free bytes: one atomic step.
+CREATE FUNCTION simple_cache_fsm_record_and_get_page(rel regclass, old_block bigint, old_avail integer,
+                                                     needed integer)
+RETURNS bigint AS 'MODULE_PATHNAME', 'simple_cache_fsm_record_and_get_page'
+LANGUAGE C STRICT VOLATILE PARALLEL UNSAFE;
+
+-- The average request size of rel's get_page calls; NULL when rel is not tracked.
+CREATE FUNCTION simple_cache_fsm_avg_request(rel regclass)
+RETURNS integer AS 'MODULE_PATHNAME', 'simple_cache_fsm_avg_request'
+LANGUAGE C STRICT VOLATILE PARALLEL SAFE;
+
+-- Index-style free-page lists: add a wholly free page; take the lowest one out.
+CREATE FUNCTION simple_cache_fsm_add_free_page(rel regclass, block bigint)
+RETURNS boolean AS 'MODULE_PATHNAME', 'simple_cache_fsm_add_free_page'
+LANGUAGE C STRICT VOLATILE PARALLEL UNSAFE;
+
+CREATE FUNCTION simple_cache_fsm_get_free_page(rel regclass)
+RETURNS bigint AS 'MODULE_PATHNAME', 'simple_cache_fsm_get_free_page'
+LANGUAGE C STRICT VOLATILE PARALLEL UNSAFE;
+
+-- How many listed free pages end rel (of nblocks pages; NULL: rel's real size): it could be
+-- truncated by that many. After truncating, simple_cache_fsm_truncate forgets the pages gone.
+CREATE FUNCTION simple_cache_fsm_truncatable_pages(rel regclass, nblocks bigint DEFAULT NULL)
+RETURNS bigint AS 'MODULE_PATHNAME', 'simple_cache_fsm_truncatable_pages'
+LANGUAGE C VOLATILE PARALLEL SAFE;
+
+CREATE FUNCTION simple_cache_fsm_truncate(rel regclass, nblocks bigint)
+RETURNS bigint AS 'MODULE_PATHNAME', 'simple_cache_fsm_truncate'
+LANGUAGE C STRICT VOLATILE PARALLEL UNSAFE;
+
+-- Scans a heap table or btree index and records its free space wholesale.
+CREATE FUNCTION simple_cache_fsm_vacuum(rel regclass)
+RETURNS integer AS 'MODULE_PATHNAME', 'simple_cache_fsm_vacuum'
+LANGUAGE C STRICT VOLATILE PARALLEL UNSAFE;
+
+-- Stops tracking rel; whether it was tracked.
+CREATE FUNCTION simple_cache_fsm_forget(rel regclass)
+RETURNS boolean AS 'MODULE_PATHNAME', 'simple_cache_fsm_forget'
+LANGUAGE C STRICT VOLATILE PARALLEL UNSAFE;
+
+-- The pages the map keeps for rel, in block order (avail NULL for index-style lists).
+CREATE FUNCTION simple_cache_fsm_pages(rel regclass, OUT block bigint, OUT avail integer)
+RETURNS SETOF record AS 'MODULE_PATHNAME', 'simple_cache_fsm_pages'
+LANGUAGE C STRICT VOLATILE PARALLEL SAFE;
+
+CREATE FUNCTION simple_cache_fsm_relations(
+    OUT relid regclass, OUT is_index boolean, OUT stored_pages bigint, OUT requested_pages bigint,
+    OUT target_pages bigint, OUT avg_request integer, OUT chunks integer)
+RETURNS SETOF record AS 'MODULE_PATHNAME', 'simple_cache_fsm_relations'
+LANGUAGE C STRICT VOLATILE PARALLEL SAFE;
+
+CREATE VIEW simple_cache_fsm_relations AS SELECT * FROM simple_cache_fsm_relations();
+
+CREATE FUNCTION simple_cache_fsm_summary(
+    OUT capacity_pages bigint, OUT used_pages bigint, OUT requested_pages bigint,
+    OUT oversubscription numeric, OUT relations integer)
+RETURNS record AS 'MODULE_PATHNAME', 'simple_cache_fsm_summary'
+LANGUAGE C STRICT VOLATILE PARALLEL SAFE;
+
+-- Testing aid: the map's invariants, the map locks this backend holds, and the bytes of the
+-- map's hash table buckets.
+CREATE FUNCTION simple_cache_fsm_check(OUT consistent boolean, OUT problem text, OUT locks_held integer,
+                                       OUT table_bytes bigint)
+RETURNS record AS 'MODULE_PATHNAME', 'simple_cache_fsm_check'
+LANGUAGE C STRICT VOLATILE PARALLEL SAFE;
+
+-- Dropped tables and indexes are forgotten when the dropping transaction commits. The event
+-- trigger runs in every backend, also one that never loaded the library; the library is
+-- loaded only when a relation was dropped, and does nothing while the map does not exist.
+CREATE FUNCTION simple_cache_fsm_forget_dropped(relids oid[])
+RETURNS void AS 'MODULE_PATHNAME', 'simple_cache_fsm_forget_dropped'
+LANGUAGE C STRICT VOLATILE PARALLEL UNSAFE;
+
+CREATE FUNCTION simple_cache_fsm_on_sql_drop()
+RETURNS event_trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    dropped oid[];
+BEGIN
+    SELECT array_agg(objid) INTO dropped
+    FROM pg_event_trigger_dropped_objects()
+    WHERE classid = 'pg_class'::regclass AND objsubid = 0;
+    IF dropped IS NOT NULL THEN
+        PERFORM @extschema@.simple_cache_fsm_forget_dropped(dropped);
+    END IF;
+END
+$$;
+
+CREATE EVENT TRIGGER simple_cache_fsm_forget_dropped ON sql_drop
+EXECUTE FUNCTION simple_cache_fsm_on_sql_drop();
+
+REVOKE ALL ON FUNCTION simple_cache_fsm_forget_dropped(oid[]) FROM PUBLIC;
+REVOKE ALL ON FUNCTION simple_cache_fsm_on_sql_drop() FROM PUBLIC;
+REVOKE ALL ON FUNCTION simple_cache_fsm_check() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION simple_cache_fsm_check() TO pg_monitor;

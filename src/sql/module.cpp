@@ -1,6 +1,7 @@
 // The module's entry: PostgreSQL's magic block and _PG_init, which only calls each layer's init.
 #include "simple_cache/cache/cache.hpp"
 #include "simple_cache/cache/persistence_file.hpp"
+#include "simple_cache/fsm/fsm.hpp"
 #include "simple_cache/pg/init.hpp"
 #include "simple_cache/pg/postgres.hpp"
 
@@ -18,5 +19,6 @@ extern "C" void _PG_init(void)
     simple_cache::pg::init();
     simple_cache::cache::init();
     simple_cache::cache::persistence_init();
+    simple_cache::fsm::init();
     MarkGUCPrefixReserved("simple_cache");
 }

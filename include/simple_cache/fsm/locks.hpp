@@ -1,0 +1,79 @@
+// RAII holders of the map's directory and relation locks. They release on every exit,
+// exceptions included, and count what this backend holds so that the error boundary can prove
+// no lock outlives an error (see pg::register_held_lock_counter).
+#pragma once
+
+#include "simple_cache/fsm/shared.hpp"
+
+namespace simple_cache::fsm {
+
+// Relation locks this backend holds now.
+inline unsigned relation_locks_held = 0;
+
+// The directory lock, held from construction until release() or destruction.
+class DirectoryLock {
+  public:
+    DirectoryLock(Shared &s, LWLockMode mode) : lock_(&s.root->directory)
+    {
+        LWLockAcquire(lock_, mode);
+    }
+    DirectoryLock(const DirectoryLock &) = delete;
+    DirectoryLock &operator=(const DirectoryLock &) = delete;
+    ~DirectoryLock() { release(); }
+
+    // Releases the lock early; safe to call twice.
+    void release() noexcept
+    {
+        if (lock_ != nullptr) {
+            LWLockRelease(lock_);
+            lock_ = nullptr;
+        }
+    }
+
+  private:
+    LWLock *lock_;
+};
+
+// One relation's lock; starts empty, acquire() takes it.
+class RelationLock {
+  public:
+    RelationLock() = default;
+    RelationLock(RelationEntry &entry, LWLockMode mode) { acquire(entry, mode); }
+    RelationLock(const RelationLock &) = delete;
+    RelationLock &operator=(const RelationLock &) = delete;
+    ~RelationLock() { release(); }
+
+    // Waits for entry's lock in the given mode (the holder must hold no relation lock yet).
+    void acquire(RelationEntry &entry, LWLockMode mode)
+    {
+        LWLockAcquire(&entry.lock, mode);
+        lock_ = &entry.lock;
+        ++relation_locks_held;
+    }
+
+    // Releases the lock; safe to call twice.
+    void release() noexcept
+    {
+        if (lock_ != nullptr) {
+            LWLockRelease(lock_);
+            lock_ = nullptr;
+            --relation_locks_held;
+        }
+    }
+
+  private:
+    LWLock *lock_ = nullptr;
+};
+
+// Finds relation key and returns its entry locked in mode (through lock), or nullptr when the
+// map does not track it. The partition lock is held only until the relation lock is taken.
+inline RelationEntry *open_relation(Shared &s, const FsmKey &key, LWLockMode mode, RelationLock &lock)
+{
+    FsmTable::Ref ref = s.table->find(key_view(key), core::LockMode::shared);
+    if (!ref)
+        return nullptr;
+    lock.acquire(ref.entry(), mode);
+    return &ref.entry();
+}
+
+}  // namespace simple_cache::fsm

@@ -1,0 +1,18 @@
+// Wholesale reports: replacing a relation's pages by a new list, as record_many and vacuum do.
+#pragma once
+
+#include <cstdint>
+
+#include "simple_cache/core/fsm/prepared_pages.hpp"
+#include "simple_cache/fsm/relation_info.hpp"
+
+namespace simple_cache::fsm {
+
+// Replaces relid's pages by a prepared report, trimmed to the relation's target (fsm.hpp's
+// record_many guide: targets recomputed, room reclaimed from relations over their targets).
+// A new relation gets rule.kind; an existing one of another kind is reset to it only when the
+// rule is authoritative. Returns the pages kept; 53200 (naming function) and nothing changed
+// when shared memory ran out.
+uint32_t record_report(const char *function, Oid relid, const core::fsm::PreparedPages &pages, KindRule rule);
+
+}  // namespace simple_cache::fsm

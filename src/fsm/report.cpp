@@ -1,0 +1,120 @@
+// Wholesale reports (record_many, and vacuum's result): the relation's request is updated, all
+// targets are recomputed, room is reclaimed from relations over their targets when the map has
+// too little free, and the relation's pages are replaced, trimmed to what it may keep.
+#include "simple_cache/fsm/report.hpp"
+
+#include "simple_cache/fsm/directory.hpp"
+#include "simple_cache/fsm/fsm.hpp"
+#include "simple_cache/fsm/locks.hpp"
+#include "simple_cache/pg/error.hpp"
+
+namespace simple_cache::fsm {
+
+namespace cf = core::fsm;
+
+namespace {
+
+// The chunks the relation in slot i may hold for its new report: its target, reclaimed from
+// others when the map's free chunks fall short.
+uint64_t allowance_for(Shared &s, Slot *all, int32_t i)
+{
+    Slot &slot = all[i];
+    uint64_t want = slot.target_chunks;
+    uint64_t allow = cf::allowance_chunks(want, slot.chunks, free_chunks(s));
+    if (allow < want) {
+        reclaim(s, all, i, want - allow);
+        allow = cf::allowance_chunks(want, slot.chunks, free_chunks(s));
+    }
+    return allow;
+}
+
+// Replaces the pages of the relation in slot i (entry e) by pages, which are already its
+// request. Returns the pages kept, or -1 when memory ran out. Directory held exclusively.
+int64_t replace_locked(Shared &s, Slot *all, int32_t i, RelationEntry &e, const cf::PreparedPages &pages)
+{
+    uint64_t allow = allowance_for(s, all, i);
+    RelationLock lock(e, LW_EXCLUSIVE);
+    FsmRelation rel(*s.policy, e.state);
+    uint64_t keep = cf::target_pages(rel.kind(), pages.size(), allow);
+    cf::ReplaceResult result = rel.replace_pages(pages, keep, BLCKSZ);
+    touch(e);
+    if (result.status != cf::Status::ok)
+        return -1;
+    set_chunks(s, all[i], rel.chunks());
+    return result.kept;
+}
+
+// The tracked relation key, its slot and entry, created with rule's kind when new (*created
+// says so), or reset to it when an authoritative rule says the existing entry has the wrong
+// kind.
+int32_t relation_for_report(Shared &s, const FsmKey &key, KindRule rule, RelationEntry **e, bool *created)
+{
+    int32_t i = find_slot(s, key);
+    *created = i == kNoSlot;
+    if (*created)
+        return create_relation(s, key, rule.kind, e);
+    *e = entry_of(s, key);
+    if (*e == nullptr)
+        throw pg::SqlError(ERRCODE_DATA_CORRUPTED, "simple_cache: free-space map directory slot without an entry");
+    Slot *all = slots(s);
+    if (rule.authoritative && all[i].kind != static_cast<uint32_t>(rule.kind))
+        reset_relation(s, all[i], **e, rule.kind);
+    return i;
+}
+
+// Puts the request of slot i back after a report that was not recorded. Never throws.
+void undo_request(Shared &s, Slot *all, int32_t i, uint32_t old_request) noexcept
+{
+    all[i].requested_pages = old_request;
+    recompute_targets(s, all);
+}
+
+}  // namespace
+
+uint32_t record_report(const char *function, Oid relid, const cf::PreparedPages &pages, KindRule rule)
+{
+    Shared &s = shared();
+    FsmKey key = key_of(relid);
+    uint32_t request = static_cast<uint32_t>(std::min<size_t>(pages.size(), UINT32_MAX));
+    int64_t kept = -1;
+    {
+        DirectoryLock directory(s, LW_EXCLUSIVE);
+        apply_settings(s);
+        RelationEntry *e = nullptr;
+        bool created = false;
+        int32_t i = relation_for_report(s, key, rule, &e, &created);
+        Slot *all = nullptr;
+        uint32_t old_request = 0;
+        try {
+            all = slots(s);
+            old_request = all[i].requested_pages;
+            all[i].requested_pages = request;
+            recompute_targets(s, all);
+            kept = replace_locked(s, all, i, *e, pages);
+        } catch (...) {
+            kept = -1;
+            if (all != nullptr)
+                undo_request(s, all, i, old_request);
+            if (created)
+                uncreate_relation(s, key);
+            throw;
+        }
+        if (kept < 0) {
+            undo_request(s, all, i, old_request);
+            if (created)
+                uncreate_relation(s, key);
+        }
+    }
+    if (kept < 0)
+        throw_no_room(function, relid);
+    return static_cast<uint32_t>(kept);
+}
+
+uint32_t record_many(Oid relid, const uint32_t *blocks, const Avail *avail, size_t n)
+{
+    cf::PreparedPages pages = cf::PreparedPages::from_arrays(blocks, avail, n);
+    RelationFacts facts = relation_facts(relid, false);
+    return record_report("simple_cache_fsm_record_many", relid, pages, kind_rule(facts, cf::RelationKind::heap));
+}
+
+}  // namespace simple_cache::fsm

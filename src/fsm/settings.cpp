@@ -1,0 +1,49 @@
+// The map's settings and its start-up from _PG_init.
+//
+// simple_cache.fsm_max_pages and simple_cache.fsm_max_relations are server-wide (PGC_SIGHUP):
+// the map is one budget for the whole server, so per-session values would make no sense.
+// They are applied lazily: the next operation that takes the directory lock (or a report)
+// notices that its backend's value differs from the one in force and applies it.
+#include "simple_cache/fsm/fsm.hpp"
+#include "simple_cache/fsm/shared.hpp"
+
+extern "C" {
+#include "utils/guc.h"
+}
+
+namespace simple_cache::fsm {
+
+namespace {
+
+int max_pages = 200000;
+int max_relations = 1000;
+
+}  // namespace
+
+void init()
+{
+    DefineCustomIntVariable("simple_cache.fsm_max_pages",
+                            "Page slots the free-space map may use, for all relations together.",
+                            "Counted in heap page entries; an index-style relation fits 48 free pages "
+                            "in the room of 32. Change it with ALTER SYSTEM and a reload.",
+                            &max_pages, 200000, 0, INT_MAX, PGC_SIGHUP, 0, nullptr, nullptr, nullptr);
+    DefineCustomIntVariable("simple_cache.fsm_max_relations",
+                            "Relations the free-space map tracks at most; beyond it the least "
+                            "recently used one is forgotten.",
+                            "Change it with ALTER SYSTEM and a reload.", &max_relations, 1000, 1, 1000000,
+                            PGC_SIGHUP, 0, nullptr, nullptr, nullptr);
+    if (process_shared_preload_libraries_in_progress)
+        install_shmem_hooks();
+}
+
+int setting_max_pages()
+{
+    return max_pages;
+}
+
+int setting_max_relations()
+{
+    return max_relations;
+}
+
+}  // namespace simple_cache::fsm

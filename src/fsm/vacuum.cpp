@@ -1,0 +1,151 @@
+// simple_cache_fsm_vacuum: reads a real relation through the buffer manager and reports its
+// free space wholesale, as VACUUM reported to the 2003 free-space map.
+//
+//   heap tables (and materialized views, TOAST tables): every page with free space, with the
+//     bytes PageGetHeapFreeSpace() gives under a share lock on the buffer. A new (all-zero)
+//     page counts as an empty page: the bytes an initialised empty page offers. Pages with no
+//     room are left out: they could satisfy no request.
+//   btree indexes: the pages that are deleted (P_ISDELETED) or new (PageIsNew), as wholly
+//     free pages; the metapage never is.
+// The scan goes through a BAS_BULKREAD ring, so it does not flush shared buffers, and checks
+// for interrupts before every page. It needs the relation's owner, or SELECT on it (on its
+// table, for an index), and takes AccessShareLock until the end of the transaction.
+#include "simple_cache/fsm/fsm.hpp"
+#include "simple_cache/fsm/report.hpp"
+#include "simple_cache/pg/error.hpp"
+
+extern "C" {
+#include "access/nbtree.h"
+#include "access/relation.h"
+#include "catalog/pg_am_d.h"
+#include "catalog/pg_class.h"
+#include "storage/bufmgr.h"
+#include "storage/bufpage.h"
+#include "utils/acl.h"
+#include "utils/rel.h"
+}
+
+namespace simple_cache::fsm {
+
+namespace cf = core::fsm;
+
+namespace {
+
+// What a scan found, in palloc'd arrays of the caller's memory context.
+struct ScannedPages {
+    uint32_t *blocks = nullptr;
+    Avail *avail = nullptr;  // null for an index: page numbers only
+    size_t count = 0;
+    bool is_index = false;
+};
+
+// Free bytes of an initialised page that holds no tuple (what a new page will offer).
+constexpr Size kEmptyPageFree = BLCKSZ - MAXALIGN(SizeOfPageHeaderData) - sizeof(ItemIdData);
+
+// Raises 42501 unless the current user owns rel or may SELECT from it (from its table, for an
+// index). Plain PostgreSQL code.
+void check_privilege(Relation rel)
+{
+    Oid user = GetUserId();
+    if (has_privs_of_role(user, rel->rd_rel->relowner))
+        return;
+    Oid readable = rel->rd_rel->relkind == RELKIND_INDEX ? rel->rd_index->indrelid : RelationGetRelid(rel);
+    if (pg_class_aclcheck(readable, user, ACL_SELECT) == ACLCHECK_OK)
+        return;
+    ereport(ERROR, (errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+                    errmsg("simple_cache_fsm_vacuum: permission denied for relation \"%s\"",
+                           RelationGetRelationName(rel)),
+                    errdetail("Scanning a relation needs its ownership, or SELECT on it (on its table, "
+                              "for an index).")));
+}
+
+// Whether rel is a btree index (true) or a heap table (false); 0A000 for anything else.
+bool is_btree(Relation rel)
+{
+    char relkind = rel->rd_rel->relkind;
+    Oid am = rel->rd_rel->relam;
+    if ((relkind == RELKIND_RELATION || relkind == RELKIND_MATVIEW || relkind == RELKIND_TOASTVALUE) &&
+        am == HEAP_TABLE_AM_OID)
+        return false;
+    if (relkind == RELKIND_INDEX && am == BTREE_AM_OID)
+        return true;
+    ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+                    errmsg("simple_cache_fsm_vacuum: relation \"%s\" is not a heap table or a btree index",
+                           RelationGetRelationName(rel)),
+                    errdetail("Only tables, materialized views and TOAST tables of the heap access method, "
+                              "and btree indexes, can be scanned.")));
+    pg_unreachable();
+}
+
+// Records the heap pages of rel that have room. Plain PostgreSQL code.
+void scan_heap(Relation rel, BlockNumber nblocks, BufferAccessStrategy strategy, ScannedPages *out)
+{
+    for (BlockNumber block = 0; block < nblocks; ++block) {
+        CHECK_FOR_INTERRUPTS();
+        Buffer buffer = ReadBufferExtended(rel, MAIN_FORKNUM, block, RBM_NORMAL, strategy);
+        LockBuffer(buffer, BUFFER_LOCK_SHARE);
+        Page page = BufferGetPage(buffer);
+        Size free = PageIsNew(page) ? kEmptyPageFree : PageGetHeapFreeSpace(page);
+        UnlockReleaseBuffer(buffer);
+        if (free == 0)
+            continue;
+        out->blocks[out->count] = block;
+        out->avail[out->count] = static_cast<Avail>(free);
+        ++out->count;
+    }
+}
+
+// Records the btree pages of rel that are deleted or new. Plain PostgreSQL code.
+void scan_btree(Relation rel, BlockNumber nblocks, BufferAccessStrategy strategy, ScannedPages *out)
+{
+    for (BlockNumber block = BTREE_METAPAGE + 1; block < nblocks; ++block) {
+        CHECK_FOR_INTERRUPTS();
+        Buffer buffer = ReadBufferExtended(rel, MAIN_FORKNUM, block, RBM_NORMAL, strategy);
+        LockBuffer(buffer, BUFFER_LOCK_SHARE);
+        Page page = BufferGetPage(buffer);
+        bool free = PageIsNew(page) || P_ISDELETED(reinterpret_cast<BTPageOpaque>(PageGetSpecialPointer(page)));
+        UnlockReleaseBuffer(buffer);
+        if (free)
+            out->blocks[out->count++] = block;
+    }
+}
+
+// Opens relid, checks it may and can be scanned, and scans it. Plain PostgreSQL code, run
+// under guard(); the relation stays locked until the end of the transaction.
+void scan_relation(Oid relid, ScannedPages *out)
+{
+    Relation rel = try_relation_open(relid, AccessShareLock);
+    if (rel == nullptr)
+        ereport(ERROR, (errcode(ERRCODE_UNDEFINED_TABLE),
+                        errmsg("simple_cache_fsm_vacuum: relation with OID %u does not exist", relid)));
+    check_privilege(rel);
+    if (RELATION_IS_OTHER_TEMP(rel))
+        ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+                        errmsg("simple_cache_fsm_vacuum: cannot scan temporary tables of other sessions")));
+    out->is_index = is_btree(rel);
+    BlockNumber nblocks = RelationGetNumberOfBlocks(rel);
+    out->blocks = static_cast<uint32_t *>(
+        palloc_extended(Max(Size{1}, Size{nblocks}) * sizeof(uint32_t), MCXT_ALLOC_HUGE));
+    BufferAccessStrategy strategy = GetAccessStrategy(BAS_BULKREAD);
+    if (out->is_index) {
+        scan_btree(rel, nblocks, strategy, out);
+    } else {
+        out->avail = static_cast<Avail *>(palloc_extended(Max(Size{1}, Size{nblocks}) * sizeof(Avail), MCXT_ALLOC_HUGE));
+        scan_heap(rel, nblocks, strategy, out);
+    }
+    FreeAccessStrategy(strategy);
+    relation_close(rel, NoLock);
+}
+
+}  // namespace
+
+uint32_t vacuum(Oid relid)
+{
+    ScannedPages scanned;
+    pg::guard([&] { scan_relation(relid, &scanned); });
+    cf::PreparedPages pages = cf::PreparedPages::from_arrays(scanned.blocks, scanned.avail, scanned.count);
+    KindRule rule{scanned.is_index ? cf::RelationKind::index : cf::RelationKind::heap, true};
+    return record_report("simple_cache_fsm_vacuum", relid, pages, rule);
+}
+
+}  // namespace simple_cache::fsm
