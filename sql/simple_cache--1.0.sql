@@ -114,6 +114,7 @@ RETURNS record AS 'MODULE_PATHNAME', 'simple_cache_stats'
 LANGUAGE C STRICT VOLATILE PARALLEL SAFE;
 
 CREATE VIEW simple_cache_stats AS SELECT * FROM simple_cache_stats();
+GRANT SELECT ON simple_cache_stats TO PUBLIC;
 
 CREATE FUNCTION simple_cache_stats_reset()
 RETURNS void AS 'MODULE_PATHNAME', 'simple_cache_stats_reset'

@@ -39,11 +39,17 @@ void set_size_limit(int64_t bytes)
         throw pg::SqlError(ERRCODE_INVALID_PARAMETER_VALUE, "simple_cache size limit must be positive",
                            "The limit given was " + std::to_string(bytes) + " bytes.");
     pg::Attachment &attachment = pg::attach();
+    // This call now decides the limit: the setting applies again only once it changes.
+    attachment.control->max_memory_applied.store(max_memory_bytes(), std::memory_order_relaxed);
     int64_t in_use = attachment.control->counters.total_bytes();
     if (in_use > bytes) {
         if (!eviction_enabled())
             throw_limit_below_use(bytes, in_use);
-        cache_table();  // attach before evicting
+        int64_t structures = in_use - bytes_held_by_entries();
+        if (bytes < structures)
+            throw pg::SqlError(ERRCODE_OUT_OF_MEMORY, "simple_cache size limit is below the memory its own structures need",
+                               "The limit asked for is " + std::to_string(bytes) + " bytes; the tables and bucket arrays alone take about " +
+                                   std::to_string(structures) + " bytes.");
         if (!evict_down_to(bytes))
             throw pg::SqlError(ERRCODE_OUT_OF_MEMORY, "simple_cache could not evict down to the new size limit",
                                "The limit asked for is " + std::to_string(bytes) + " bytes.");

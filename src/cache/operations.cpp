@@ -2,6 +2,7 @@
 // flush and list.
 #include "simple_cache/cache/cache.hpp"
 
+#include <algorithm>
 #include <cerrno>
 #include <cinttypes>
 #include <string>
@@ -110,12 +111,14 @@ int64_t parse_counter(const char *data, size_t size)
 struct PackedHeader {
     size_t key_size;
     size_t value_size;
+    ValueKind kind;
 };
 
 // Appends a stored entry's user key and value to the batch.
-void pack(std::string &batch, const char *key, size_t key_size, const char *value, size_t value_size)
+void pack(std::string &batch, const char *key, size_t key_size, const char *value, size_t value_size,
+          ValueKind kind)
 {
-    PackedHeader header{key_size, value_size};
+    PackedHeader header{key_size, value_size, kind};
     batch.append(reinterpret_cast<const char *>(&header), sizeof header);
     batch.append(key, key_size);
     batch.append(value, value_size);
@@ -134,6 +137,13 @@ void emit_batch(const std::string &batch, ListEmitter emit, void *context)
         const char *key = at;
         const char *value = key + header.key_size;
         at = value + header.value_size;
+        if (header.kind == ValueKind::bytea &&
+            !pg_verifymbstr(value, static_cast<int>(header.value_size), true))
+            ereport(ERROR, (errcode(ERRCODE_CHARACTER_NOT_IN_REPERTOIRE),
+                            errmsg("simple_cache value is not valid text in this database's encoding"),
+                            errdetail("The value of key \"%.*s\" was stored as bytea.",
+                                      static_cast<int>(std::min<size_t>(header.key_size, 64)), key),
+                            errhint("Read it with simple_cache_get_bytea().")));
         emit(context, key, header.key_size, value, header.value_size);
     }
     CHECK_FOR_INTERRUPTS();
@@ -312,7 +322,7 @@ void list(ListEmitter emit, void *context)
                 scan.entry().expired_at(now))
                 continue;
             pack(batch, ScopedKey::user_part(scan.key_data()), ScopedKey::user_size(scan.key_size()),
-                 scan.tail(), scan.entry().value_size);
+                 scan.tail(), scan.entry().value_size, static_cast<ValueKind>(scan.entry().kind));
         }
         scan.release_partition();
         pg::guard([&] { emit_batch(batch, emit, context); });

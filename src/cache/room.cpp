@@ -131,6 +131,13 @@ void sweep_expired_lightly()
     removed.publish();
 }
 
+int64_t bytes_held_by_entries()
+{
+    int64_t entries = static_cast<int64_t>(cache_table().stats().entries);
+    int64_t per_item = static_cast<int64_t>(CacheTable::item_bytes(sizeof(Oid), 0));
+    return cache_counters().total(kKeyValueBytes) + entries * per_item;
+}
+
 bool evict_down_to(int64_t bytes)
 {
     pg::AllocationCounters &allocated = pg::attach().control->counters;

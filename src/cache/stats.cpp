@@ -7,6 +7,7 @@ namespace simple_cache::cache {
 
 Stats stats()
 {
+    apply_max_memory_setting();
     CacheTable &table = cache_table();
     CacheRoot &root = cache_root();
     const CacheCounters &c = root.counters;

@@ -36,7 +36,8 @@ template <class Allow>
 PutOutcome link_item(CacheTable::NewItem &&item, size_t user_key_size, int64_t now, Allow &&allow,
                      bool count_as_put = true)
 {
-    CacheEntry added = item.entry();
+    const CacheEntry *fresh = item ? &item.entry() : nullptr;  // valid until linked or freed
+    CacheEntry added{};
     bool saw_live = false;
     bool replaced_any = false;
     CacheEntry replaced{};
@@ -45,6 +46,7 @@ PutOutcome link_item(CacheTable::NewItem &&item, size_t user_key_size, int64_t n
             saw_live = existing != nullptr && !existing->expired_at(now);
             if (!allow(saw_live ? existing : nullptr, saw_live ? tail : nullptr))
                 return false;
+            added = *fresh;  // as allow() left it (cas gives the new item the old expiry)
             if (existing != nullptr) {
                 replaced = *existing;
                 replaced_any = true;

@@ -13,6 +13,9 @@ CacheTable::NewItem make_item_with_room(core::KeyView key, size_t value_size);
 // Reclaims a few expired entries, without waiting for any lock, when any entry has a TTL.
 void sweep_expired_lightly();
 
+// An estimate of the bytes the cache's entries occupy (items with their headers).
+int64_t bytes_held_by_entries();
+
 // Evicts until the extension's allocated bytes are at most `bytes`; false if it cannot.
 bool evict_down_to(int64_t bytes);
 
