@@ -19,7 +19,13 @@ void install_limit(pg::Attachment &attachment, int64_t bytes)
 {
     dsa_area *area = attachment.area;
     pg::guard([=] { dsa_set_size_limit(area, static_cast<size_t>(bytes)); });
-    attachment.control->size_limit.store(static_cast<uint64_t>(bytes), std::memory_order_relaxed);
+    // Segments made under a higher limit stay; until the limit rises again, writes also check
+    // the bytes in use against it.
+    uint64_t previous = attachment.control->size_limit.exchange(static_cast<uint64_t>(bytes));
+    if (previous == 0 || static_cast<uint64_t>(bytes) >= previous)
+        attachment.control->limit_lowered.store(false, std::memory_order_relaxed);
+    else
+        attachment.control->limit_lowered.store(true, std::memory_order_relaxed);
 }
 
 // The error for a limit below what is in use while eviction is off.

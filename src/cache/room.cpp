@@ -89,6 +89,12 @@ int64_t evict_round()
                        "Drop entries, raise simple_cache.max_memory or use simple_cache_set_size_limit().");
 }
 
+// Whether a lowered limit left segments larger than it, so bytes in use need checking.
+bool attachment_limit_lowered()
+{
+    return pg::attach().control->limit_lowered.load(std::memory_order_relaxed);
+}
+
 }  // namespace
 
 CacheTable::NewItem make_item_with_room(core::KeyView key, size_t value_size)
@@ -99,6 +105,13 @@ CacheTable::NewItem make_item_with_room(core::KeyView key, size_t value_size)
     size_t user_key = key.size - sizeof(Oid);
     if (limit != 0 && CacheTable::item_bytes(key.size, value_size) > limit)
         throw_cache_full(user_key, value_size, ": the entry is larger than the whole limit.");
+    if (attachment_limit_lowered()) {
+        int64_t room = static_cast<int64_t>(limit) - static_cast<int64_t>(CacheTable::item_bytes(key.size, value_size));
+        if (!eviction_enabled() && pg::attach().control->counters.total_bytes() > room)
+            throw_cache_full(user_key, value_size, " (simple_cache.eviction is none).");
+        if (eviction_enabled())
+            evict_down_to(room);
+    }
     int fruitless = 0;
     for (;;) {
         CacheTable::NewItem item = table.make_item(key, value_size);

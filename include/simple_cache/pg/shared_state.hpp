@@ -23,6 +23,7 @@ struct AreaControl {
     LWLock init_lock;                          // serialises lazy creation of feature roots
     std::atomic<uint64_t> size_limit;          // bytes; 0 until set (DSA's own maximum applies)
     std::atomic<int64_t> max_memory_applied;   // the simple_cache.max_memory value last applied
+    std::atomic<bool> limit_lowered;           // segments may exceed the limit: check bytes in use
     std::atomic<dsa_pointer> cache_root;       // the cache: its table and counters
     std::atomic<dsa_pointer> fsm_root;         // the free-space map's root
     AllocationCounters counters;
