@@ -8,9 +8,11 @@
 #   stmt_base     the same statement with the builtin only (the baseline of section 2)
 #   hash_dht      simple_cache_bench_hash('dht', 1M)    (section 3)
 #   hash_dshash   simple_cache_bench_hash('dshash', 1M) (section 3)
-#   rt_get        pgbench -c 1 with simple_cache_get, 100k entries (section 1; all postgres
-#                 processes, percentages relative to them)
+#   rt_get        pgbench -c 1 with simple_cache_get, 100k entries (section 1; the pgbench
+#                 backends only, kernel time included)
 #   rt_base       pgbench -c 1 with SELECT 'k' || :k   (section 1)
+#   rt_put8       pgbench -c 8 with simple_cache_put  (sections 1 and 6)
+#   rt_get8       pgbench -c 8 with simple_cache_get  (sections 1 and 6)
 #   core_tlb      bench/dht_core_bench at 4M keys with 4 KB pages and with transparent huge
 #                 pages (glibc.malloc.hugetlb=1): how much of a lookup is address translation
 #
@@ -23,7 +25,7 @@ BENCH=$ROOT/bench
 OUT=$BENCH/results/profiles
 SECONDS_PER_CASE=${PROFILE_SECONDS:-6}
 CASES=("$@")
-[[ ${#CASES[@]} -gt 0 ]] || CASES=(rt_get rt_base stmt_get stmt_base hash_dht hash_dshash core_tlb)
+[[ ${#CASES[@]} -gt 0 ]] || CASES=(rt_get rt_base rt_get8 rt_put8 stmt_get stmt_base hash_dht hash_dshash core_tlb)
 mkdir -p "$OUT"
 
 log() {
@@ -104,17 +106,20 @@ profile_backend() {
     rm -f "$pidfile" "$data"
 }
 
-# Profiles all postgres processes while pgbench runs script $2 with one client.
+# Profiles all postgres processes while pgbench runs script $2 with $3 clients (default 1).
 profile_pgbench() {
-    local name=$1 script=$2 data
+    local name=$1 script=$2 clients=${3:-1} data
     data=$(mktemp /tmp/perf.XXXXXX.data)
-    pgbench -h "${BC_HOST[prof]}" -p "${BC_PORT[prof]}" -U "$BC_USER" -n -M prepared -c 1 \
+    pgbench -h "${BC_HOST[prof]}" -p "${BC_PORT[prof]}" -U "$BC_USER" -n -M prepared -c "$clients" -j $((clients < 2 ? clients : 2)) \
         -T $((SECONDS_PER_CASE + 2)) -D nkeys=100000 -f "$BENCH/sql/$script" postgres >/dev/null 2>&1 &
     local client=$!
     sleep 1
-    perf record -a -g -o "$data" -- sleep "$SECONDS_PER_CASE" >/dev/null 2>&1 || true
+    # Only this cluster's pgbench backends (other clusters may run on the machine).
+    local pids
+    pids=$(bc_psql prof -At -c "SELECT string_agg(pid::text, ',') FROM pg_stat_activity WHERE application_name = 'pgbench'")
+    perf record -g -p "$pids" -o "$data" -- sleep "$SECONDS_PER_CASE" >/dev/null 2>&1 || true
     wait "$client" || true
-    report "$name" "$data" postgres
+    report "$name" "$data"
     rm -f "$data"
 }
 
@@ -165,6 +170,8 @@ for c in "${CASES[@]}"; do
         hash_dshash) profile_backend hash_dshash "SELECT * FROM simple_cache_bench_hash('dshash', 1000000);" 4 ;;
         rt_get) profile_pgbench rt_get rt_get.sql ;;
         rt_base) profile_pgbench rt_base rt_base.sql ;;
+        rt_put8) profile_pgbench rt_put8 rt_put.sql 8 ;;
+        rt_get8) profile_pgbench rt_get8 rt_get.sql 8 ;;
         core_tlb) profile_core_tlb ;;
         *) log "unknown case $c" ;;
     esac
