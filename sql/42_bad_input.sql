@@ -25,22 +25,30 @@ LANGUAGE sql AS $$
     SELECT substring(simple_cache_dump_hash_table() from 'partition locks held by this backend: (\d+)')::int
 $$;
 
+-- Every key this file's calls could touch (not found by listing: simple_cache_list() refuses
+-- to return the bytea value that is no valid text, as get does).
+CREATE FUNCTION pg_temp.keys() RETURNS SETOF text
+LANGUAGE sql AS $$
+    SELECT unnest(ARRAY['e42:text', 'e42:int', 'e42:max', 'e42:min', 'e42:huge', 'e42:word', 'e42:bytes',
+                        'e42:ttl', 'e42:cas', 'e42:new', 'e42:absent', '', repeat('k', 1048576)])
+$$;
+
 -- This file's entries: key, value bytes and whether (and roughly how long) they live.
 CREATE FUNCTION pg_temp.digest() RETURNS text
 LANGUAGE sql AS $$
-    SELECT md5(coalesce(string_agg(key || '=' || encode(simple_cache_get_bytea(key), 'hex') || '/' ||
+    SELECT md5(coalesce(string_agg(left(key, 20) || '=' || encode(simple_cache_get_bytea(key), 'hex') || '/' ||
                                    CASE WHEN simple_cache_ttl(key) IS NULL THEN 'forever'
                                         WHEN simple_cache_ttl(key) > interval '50 minutes' THEN 'about an hour'
                                         ELSE 'less' END,
                                    ',' ORDER BY key COLLATE "C"), ''))
-    FROM simple_cache_list() WHERE starts_with(key, 'e42:')
+    FROM pg_temp.keys() key WHERE simple_cache_get_bytea(key) IS NOT NULL
 $$;
 
 -- A known size limit (an earlier file may have left none in force), restored at the end.
 SELECT coalesce(size_limit, 9223372036854775807) AS limit_before FROM simple_cache_stats \gset
 SELECT simple_cache_set_size_limit(256 * 1024 * 1024);
 
-DO $$ BEGIN PERFORM simple_cache_drop(key) FROM simple_cache_list() WHERE starts_with(key, 'e42:'); END $$;
+SELECT count(*) >= 0 AS cleared FROM pg_temp.keys() key WHERE simple_cache_drop(key);
 SELECT count(*) AS stored FROM (VALUES
     (simple_cache_put('e42:text', 'hello')),
     (simple_cache_put('e42:int', '41')),
@@ -164,6 +172,7 @@ INSERT INTO cases (call, expected) VALUES
     -- A bytea value that is no valid text, read as text.
     ($$SELECT simple_cache_get('e42:bytes')$$, '22021'),
     ($$SELECT * FROM simple_cache_mget(ARRAY['e42:text', 'e42:bytes'])$$, '22021'),
+    ($$SELECT count(*) FROM simple_cache_list()$$, '22021'),
     -- Wrong argument types and counts.
     ($$SELECT simple_cache_put('e42:text')$$, '42883'),
     ($$SELECT simple_cache_get(42)$$, '42883'),
@@ -221,17 +230,17 @@ FROM cases c JOIN results r USING (n);
 SELECT simple_cache_put('', 'empty key') AS existed, simple_cache_get('') AS value, simple_cache_drop('') AS dropped,
        simple_cache_get('') AS after_drop;
 SELECT simple_cache_put(repeat('k', 1048576), 'long key') AS existed, simple_cache_get(repeat('k', 1048576)) AS value,
-       (SELECT count(*) FROM simple_cache_list() WHERE key = repeat('k', 1048576)) AS listed,
+       (SELECT m.value FROM simple_cache_mget(ARRAY[repeat('k', 1048576)]) m) AS by_mget,
        simple_cache_drop(repeat('k', 1048576)) AS dropped;
 
 -- The entries are as they were put, and still work.
 SELECT key, CASE WHEN key = 'e42:bytes' THEN encode(simple_cache_get_bytea(key), 'hex') ELSE simple_cache_get(key) END AS value,
        simple_cache_ttl(key) IS NOT NULL AS expires
-FROM simple_cache_list() WHERE starts_with(key, 'e42:') ORDER BY key COLLATE "C";
+FROM pg_temp.keys() key WHERE simple_cache_get_bytea(key) IS NOT NULL ORDER BY key COLLATE "C";
 SELECT simple_cache_incr('e42:int') AS incremented, simple_cache_cas('e42:cas', 'v1', 'v2') AS swapped;
 
--- Clean up: a valid saved file again, the limit as it was, this file's entries dropped.
-SELECT simple_cache_save() > 0 AS saved;
+-- Clean up: this file's entries dropped, a valid saved file again, the limit as it was.
+SELECT count(*) AS dropped FROM pg_temp.keys() key WHERE simple_cache_drop(key);
+SELECT simple_cache_save() >= 0 AS saved;
 SELECT simple_cache_set_size_limit(:limit_before);
-SELECT count(*) AS dropped FROM simple_cache_list() WHERE starts_with(key, 'e42:') AND simple_cache_drop(key);
 SELECT pg_temp.locks_held() AS locks_held;
