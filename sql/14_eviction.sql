@@ -94,9 +94,9 @@ SHOW simple_cache.max_memory;
 SELECT simple_cache_put('v14:apply', '4') AS existed;
 SELECT size_limit AS after_reset FROM simple_cache_stats;
 
--- Lowering simple_cache.max_memory below what is in use: with eviction = none the new limit
--- is installed with a WARNING (01000) and nothing is evicted; with lru, entries are evicted
--- until the bytes in use are under the new setting.
+-- Lowering simple_cache.max_memory below what is in use: with eviction = none the change is
+-- refused with a WARNING (01000), the limit in force stays and nothing is evicted; with lru,
+-- entries are evicted until the bytes in use are under the new setting.
 SET simple_cache.eviction = none;
 SELECT count(*) AS put FROM generate_series(1, 30) i WHERE NOT simple_cache_put('v14:mm:' || i, repeat(chr(64 + i), 100000));
 SELECT area_bytes > 3000000 AS over_3mb_in_use FROM simple_cache_stats;

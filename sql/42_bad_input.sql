@@ -25,8 +25,8 @@ LANGUAGE sql AS $$
     SELECT substring(simple_cache_dump_hash_table() from 'partition locks held by this backend: (\d+)')::int
 $$;
 
--- Every key this file's calls could touch (not found by listing: simple_cache_list() refuses
--- to return the bytea value that is no valid text, as get does).
+-- Every key this file's calls could touch (named, not found by listing, so that the checks
+-- do not depend on how simple_cache_list() shows a bytea value that is no valid text).
 CREATE FUNCTION pg_temp.keys() RETURNS SETOF text
 LANGUAGE sql AS $$
     SELECT unnest(ARRAY['e42:text', 'e42:int', 'e42:max', 'e42:min', 'e42:huge', 'e42:word', 'e42:bytes',
@@ -172,7 +172,7 @@ INSERT INTO cases (call, expected) VALUES
     -- A bytea value that is no valid text, read as text.
     ($$SELECT simple_cache_get('e42:bytes')$$, '22021'),
     ($$SELECT * FROM simple_cache_mget(ARRAY['e42:text', 'e42:bytes'])$$, '22021'),
-    ($$SELECT count(*) FROM simple_cache_list()$$, '22021'),
+    ($$SELECT count(*) FROM simple_cache_list() WHERE key = 'e42:bytes' AND value = '\x00ff'$$, 'ok'),
     -- Wrong argument types and counts.
     ($$SELECT simple_cache_put('e42:text')$$, '42883'),
     ($$SELECT simple_cache_get(42)$$, '42883'),

@@ -73,11 +73,13 @@ void apply_max_memory_setting()
         return;
     int64_t in_use = attachment.control->counters.total_bytes();
     if (in_use > wanted && !(eviction_enabled() && evict_down_to(wanted))) {
+        // Refused, as simple_cache_set_size_limit() refuses it: the limit in force stays.
         pg::guard([=] {
-            ereport(WARNING, (errmsg("simple_cache.max_memory (%lld bytes) is below the memory in use (%lld bytes)",
+            ereport(WARNING, (errmsg("simple_cache.max_memory (%lld bytes) is below the memory in use (%lld bytes) and was not applied",
                                      static_cast<long long>(wanted), static_cast<long long>(in_use)),
-                              errdetail("Further growth of the shared area is refused until entries are dropped.")));
+                              errhint("Drop entries or enable eviction, then change the setting again.")));
         });
+        return;
     }
     install_limit(attachment, wanted);
 }

@@ -2,7 +2,6 @@
 // flush and list.
 #include "simple_cache/cache/cache.hpp"
 
-#include <algorithm>
 #include <cerrno>
 #include <cinttypes>
 #include <string>
@@ -138,12 +137,17 @@ void emit_batch(const std::string &batch, ListEmitter emit, void *context)
         const char *value = key + header.key_size;
         at = value + header.value_size;
         if (header.kind == ValueKind::bytea &&
-            !pg_verifymbstr(value, static_cast<int>(header.value_size), true))
-            ereport(ERROR, (errcode(ERRCODE_CHARACTER_NOT_IN_REPERTOIRE),
-                            errmsg("simple_cache value is not valid text in this database's encoding"),
-                            errdetail("The value of key \"%.*s\" was stored as bytea.",
-                                      static_cast<int>(std::min<size_t>(header.key_size, 64)), key),
-                            errhint("Read it with simple_cache_get_bytea().")));
+            !pg_verifymbstr(value, static_cast<int>(header.value_size), true)) {
+            // Not text in this encoding: shown as bytea's hex form, \x followed by hex digits.
+            size_t hex_size = 2 + 2 * header.value_size;
+            char *hex = static_cast<char *>(palloc(hex_size));
+            hex[0] = '\\';
+            hex[1] = 'x';
+            hex_encode(value, header.value_size, hex + 2);
+            emit(context, key, header.key_size, hex, hex_size);
+            pfree(hex);
+            continue;
+        }
         emit(context, key, header.key_size, value, header.value_size);
     }
     CHECK_FOR_INTERRUPTS();

@@ -63,6 +63,8 @@ void create_area(SharedRoot *root)
     dsa_pointer control_ptr = dsa_allocate_extended(area, sizeof(AreaControl), DSA_ALLOC_ZERO);
     auto *control = static_cast<AreaControl *>(dsa_get_address(area, control_ptr));
     control->magic = kControlMagic;
+    control->layout_version = kSharedLayoutVersion;
+    control->control_size = sizeof(AreaControl);
     LWLockInitialize(&control->init_lock, root->area_tranche);
 
     root->control = control_ptr;
@@ -122,8 +124,16 @@ Attachment &attach()
         LWLockRelease(AddinShmemInitLock);
         MemoryContextSwitchTo(old_context);
     });
-    if (attachment.control->magic != kControlMagic)
-        throw SqlError(ERRCODE_DATA_CORRUPTED, "simple_cache: shared area control block is corrupt");
+    const AreaControl *control = attachment.control;
+    if (control->magic != kControlMagic || control->layout_version != kSharedLayoutVersion ||
+        control->control_size != sizeof(AreaControl)) {
+        attachment.area = nullptr;  // stay detached: every later call reports the same
+        throw SqlError(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+                       "simple_cache: the shared area was made by a different version of the library",
+                       "Its layout version is " + std::to_string(control->layout_version) + "; this library's is " +
+                           std::to_string(kSharedLayoutVersion) + ".",
+                       "Restart the server after installing a new version of simple_cache.");
+    }
     static DsaPolicy *policy = nullptr;
     if (policy == nullptr)
         policy = new DsaPolicy(attachment.area, &attachment.control->counters, attachment.table_tranche);

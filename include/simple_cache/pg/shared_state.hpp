@@ -17,9 +17,16 @@ namespace simple_cache::pg {
 inline constexpr const char *kAreaTrancheName = "simple_cache";
 inline constexpr const char *kTableTrancheName = "simple_cache_dht";
 
+// The layout of the structures in the shared area. Bump it whenever any of them changes, so
+// that a backend running a newer library never reads an area made by an older one (after a
+// package upgrade without a server restart) and stops with an error instead.
+inline constexpr uint32_t kSharedLayoutVersion = 2;
+
 // Lives at the start of the area; found through SharedRoot::control.
 struct AreaControl {
     uint32_t magic;
+    uint32_t layout_version;                   // kSharedLayoutVersion of the creating library
+    uint32_t control_size;                     // sizeof(AreaControl) in the creating library
     LWLock init_lock;                          // serialises lazy creation of feature roots
     std::atomic<uint64_t> size_limit;          // bytes; 0 until set (DSA's own maximum applies)
     std::atomic<int64_t> max_memory_applied;   // the simple_cache.max_memory value last applied
