@@ -13,6 +13,8 @@
 #   rt_base       pgbench -c 1 with SELECT 'k' || :k   (section 1)
 #   rt_put8       pgbench -c 8 with simple_cache_put  (sections 1 and 6)
 #   rt_get8       pgbench -c 8 with simple_cache_get  (sections 1 and 6)
+#   load_factor   dht vs dshash lookups at 1M keys and at 700k keys, where both have the same
+#                 load factor (no perf; timings only)
 #   core_tlb      bench/dht_core_bench at 4M keys with 4 KB pages and with transparent huge
 #                 pages (glibc.malloc.hugetlb=1): how much of a lookup is address translation
 #
@@ -25,7 +27,7 @@ BENCH=$ROOT/bench
 OUT=$BENCH/results/profiles
 SECONDS_PER_CASE=${PROFILE_SECONDS:-6}
 CASES=("$@")
-[[ ${#CASES[@]} -gt 0 ]] || CASES=(rt_get rt_base rt_get8 rt_put8 stmt_get stmt_base hash_dht hash_dshash core_tlb)
+[[ ${#CASES[@]} -gt 0 ]] || CASES=(rt_get rt_base rt_get8 rt_put8 stmt_get stmt_base hash_dht hash_dshash load_factor core_tlb)
 mkdir -p "$OUT"
 
 log() {
@@ -123,6 +125,24 @@ profile_pgbench() {
     rm -f "$data"
 }
 
+# DHT vs dshash lookups at 1M keys (DHT load 0.95, dshash 0.48: they grow above 1 and 0.75
+# entries per bucket) and at 700k keys, where both tables sit at load 0.67.
+profile_load_factor() {
+    {
+        echo "# load_factor: simple_cache_bench_hash ns/op, dht and dshash alternating"
+        local r n impl
+        for n in 700000 1000000; do
+            for r in 1 2; do
+                for impl in dht dshash; do
+                    echo "## n=$n round $r $impl"
+                    bc_psql prof -At -F ' ' -c "SELECT op, round(ns_per_op::numeric, 1) FROM simple_cache_bench_hash('$impl', $n) WHERE op IN ('find_hit', 'find_miss', 'insert')"
+                done
+            done
+        done
+    } >"$OUT/load_factor.txt" 2>&1
+    log "wrote ${OUT#"$ROOT"/}/load_factor.txt"
+}
+
 # The core DHT at 4M keys with 4 KB pages vs transparent huge pages for its heap.
 profile_core_tlb() {
     mkdir -p build
@@ -147,7 +167,8 @@ for c in "${CASES[@]}"; do
     [[ $c == core_tlb ]] || need_cluster=1
 done
 if [[ $need_cluster -eq 1 ]]; then
-    bc_start prof "simple_cache.max_memory = '4GB'" "jit = off"
+    # Preloaded, as in bench/run.sh: immune to a reinstall of the library during the run.
+    bc_start prof "simple_cache.max_memory = '4GB'" "jit = off" "shared_preload_libraries = 'simple_cache, simple_cache_bench'"
     bc_psql prof -c 'CREATE EXTENSION simple_cache' -c 'CREATE EXTENSION simple_cache_bench'
     # 100k entries as in the round-trip section; the statement cases load up to 1M.
     bc_psql prof -At -c "SELECT count(simple_cache_put('k' || g, rpad(g::text, 32, 'v'))) FROM generate_series(1, 100000) g" >/dev/null
@@ -173,6 +194,7 @@ for c in "${CASES[@]}"; do
         rt_put8) profile_pgbench rt_put8 rt_put.sql 8 ;;
         rt_get8) profile_pgbench rt_get8 rt_get.sql 8 ;;
         core_tlb) profile_core_tlb ;;
+        load_factor) profile_load_factor ;;
         *) log "unknown case $c" ;;
     esac
 done

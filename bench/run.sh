@@ -63,6 +63,13 @@ RT_KEYS=100000         # keys preloaded for the round-trip and concurrency secti
 MEM_N=1000000          # entries at which memory per entry is measured (section 4)
 SECTIONS=${BENCH_SECTIONS:-1 2 3 4 5 6 7}
 
+# Every cluster preloads the libraries it uses: a backend then runs the code the postmaster
+# loaded at start, so a "make install" by someone else during the run (a new simple_cache.so
+# would refuse an area made by the old one) cannot change the code under a running cluster.
+PRELOAD_CACHE="shared_preload_libraries = 'simple_cache'"
+PRELOAD_BOTH="shared_preload_libraries = 'simple_cache, simple_cache_bench'"
+PRELOAD_BENCH="shared_preload_libraries = 'simple_cache_bench'"
+
 SAMPLES=$OUT/samples.csv
 META=$OUT/meta.txt
 LOG=$OUT/run.log
@@ -421,7 +428,7 @@ section_hash() {
     hash_rounds main "$HASH_ROUNDS" "" dht dshash dynahash
     if ((PRESIZED_ROUNDS > 0)); then
         log "  again with min_dynamic_shared_memory = 1GB ($PRESIZED_ROUNDS rounds)"
-        bc_start presized "min_dynamic_shared_memory = '1GB'" "jit = off"
+        bc_start presized "min_dynamic_shared_memory = '1GB'" "jit = off" "$PRELOAD_BENCH"
         bc_psql presized -c 'CREATE EXTENSION simple_cache_bench'
         echo "impl,pct,entries,mean_ns,max_ns" >"$OUT/insert_profile_presized.csv"
         hash_rounds presized "$PRESIZED_ROUNDS" _presized dht dshash
@@ -472,8 +479,8 @@ hash_rounds() {
 # without (a cluster with room).
 section_scale() {
     log "sections 4-5: memory per entry, scale ($SMALL_N vs $SCALE_N entries), eviction"
-    bc_start large "simple_cache.max_memory = '8GB'" "jit = off" "statement_timeout = '20min'"
-    bc_start small "simple_cache.max_memory = '8GB'" "jit = off" "statement_timeout = '20min'"
+    bc_start large "simple_cache.max_memory = '8GB'" "jit = off" "statement_timeout = '20min'" "$PRELOAD_CACHE"
+    bc_start small "simple_cache.max_memory = '8GB'" "jit = off" "statement_timeout = '20min'" "$PRELOAD_CACHE"
     local c
     for c in large small; do
         bc_psql "$c" -c 'CREATE EXTENSION simple_cache'
@@ -534,7 +541,8 @@ scale_rounds() {
 # Puts of new keys: a cache held full at EVICT_MEMORY (every insert evicts) vs the small
 # cluster's cache with room to spare.
 eviction_rounds() {
-    bc_start evict "simple_cache.max_memory = '$EVICT_MEMORY'" "jit = off" "statement_timeout = '20min'"
+    bc_start evict "simple_cache.max_memory = '$EVICT_MEMORY'" "jit = off" "statement_timeout = '20min'" \
+        "$PRELOAD_CACHE"
     bc_psql evict -c 'CREATE EXTENSION simple_cache'
     log "  filling a $EVICT_MEMORY cache past full"
     bc_psql evict -At -c "SELECT count(simple_cache_put('f' || g, rpad(g::text, 32, 'v'))) FROM generate_series(1, $EVICT_FILL) g" >/dev/null
@@ -583,7 +591,7 @@ main() {
 
     if has_section 1 || has_section 2 || has_section 3 || has_section 6 || has_section 7; then
         bc_start main "simple_cache.max_memory = '2GB'" "jit = off" "shared_buffers = '256MB'" \
-            "max_connections = 100" "statement_timeout = '20min'"
+            "max_connections = 100" "statement_timeout = '20min'" "$PRELOAD_BOTH"
         bc_psql main -c 'CREATE EXTENSION simple_cache'
         log "preloading $RT_KEYS cache entries and an UNLOGGED table of $RT_KEYS rows"
         bc_psql main -At -c "SELECT count(simple_cache_put('k' || g, rpad(g::text, 32, 'v'))) FROM generate_series(1, $RT_KEYS) g" >/dev/null
