@@ -12,6 +12,13 @@
 #   pgbench    several pgbench clients at once: incr and cas increments, exact totals checked
 #   preload    test/preload_smoke.sql on a server with shared_preload_libraries = 'simple_cache'
 #   perl-tap   Perl TAP tests test/t/*.pl using PostgreSQL::Test::Cluster
+#   consistency  pgbench clients mixing every data operation on shared keys for 10 s: no value
+#              returned that was never written, no increment lost (test/reliability/)
+#   fuzz       libFuzzer targets, 20 s each: the saved-file parser, DHT operations (test/fuzz/)
+#   sqlsmith   random queries for 30 s against a database with the extension: no crash
+#
+# "make stress" (test/stress.sh) runs long versions of consistency, fuzz, sqlsmith and the
+# crash tests.
 #
 # Usage: test/run-all.sh [suite...]   (default: all). A suite with no test files is skipped.
 # Ends with the line "N passed, N failed" (counting suites) and exits 1 if any suite failed.
@@ -21,7 +28,7 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
 export MAKE=${MAKE:-make}
 
-ALL_SUITES=(deps build unit unit-tsan regress pgtap pgbench preload perl-tap)
+ALL_SUITES=(deps build unit unit-tsan regress pgtap pgbench preload perl-tap consistency fuzz sqlsmith)
 SKIP=77          # exit status by which a suite says "nothing to run"
 BUILD_OK=0
 PASSED=0
@@ -170,12 +177,27 @@ suite_perl_tap() {
     )
 }
 
+# Suite consistency: test/reliability/consistency.sh with 4 clients for 10 seconds.
+suite_consistency() {
+    test/reliability/consistency.sh 4 10
+}
+
+# Suite fuzz: test/fuzz/run.sh, each libFuzzer target for 20 seconds.
+suite_fuzz() {
+    test/fuzz/run.sh 20
+}
+
+# Suite sqlsmith: test/reliability/sqlsmith.sh for 30 seconds.
+suite_sqlsmith() {
+    test/reliability/sqlsmith.sh 30
+}
+
 # Runs one suite in a subshell with errexit on, and records PASS, FAIL or SKIP.
 run_suite() {
     local name=$1 rc
     echo
     echo "=================== $name ==================="
-    if [[ $BUILD_OK -eq 0 && $name =~ ^(regress|pgtap|pgbench|preload|perl-tap)$ ]]; then
+    if [[ $BUILD_OK -eq 0 && $name =~ ^(regress|pgtap|pgbench|preload|perl-tap|consistency|sqlsmith)$ ]]; then
         echo "not run: the build failed"
         rc=1
     else
