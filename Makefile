@@ -77,3 +77,20 @@ bench:
 
 bench-profile:
 	bash bench/profile.sh
+
+# Reliability: long runs of the crash, load, fuzz and sqlsmith tests with a summary of the
+# figures reached (test/stress.sh; "make test" runs their quick versions).
+#   make stress                  16 clients x 300 s, 5 crash rounds, 600 s per fuzz target
+#                                (one job per CPU), 600 s of sqlsmith, the known-bug checks
+#   make stress STRESS_CLIENTS=32 STRESS_SECONDS=3600 STRESS_CRASH_ROUNDS=20 \
+#               STRESS_FUZZ_SECONDS=3600 STRESS_SQLSMITH_SECONDS=1800 STRESS_VALGRIND=1
+#   make fuzz [FUZZ_SECONDS=60]  the libFuzzer targets only (test/fuzz/run.sh)
+.PHONY: stress fuzz
+stress:
+	STRESS_CLIENTS=$(STRESS_CLIENTS) STRESS_SECONDS=$(STRESS_SECONDS) \
+	STRESS_CRASH_ROUNDS=$(STRESS_CRASH_ROUNDS) STRESS_FUZZ_SECONDS=$(STRESS_FUZZ_SECONDS) \
+	STRESS_FUZZ_JOBS=$(STRESS_FUZZ_JOBS) STRESS_SQLSMITH_SECONDS=$(STRESS_SQLSMITH_SECONDS) \
+	STRESS_STEPS="$(STRESS_STEPS)" STRESS_VALGRIND=$(STRESS_VALGRIND) bash test/stress.sh
+
+fuzz:
+	bash test/fuzz/run.sh $(FUZZ_SECONDS)
