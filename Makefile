@@ -7,7 +7,7 @@ PGFILEDESC  = "simple_cache - shared key/value cache and free-space map in DSA"
 
 SOURCES     = $(sort $(wildcard src/pg/*.cpp src/cache/*.cpp src/fsm/*.cpp src/sql/*.cpp))
 OBJS        = $(SOURCES:.cpp=.o)
-PROJECT_HEADERS = $(wildcard include/simple_cache/*/*.hpp)
+PROJECT_HEADERS = $(wildcard include/simple_cache/*/*.hpp include/simple_cache/*/*/*.hpp src/*/*.hpp)
 
 REGRESS      = $(basename $(notdir $(sort $(wildcard sql/[0-9]*.sql))))
 REGRESS_OPTS = --inputdir=. --load-extension=simple_cache
