@@ -270,3 +270,17 @@ REVOKE ALL ON FUNCTION simple_cache_fsm_forget_dropped(oid[]) FROM PUBLIC;
 REVOKE ALL ON FUNCTION simple_cache_fsm_on_sql_drop() FROM PUBLIC;
 REVOKE ALL ON FUNCTION simple_cache_fsm_check() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION simple_cache_fsm_check() TO pg_monitor;
+
+-- Persistence of the map: save every database's relations to simple_cache_fsm.dat in the data
+-- directory, and load them back (each relation reported wholesale, replacing what is tracked
+-- under its oid). Each returns how many relations it wrote or loaded.
+CREATE FUNCTION simple_cache_fsm_save()
+RETURNS bigint AS 'MODULE_PATHNAME', 'simple_cache_fsm_save'
+LANGUAGE C STRICT VOLATILE PARALLEL UNSAFE;
+
+CREATE FUNCTION simple_cache_fsm_load()
+RETURNS bigint AS 'MODULE_PATHNAME', 'simple_cache_fsm_load'
+LANGUAGE C STRICT VOLATILE PARALLEL UNSAFE;
+
+REVOKE ALL ON FUNCTION simple_cache_fsm_save() FROM PUBLIC;
+REVOKE ALL ON FUNCTION simple_cache_fsm_load() FROM PUBLIC;

@@ -2,12 +2,14 @@
 //
 // With simple_cache in shared_preload_libraries, one background worker ("simple_cache
 // persistence") runs for the life of the server. When it first starts after shared memory was
-// set up (server start, or the restart that follows a crash) it loads the saved cache; then it
-// saves every simple_cache.save_interval seconds, and once more when it is told to stop at a
+// set up (server start, or the restart that follows a crash) it loads the saved cache and the
+// saved free-space map (fsm/persistence.hpp); then it saves both
+// every simple_cache.save_interval seconds, and once more when it is told to stop at a
 // clean shutdown (the postmaster sends SIGTERM and waits for it before the shutdown
 // checkpoint). An immediate shutdown or a crash kills it without a save, so the next start
 // loads the last periodic save. Failures are logged and the worker carries on.
 #include "simple_cache/cache/persistence_file.hpp"
+#include "simple_cache/fsm/persistence.hpp"
 
 #include <atomic>
 #include <new>
@@ -156,10 +158,24 @@ bool load_at_startup(MemoryContext context)
                                     static_cast<unsigned long long>(r.no_room))));
         });
     });
+    if (stopped)
+        return false;
+    run_logged(context, "loading the saved free-space map", [&] {
+        fsm::MapLoadResult r = fsm::load_map(shutdown_requested);
+        stopped = r.stopped;
+        if (!r.found)
+            return;
+        pg::guard([=] {
+            ereport(LOG, (errmsg("simple_cache: loaded %llu relations from \"%s\"%s",
+                                 static_cast<unsigned long long>(r.loaded), fsm::kMapFileName,
+                                 r.stopped ? " before a shutdown request stopped the load" : ""),
+                          errdetail("%llu saved relations did not fit.", static_cast<unsigned long long>(r.no_room))));
+        });
+    });
     return !stopped;
 }
 
-// Saves the cache, logging the result at `level`.
+// Saves the cache and the free-space map, logging the results at `level`.
 void save_now(MemoryContext context, const char *action, int level)
 {
     run_logged(context, action, [=] {
@@ -167,6 +183,14 @@ void save_now(MemoryContext context, const char *action, int level)
         pg::guard([=] {
             ereport(level, (errmsg("simple_cache: saved %llu entries to \"%s\" (%llu bytes)",
                                    static_cast<unsigned long long>(r.entries), kSnapshotFileName,
+                                   static_cast<unsigned long long>(r.bytes))));
+        });
+    });
+    run_logged(context, action, [=] {
+        SaveResult r = fsm::save_map();
+        pg::guard([=] {
+            ereport(level, (errmsg("simple_cache: saved %llu relations to \"%s\" (%llu bytes)",
+                                   static_cast<unsigned long long>(r.entries), fsm::kMapFileName,
                                    static_cast<unsigned long long>(r.bytes))));
         });
     });

@@ -28,9 +28,11 @@ uint64_t allowance_for(Shared &s, Slot *all, int32_t i)
     return allow;
 }
 
-// Replaces the pages of the relation in slot i (entry e) by pages, which are already its
-// request. Returns the pages kept, or -1 when memory ran out. Directory held exclusively.
-int64_t replace_locked(Shared &s, Slot *all, int32_t i, RelationEntry &e, const cf::PreparedPages &pages)
+// Replaces the pages of the relation in slot i (entry e) by pages, recording `request` (its
+// slot's request) as the entry's. Returns the pages kept, or -1 when memory ran out. Directory
+// held exclusively.
+int64_t replace_locked(Shared &s, Slot *all, int32_t i, RelationEntry &e, const cf::PreparedPages &pages,
+                       uint32_t request)
 {
     uint64_t allow = allowance_for(s, all, i);
     RelationLock lock(e, LW_EXCLUSIVE);
@@ -40,6 +42,7 @@ int64_t replace_locked(Shared &s, Slot *all, int32_t i, RelationEntry &e, const 
     touch(e);
     if (result.status != cf::Status::ok)
         return -1;
+    e.state.requested_pages = request;
     set_chunks(s, all[i], rel.chunks());
     return result.kept;
 }
@@ -71,11 +74,9 @@ void undo_request(Shared &s, Slot *all, int32_t i, uint32_t old_request) noexcep
 
 }  // namespace
 
-uint32_t record_report(const char *function, Oid relid, const cf::PreparedPages &pages, KindRule rule)
+int64_t report_for_key(const FsmKey &key, const cf::PreparedPages &pages, KindRule rule, uint32_t request)
 {
     Shared &s = shared();
-    FsmKey key = key_of(relid);
-    uint32_t request = static_cast<uint32_t>(std::min<size_t>(pages.size(), UINT32_MAX));
     int64_t kept = -1;
     {
         DirectoryLock directory(s, LW_EXCLUSIVE);
@@ -90,7 +91,7 @@ uint32_t record_report(const char *function, Oid relid, const cf::PreparedPages 
             old_request = all[i].requested_pages;
             all[i].requested_pages = request;
             recompute_targets(s, all);
-            kept = replace_locked(s, all, i, *e, pages);
+            kept = replace_locked(s, all, i, *e, pages, request);
         } catch (...) {
             kept = -1;
             if (all != nullptr)
@@ -105,6 +106,13 @@ uint32_t record_report(const char *function, Oid relid, const cf::PreparedPages 
                 uncreate_relation(s, key);
         }
     }
+    return kept;
+}
+
+uint32_t record_report(const char *function, Oid relid, const cf::PreparedPages &pages, KindRule rule)
+{
+    uint32_t request = static_cast<uint32_t>(std::min<size_t>(pages.size(), UINT32_MAX));
+    int64_t kept = report_for_key(key_of(relid), pages, rule, request);
     if (kept < 0)
         throw_no_room(function, relid);
     return static_cast<uint32_t>(kept);

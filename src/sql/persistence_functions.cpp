@@ -1,6 +1,8 @@
 // SQL entry points for saving and loading the cache on demand: simple_cache_save() and
-// simple_cache_load(). Both work with or without shared_preload_libraries.
+// simple_cache_load(), and the same for the free-space map: simple_cache_fsm_save() and
+// simple_cache_fsm_load(). All work with or without shared_preload_libraries.
 #include "simple_cache/cache/persistence_file.hpp"
+#include "simple_cache/fsm/persistence.hpp"
 #include "simple_cache/pg/error.hpp"
 #include "simple_cache/pg/postgres.hpp"
 
@@ -24,6 +26,29 @@ SIMPLE_CACHE_FUNCTION(simple_cache_load)
     if (result.no_room > 0)
         ereport(WARNING, (errcode(ERRCODE_OUT_OF_MEMORY),
                           errmsg("simple_cache: %llu saved entries did not fit in the cache",
+                                 static_cast<unsigned long long>(result.no_room))));
+    PG_RETURN_INT64(static_cast<int64>(result.loaded));
+}
+
+// simple_cache_fsm_save() RETURNS bigint: relations written to simple_cache_fsm.dat.
+SIMPLE_CACHE_FUNCTION(simple_cache_fsm_save)
+{
+    sc::cache::SaveResult result = sc::fsm::save_map();
+    PG_RETURN_INT64(static_cast<int64>(result.entries));
+}
+
+// simple_cache_fsm_load() RETURNS bigint: relations restored from simple_cache_fsm.dat, each
+// reported wholesale. A missing file gives 0 and a NOTICE; relations that did not fit give a
+// WARNING.
+SIMPLE_CACHE_FUNCTION(simple_cache_fsm_load)
+{
+    sc::fsm::MapLoadResult result = sc::fsm::load_map();
+    if (!result.found)
+        ereport(NOTICE, (errmsg("simple_cache: no saved free-space map to load"),
+                         errdetail("The data directory has no file \"%s\".", sc::fsm::kMapFileName)));
+    if (result.no_room > 0)
+        ereport(WARNING, (errcode(ERRCODE_OUT_OF_MEMORY),
+                          errmsg("simple_cache: %llu saved relations did not fit in the free-space map",
                                  static_cast<unsigned long long>(result.no_room))));
     PG_RETURN_INT64(static_cast<int64>(result.loaded));
 }

@@ -33,6 +33,7 @@
 #include <string>
 
 #include "simple_cache/cache/snapshot.hpp"
+#include "simple_cache/pg/error.hpp"
 
 namespace simple_cache::cache {
 
@@ -41,6 +42,12 @@ inline constexpr char kSnapshotMagic[8] = {'S', 'C', 'A', 'C', 'H', 'E', '\r', '
 inline constexpr uint32_t kSnapshotFormatVersion = 1;
 inline constexpr size_t kSnapshotHeaderBytes = 48;
 inline constexpr size_t kSnapshotRecordHeaderBytes = 21;
+
+// What a save wrote.
+struct SaveResult {
+    uint64_t entries = 0;  // records
+    uint64_t bytes = 0;
+};
 
 // Where the parser reads from: the file, or memory (tests and fuzzing).
 class ByteSource {
@@ -69,18 +76,137 @@ class MemorySource final : public ByteSource {
     size_t at_ = 0;
 };
 
-// Receives each record as it is parsed; returns false to stop parsing there.
-using RecordVisitor = std::function<bool(const SnapshotEntry &)>;
-
-// What parse_snapshot found.
+// What parsing a file found.
 struct ParseResult {
     bool valid = false;       // every check passed (or the visitor stopped before a defect)
     bool stopped = false;     // the visitor asked to stop
     std::string problem;      // why the file was rejected, for the log
-    uint64_t entries = 0;     // the header's entry count
+    uint64_t entries = 0;     // the header's entry (record) count
     int64_t saved_at_ms = 0;  // the header's save time
     uint64_t records = 0;     // records read
 };
+
+// --- Saved files in general: the cache's file and the free-space map's share the header above
+// (with their own magic, version and name), the temporary file, fsync and durable_rename of a
+// save, and the checks of a load. Their payloads are sequences of records of their own. ---
+
+// What tells one kind of saved file from another.
+struct FileFormat {
+    const char *file_name;    // in the data directory
+    const char *magic;        // 8 bytes
+    uint32_t version;         // the format version this build writes and reads
+    size_t min_record_bytes;  // the smallest record, to bound the header's record count
+    const char *what;         // what the file is, for messages ("saved cache")
+};
+
+// The cache's format (the layout above).
+extern const FileFormat kSnapshotFormat;
+
+// Little-endian encoding, for records.
+inline void put_u32(char *to, uint32_t v)
+{
+    for (int i = 0; i < 4; ++i)
+        to[i] = static_cast<char>(v >> (8 * i));
+}
+inline void put_u64(char *to, uint64_t v)
+{
+    for (int i = 0; i < 8; ++i)
+        to[i] = static_cast<char>(v >> (8 * i));
+}
+inline uint32_t get_u32(const char *from)
+{
+    uint32_t v = 0;
+    for (int i = 0; i < 4; ++i)
+        v |= static_cast<uint32_t>(static_cast<unsigned char>(from[i])) << (8 * i);
+    return v;
+}
+inline uint64_t get_u64(const char *from)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < 8; ++i)
+        v |= static_cast<uint64_t>(static_cast<unsigned char>(from[i])) << (8 * i);
+    return v;
+}
+
+// The payload of a file being parsed, as the record reader sees it.
+class PayloadReader {
+  public:
+    virtual ~PayloadReader() = default;
+    // Copies the next n bytes to `to` (skips them when to is null). False, reading nothing,
+    // when fewer than n bytes of the payload remain or the file ends first.
+    virtual bool take(char *to, uint64_t n) = 0;
+    // Payload bytes not read yet.
+    virtual uint64_t remaining() const = 0;
+};
+
+// What a record reader tells the parser.
+enum class RecordStep {
+    next,     // the record was fine: go on
+    stop,     // stop parsing here (the file counts as valid)
+    invalid,  // the record is damaged; problem says how
+};
+
+// Reads (and checks the bounds of) record `index` from the payload, setting problem when it
+// returns invalid.
+using RecordReader = std::function<RecordStep(PayloadReader &in, uint64_t index, std::string &problem)>;
+
+// "record N" for problems found in record `index` (counted from 0).
+std::string record_label(uint64_t index);
+
+// Writes the temporary file of a save and, on commit, puts it in place of the format's file
+// (fsync, durable_rename). The temporary file is removed if the writer is destroyed without a
+// commit. Creating it first removes temporary files that crashed saves left behind.
+class FileWriter {
+  public:
+    explicit FileWriter(const FileFormat &format);
+    FileWriter(const FileWriter &) = delete;
+    FileWriter &operator=(const FileWriter &) = delete;
+    ~FileWriter();
+
+    // Appends bytes to the current record.
+    void append(const char *data, size_t size);
+    // Ends the current record.
+    void end_record() { ++records_; }
+    // Completes the file and renames it over the saved one. Throws on failure.
+    SaveResult commit(int64_t saved_at_ms);
+
+  private:
+    void flush();
+    void write_at(const char *data, size_t size, uint64_t offset);
+    void close_quietly() noexcept;
+
+    const FileFormat &format_;
+    char temp_path_[MAXPGPATH] = {};
+    int fd_ = -1;
+    bool created_ = false;
+    bool committed_ = false;
+    std::string buffer_;
+    uint32_t crc_ = 0;
+    uint64_t records_ = 0;
+    uint64_t payload_bytes_ = 0;  // written or buffered
+};
+
+// Parses a file of `format` of `size` bytes from source: checks the header, hands each record
+// to read, and checks the payload's bounds and checksum. Trusts nothing in the file.
+ParseResult parse_file(const FileFormat &format, ByteSource &source, uint64_t size, const RecordReader &read);
+
+// Opens format's file (found = false when there is none), parses it with check (which must
+// change nothing), throwing SqlError XX001 when it is not valid, then parses it again with
+// read and returns that pass's result (result.valid false: the file changed in between).
+struct FileLoad {
+    bool found = false;
+    ParseResult result;
+};
+FileLoad load_file(const FileFormat &format, const RecordReader &check, const RecordReader &read);
+
+// The error for a file of `format` that fails the checks.
+pg::SqlError invalid_file_error(const FileFormat &format, const std::string &problem, const char *hint);
+
+// --- The cache's file ---
+
+// Receives each record as it is parsed; returns false to stop parsing there.
+using RecordVisitor = std::function<bool(const SnapshotEntry &)>;
+
 
 // Parses a saved cache of `size` bytes read from source. Trusts nothing in it: every length is
 // checked against the bytes that remain before anything is read or allocated, so any byte
@@ -88,12 +214,6 @@ struct ParseResult {
 // it hands over each record as soon as it is read, before the payload checksum can be checked
 // at the end, so check the file first when that matters.
 ParseResult parse_snapshot(ByteSource &source, uint64_t size, const RecordVisitor *visit);
-
-// What a save wrote.
-struct SaveResult {
-    uint64_t entries = 0;
-    uint64_t bytes = 0;
-};
 
 // Writes every live entry of every database to the file (through the temporary file and
 // durable_rename). Throws on failure, leaving the previous file untouched.

@@ -5,6 +5,7 @@
 
 #include "simple_cache/core/fsm/prepared_pages.hpp"
 #include "simple_cache/fsm/relation_info.hpp"
+#include "simple_cache/fsm/shared.hpp"
 
 namespace simple_cache::fsm {
 
@@ -14,5 +15,10 @@ namespace simple_cache::fsm {
 // rule is authoritative. Returns the pages kept; 53200 (naming function) and nothing changed
 // when shared memory ran out.
 uint32_t record_report(const char *function, Oid relid, const core::fsm::PreparedPages &pages, KindRule rule);
+
+// record_report() for a relation of any database (key), with the relation's request given
+// (at least pages.size()). Returns the pages kept, or -1 when shared memory ran out (nothing
+// changed then); never looks the relation up in the catalogs.
+int64_t report_for_key(const FsmKey &key, const core::fsm::PreparedPages &pages, KindRule rule, uint32_t request);
 
 }  // namespace simple_cache::fsm

@@ -1,0 +1,207 @@
+// Saving and loading the free-space map (see persistence.hpp): export of every database's
+// relations under brief locks, and the record format on top of the cache's saved-file code.
+#include "simple_cache/fsm/persistence.hpp"
+
+#include <string>
+#include <vector>
+
+#include "simple_cache/fsm/directory.hpp"
+#include "simple_cache/fsm/locks.hpp"
+#include "simple_cache/fsm/report.hpp"
+#include "simple_cache/pg/error.hpp"
+
+namespace simple_cache::fsm {
+
+namespace cf = core::fsm;
+using cache::get_u32;
+using cache::PayloadReader;
+using cache::put_u32;
+using cache::RecordStep;
+
+namespace {
+
+constexpr char kMapMagic[8] = {'S', 'C', 'F', 'S', 'M', 'A', 'P', '\n'};
+constexpr size_t kRecordHeaderBytes = 21;
+const cache::FileFormat kMapFormat = {kMapFileName, kMapMagic, 1, kRecordHeaderBytes, "saved free-space map"};
+
+// Offsets of a record header's fields.
+enum RecordOffset : size_t {
+    kDatabaseAt = 0,
+    kRelationAt = 4,
+    kKindAt = 8,
+    kRequestedAt = 9,
+    kAverageAt = 13,
+    kCountAt = 17,
+};
+
+// One relation as saved.
+struct SavedRelation {
+    FsmKey key{};
+    cf::RelationKind kind = cf::RelationKind::heap;
+    uint32_t requested_pages = 0;
+    uint32_t avg_request = 0;
+    std::vector<cf::PageEntry> pages;
+};
+
+// Copies every slot, under the directory lock in shared mode (buffer sized before the lock).
+std::vector<Slot> copy_all_slots(Shared &s)
+{
+    std::vector<Slot> copy;
+    for (;;) {
+        copy.resize(relation_count(s) + 16);
+        DirectoryLock directory(s, LW_SHARED);
+        uint32_t count = relation_count(s);
+        if (count > copy.size())
+            continue;
+        const Slot *all = slots(s);
+        std::copy(all, all + count, copy.begin());
+        copy.resize(count);
+        return copy;
+    }
+}
+
+// Reads one relation under its shared lock; false when it is no longer tracked.
+bool read_relation(Shared &s, const FsmKey &key, SavedRelation *out)
+{
+    RelationLock lock;
+    RelationEntry *e = open_relation(s, key, LW_SHARED, lock);
+    if (e == nullptr)
+        return false;
+    FsmRelation rel(*s.policy, e->state);
+    out->key = key;
+    out->kind = rel.kind();
+    out->requested_pages = rel.requested_pages();
+    out->avg_request = rel.avg_request();
+    out->pages.clear();
+    out->pages.reserve(rel.count());  // std::bad_alloc releases the lock on its way up
+    for (uint32_t i = 0; i < rel.count(); ++i)
+        out->pages.push_back(rel.page_at(i));
+    return true;
+}
+
+// Appends one relation's record.
+void add_relation(cache::FileWriter &writer, const SavedRelation &r)
+{
+    char head[kRecordHeaderBytes];
+    put_u32(head + kDatabaseAt, r.key.database);
+    put_u32(head + kRelationAt, r.key.relid);
+    head[kKindAt] = static_cast<char>(r.kind);
+    put_u32(head + kRequestedAt, r.requested_pages);
+    put_u32(head + kAverageAt, r.avg_request);
+    put_u32(head + kCountAt, static_cast<uint32_t>(r.pages.size()));
+    writer.append(head, sizeof head);
+    for (const cf::PageEntry &page : r.pages) {
+        char bytes[6];
+        put_u32(bytes, page.block);
+        bytes[4] = static_cast<char>(page.avail & 0xFF);
+        bytes[5] = static_cast<char>(page.avail >> 8);
+        writer.append(bytes, r.kind == cf::RelationKind::heap ? 6 : 4);
+    }
+    writer.end_record();
+}
+
+// Reads and checks one record into *r.
+RecordStep read_relation_record(PayloadReader &in, uint64_t i, std::string &problem, SavedRelation *r)
+{
+    char head[kRecordHeaderBytes];
+    if (!in.take(head, sizeof head)) {
+        problem = "The payload ends inside " + cache::record_label(i) + ".";
+        return RecordStep::invalid;
+    }
+    auto kind = static_cast<unsigned char>(head[kKindAt]);
+    uint32_t count = get_u32(head + kCountAt);
+    uint32_t average = get_u32(head + kAverageAt);
+    size_t page_bytes = kind == 0 ? 6 : 4;
+    if (kind > 1)
+        problem = "The kind of " + cache::record_label(i) + " is " + std::to_string(kind) + ".";
+    else if (uint64_t{count} * page_bytes > in.remaining())
+        problem = cache::record_label(i) + " runs past the end of the payload.";
+    else if (average > cf::kMaxAvail)
+        problem = "The average request of " + cache::record_label(i) + " is out of range.";
+    if (!problem.empty())
+        return RecordStep::invalid;
+    r->key = FsmKey{get_u32(head + kDatabaseAt), get_u32(head + kRelationAt)};
+    r->kind = static_cast<cf::RelationKind>(kind);
+    r->requested_pages = get_u32(head + kRequestedAt);
+    r->avg_request = average;
+    r->pages.resize(count);
+    for (uint32_t p = 0; p < count; ++p) {
+        char bytes[6] = {};
+        if (!in.take(bytes, page_bytes)) {
+            problem = cache::record_label(i) + " runs past the end of the payload.";
+            return RecordStep::invalid;
+        }
+        uint32_t block = get_u32(bytes);
+        auto avail = static_cast<uint32_t>(static_cast<unsigned char>(bytes[4]) |
+                                           static_cast<unsigned char>(bytes[5]) << 8);
+        if (block > MaxBlockNumber || avail > BLCKSZ) {
+            problem = "A page of " + cache::record_label(i) + " is out of range.";
+            return RecordStep::invalid;
+        }
+        r->pages[p] = cf::PageEntry{block, static_cast<cf::Avail>(avail)};
+    }
+    return RecordStep::next;
+}
+
+// Reports a saved relation wholesale and restores its average request; false when it did not
+// fit.
+bool restore_relation(const SavedRelation &r)
+{
+    cf::PreparedPages pages = cf::PreparedPages::from_entries(r.pages);
+    uint32_t request = std::max<uint32_t>(r.requested_pages, static_cast<uint32_t>(pages.size()));
+    if (report_for_key(r.key, pages, KindRule{r.kind, true}, request) < 0)
+        return false;
+    Shared &s = shared();
+    RelationLock lock;
+    RelationEntry *e = open_relation(s, r.key, LW_EXCLUSIVE, lock);
+    if (e != nullptr && r.avg_request > 0)
+        e->state.request_average = r.avg_request * cf::kRequestAverageWeight;
+    return true;
+}
+
+}  // namespace
+
+cache::SaveResult save_map()
+{
+    cache::FileWriter writer(kMapFormat);
+    int64_t saved_at = cache::now_ms();
+    if (in_use()) {
+        Shared &s = shared();
+        SavedRelation r;
+        for (const Slot &slot : copy_all_slots(s)) {
+            pg::check_for_interrupts();
+            if (read_relation(s, slot.key, &r))
+                add_relation(writer, r);
+        }
+    }
+    return writer.commit(saved_at);
+}
+
+MapLoadResult load_map(bool (*stop_requested)())
+{
+    MapLoadResult out;
+    SavedRelation r;
+    cache::FileLoad load = cache::load_file(
+        kMapFormat,
+        [&](PayloadReader &in, uint64_t i, std::string &problem) { return read_relation_record(in, i, problem, &r); },
+        [&](PayloadReader &in, uint64_t i, std::string &problem) {
+            RecordStep step = read_relation_record(in, i, problem, &r);
+            if (step != RecordStep::next)
+                return step;
+            if (stop_requested != nullptr && stop_requested()) {
+                out.stopped = true;
+                return RecordStep::stop;
+            }
+            pg::check_for_interrupts();
+            ++(restore_relation(r) ? out.loaded : out.no_room);
+            return RecordStep::next;
+        });
+    out.found = load.found;
+    out.saved_at_ms = load.result.saved_at_ms;
+    if (load.found && !load.result.valid)
+        throw cache::invalid_file_error(kMapFormat, load.result.problem + " The file changed while it was being loaded.",
+                                        (std::to_string(out.loaded) + " relations were loaded before the defect.").c_str());
+    return out;
+}
+
+}  // namespace simple_cache::fsm
