@@ -524,7 +524,7 @@ SaveResult save_snapshot()
     return writer.commit(saved_at);
 }
 
-LoadResult load_snapshot(bool (*stop_requested)())
+LoadResult load_snapshot(bool (*stop_requested)(), bool replace_existing)
 {
     LoadResult out;
     uint64_t seen = 0;
@@ -536,8 +536,12 @@ LoadResult load_snapshot(bool (*stop_requested)())
         try {
             RestoreOutcome outcome =
                 restore_entry(entry.database, entry.key, entry.key_size,
-                              ValueBytes{entry.value, entry.value_size, entry.kind}, entry.expires_ms);
-            ++(outcome == RestoreOutcome::stored ? out.loaded : out.expired);
+                              ValueBytes{entry.value, entry.value_size, entry.kind}, entry.expires_ms,
+                              replace_existing);
+            if (outcome == RestoreOutcome::stored)
+                ++out.loaded;
+            else if (outcome == RestoreOutcome::expired)
+                ++out.expired;
         } catch (const pg::SqlError &e) {
             if (e.sqlstate() != ERRCODE_OUT_OF_MEMORY)
                 throw;

@@ -141,7 +141,7 @@ bool load_at_startup(MemoryContext context)
 {
     bool stopped = false;
     run_logged(context, "loading the saved cache", [&] {
-        LoadResult r = load_snapshot(shutdown_requested);
+        LoadResult r = load_snapshot(shutdown_requested, false);  // never undo newer writes
         stopped = r.stopped;
         if (!r.found) {
             pg::guard([] { ereport(DEBUG1, (errmsg_internal("simple_cache: no saved cache to load"))); });
@@ -280,4 +280,8 @@ extern "C" void simple_cache_persistence_main(Datum)
     pqsignal(SIGHUP, SignalHandlerForConfigReload);
     BackgroundWorkerUnblockSignals();
     simple_cache::cache::worker_main();
+    // Exit status 1 asks the postmaster to start the worker again after bgw_restart_time: a
+    // SIGTERM that is not part of a shutdown (pg_terminate_backend) must not end the periodic
+    // saves. During a shutdown nothing is restarted.
+    proc_exit(1);
 }

@@ -89,6 +89,15 @@ int64_t evict_round()
                        "Drop entries, raise simple_cache.max_memory or use simple_cache_set_size_limit().");
 }
 
+// Whether an item could fit under limit once every entry is gone: the table's own structures
+// stay. Checked before evicting, so that a put that cannot succeed evicts nothing.
+bool fits_after_evicting_all(size_t stored_key_size, size_t value_size, uint64_t limit)
+{
+    int64_t structures = pg::attach().control->counters.total_bytes() - bytes_held_by_entries();
+    int64_t needed = static_cast<int64_t>(CacheTable::item_bytes(stored_key_size, value_size));
+    return needed <= static_cast<int64_t>(limit) - structures;
+}
+
 // Whether a lowered limit left segments larger than it, so bytes in use need checking.
 bool attachment_limit_lowered()
 {
@@ -121,6 +130,8 @@ CacheTable::NewItem make_item_with_room(core::KeyView key, size_t value_size)
             throw_cache_full(user_key, value_size, " (simple_cache.eviction is none).");
         if (table.stats().entries == 0)
             throw_cache_full(user_key, value_size, " even with every other entry evicted.");
+        if (fruitless == 0 && limit != 0 && !fits_after_evicting_all(key.size, value_size, limit))
+            throw_cache_full(user_key, value_size, ": it would not fit even with every entry evicted.");
         fruitless = evict_round() > 0 ? 0 : fruitless + 1;
         if (fruitless > kFruitlessRoundsAllowed)
             throw_cache_full(user_key, value_size, ": eviction could not make room.");

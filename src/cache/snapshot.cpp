@@ -82,7 +82,7 @@ uint64_t export_entries(const SnapshotVisitor &visit)
 }
 
 RestoreOutcome restore_entry(Oid database, const char *key, size_t key_size, ValueBytes value,
-                             int64_t expires_ms)
+                             int64_t expires_ms, bool replace_existing)
 {
     if (key_size > kMaxKeyBytes)
         throw pg::SqlError(ERRCODE_PROGRAM_LIMIT_EXCEEDED, "simple_cache key is too long",
@@ -110,9 +110,11 @@ RestoreOutcome restore_entry(Oid database, const char *key, size_t key_size, Val
     entry.set_expires_ms(expires_ms);
     if (value.size > 0)
         std::memcpy(item.tail(), value.data, value.size);
-    link_item(
-        std::move(item), key_size, now, [](const CacheEntry *, const char *) { return true; }, false);
-    return RestoreOutcome::stored;
+    PutOutcome outcome = link_item(
+        std::move(item), key_size, now,
+        [replace_existing](const CacheEntry *live, const char *) { return replace_existing || live == nullptr; },
+        false);
+    return outcome.stored ? RestoreOutcome::stored : RestoreOutcome::kept;
 }
 
 }  // namespace simple_cache::cache

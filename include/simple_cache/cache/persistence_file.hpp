@@ -233,7 +233,7 @@ struct LoadResult {
 // the one with the same key in the same database, other entries stay. A missing file gives
 // found = false. A file that fails the checks throws SqlError XX001 (data_corrupted) before
 // anything is restored. stop_requested, if given, is polled between entries.
-LoadResult load_snapshot(bool (*stop_requested)() = nullptr);
+LoadResult load_snapshot(bool (*stop_requested)() = nullptr, bool replace_existing = true);
 
 // --- Settings and background worker (persistence_worker.cpp) ---
 

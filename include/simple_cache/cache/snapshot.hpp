@@ -34,13 +34,16 @@ uint64_t export_entries(const SnapshotVisitor &visit);
 enum class RestoreOutcome {
     stored,   // the entry is in the cache, replacing any entry with the same key
     expired,  // its expiry has passed: nothing changed
+    kept,     // a live entry with the same key was kept (replace_existing was false)
 };
 
 // Stores a saved entry under database's scope, replacing the entry with the same key if any,
 // and keeps the shared counters right (a restore is not counted as a put). expires_ms is an
 // absolute expiry (0: never). Throws SqlError: 54000 for a key or value over the limits, 22023
 // for an invalid expiry, 53200 when it does not fit (as put does, evicting first if enabled).
+// With replace_existing false, a live entry with the same key wins (the start-up load must not
+// undo what clients wrote since the server started).
 RestoreOutcome restore_entry(Oid database, const char *key, size_t key_size, ValueBytes value,
-                             int64_t expires_ms);
+                             int64_t expires_ms, bool replace_existing = true);
 
 }  // namespace simple_cache::cache
