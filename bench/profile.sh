@@ -5,6 +5,7 @@
 # "make bench" (run that first, or set BENCH_BUILD=1 to build and install here).
 #
 #   stmt_get      SELECT count(length(simple_cache_get('k' || g))) over 1M keys (section 2)
+#   stmt_get_hot  the same over 10k hot keys (every lookup hits the CPU caches): the CPU cost
 #   stmt_base     the same statement with the builtin only (the baseline of section 2)
 #   hash_dht      simple_cache_bench_hash('dht', 1M)    (section 3)
 #   hash_dshash   simple_cache_bench_hash('dshash', 1M) (section 3)
@@ -27,7 +28,7 @@ BENCH=$ROOT/bench
 OUT=$BENCH/results/profiles
 SECONDS_PER_CASE=${PROFILE_SECONDS:-6}
 CASES=("$@")
-[[ ${#CASES[@]} -gt 0 ]] || CASES=(rt_get rt_base rt_get8 rt_put8 stmt_get stmt_base hash_dht hash_dshash load_factor core_tlb)
+[[ ${#CASES[@]} -gt 0 ]] || CASES=(rt_get rt_base rt_get8 rt_put8 stmt_get stmt_get_hot stmt_base hash_dht hash_dshash load_factor core_tlb)
 mkdir -p "$OUT"
 
 log() {
@@ -186,6 +187,7 @@ for c in "${CASES[@]}"; do
     log "case $c"
     case $c in
         stmt_get) load_1m; profile_backend stmt_get "SELECT count(length(simple_cache_get('k' || g))) FROM generate_series(1, 1000000) g;" 12 ;;
+        stmt_get_hot) load_1m; profile_backend stmt_get_hot "SELECT count(length(simple_cache_get('k' || (g % 10000 + 1)))) FROM generate_series(1, 1000000) g;" 20 ;;
         stmt_base) load_1m; profile_backend stmt_base "SELECT count(length('k' || g)) FROM generate_series(1, 1000000) g;" 30 ;;
         hash_dht) profile_backend hash_dht "SELECT * FROM simple_cache_bench_hash('dht', 1000000);" 4 ;;
         hash_dshash) profile_backend hash_dshash "SELECT * FROM simple_cache_bench_hash('dshash', 1000000);" 4 ;;

@@ -397,10 +397,12 @@ for my $r (@rows) {
     $met++ if $r->{status} eq 'met';
     $missed++ if $r->{status} eq 'MISSED';
     my $status = $r->{status} eq 'MISSED' ? '**MISSED**' : $r->{status};
-    $md .= sprintf("| %s | %s | %s | %s | %s |\n", $r->{measure}, value_text($r), $r->{target}, $status, $r->{abs});
+    my @cells = map { (my $c = $_ // '') =~ s/\|/\\|/g; $c } ($r->{measure}, value_text($r), $r->{target}, $status, $r->{abs});
+    $md .= '| ' . join(' | ', @cells) . " |\n";
 }
 $md .= "\nTargets: $met met, $missed missed.\n";
-$md .= "\nPlots: `insert_latency.png` (insert latency over table growth, dht vs dshash), `concurrency.png`.\n";
+$md .= "\nPlots: `insert_latency.png` (insert latency over table growth, dht vs dshash vs dynahash), "
+    . "`insert_latency_presized.png` (the same with min_dynamic_shared_memory, full run), `concurrency.png`.\n";
 
 open my $out, '>', "$dir/results.md" or die "$dir/results.md: $!\n";
 print $out $md;
