@@ -89,13 +89,21 @@ int64_t evict_round()
                        "Drop entries, raise simple_cache.max_memory or use simple_cache_set_size_limit().");
 }
 
+// Room the allocator itself takes out of the limit (segment headers, page maps, span
+// descriptors), estimated generously: a fixed part and a share of the limit.
+int64_t allocator_overhead(uint64_t limit)
+{
+    return 64 * 1024 + static_cast<int64_t>(limit / 64);
+}
+
 // Whether an item could fit under limit once every entry is gone: the table's own structures
-// stay. Checked before evicting, so that a put that cannot succeed evicts nothing.
+// and the allocator's overhead stay. Checked before evicting, so that a put that cannot
+// succeed evicts nothing.
 bool fits_after_evicting_all(size_t stored_key_size, size_t value_size, uint64_t limit)
 {
     int64_t structures = pg::attach().control->counters.total_bytes() - bytes_held_by_entries();
     int64_t needed = static_cast<int64_t>(CacheTable::item_bytes(stored_key_size, value_size));
-    return needed <= static_cast<int64_t>(limit) - structures;
+    return needed <= static_cast<int64_t>(limit) - structures - allocator_overhead(limit);
 }
 
 // Whether a lowered limit left segments larger than it, so bytes in use need checking.

@@ -19,6 +19,14 @@ struct Report {
     char message[kMessageRoom] = {};
     char detail[kMessageRoom] = {};
     char hint[kMessageRoom] = {};
+
+    // Empties the report cheaply: a few stores, not the whole buffers.
+    void clear()
+    {
+        pg_error = nullptr;
+        sqlstate = ERRCODE_INTERNAL_ERROR;
+        message[0] = detail[0] = hint[0] = '\0';
+    }
 };
 
 // Counters of locks that must not be held once an error reaches an entry point.
@@ -92,7 +100,10 @@ void register_held_lock_counter(HeldLockCounter counter)
 // ERROR is raised after the handlers have ended, so no exception object or C++ frame is skipped.
 Datum run_sql_function(Datum (*body)(FunctionCallInfo), FunctionCallInfo fcinfo)
 {
-    Report report;
+    // Static, so that the common path pays nothing for it (backends are single-threaded, and
+    // an SQL function called while another one reports is impossible: reporting never calls back).
+    static Report report;
+    report.clear();
     try {
         return body(fcinfo);
     } catch (const PgError &e) {
