@@ -10,8 +10,10 @@
 // descriptors, ereport, interrupts, the cache itself); none of them may be reached, so each
 // one aborts.
 // The stubs are declared through PostgreSQL's and the project's own headers, so the compiler
-// checks that their signatures are the real ones; when persistence_file.cpp starts to use a
-// new backend symbol, the fuzzer's link fails and names it.
+// checks that their signatures are the real ones. When persistence_file.cpp starts to use a
+// new symbol, or one's signature changes, test/fuzz/missing-symbols.sh defines it as a zeroed,
+// non-executable alias (calling it crashes the fuzzer) and the build names it, so that the
+// fuzzer keeps building while the stub here is brought up to date.
 #include <cstdio>
 #include <cstdlib>
 
@@ -82,5 +84,5 @@ void throw_current_pg_error(MemoryContext, int, int) { unreachable("throw_curren
 namespace simple_cache::cache {
 int64_t now_ms() { unreachable("now_ms"); }
 uint64_t export_entries(const SnapshotVisitor &) { unreachable("export_entries"); }
-RestoreOutcome restore_entry(Oid, const char *, size_t, ValueBytes, int64_t) { unreachable("restore_entry"); }
+RestoreOutcome restore_entry(Oid, const char *, size_t, ValueBytes, int64_t, bool) { unreachable("restore_entry"); }
 }  // namespace simple_cache::cache
