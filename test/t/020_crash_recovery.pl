@@ -10,7 +10,9 @@
 #      removed by the next save;
 #   E  the persistence worker itself, in the middle of a periodic save;
 #   F  in the middle of simple_cache_load().
-# Then an immediate shutdown: the last save is loaded, exactly (G).
+# Then an immediate shutdown: the last save is loaded, exactly (G); the start-up load never
+# replaces values written after the start (H; that it brings back keys dropped meanwhile is a
+# known bug, a TODO test); a stray SIGTERM to the worker does not end persistence (I).
 # Each time the server must come back (polled until it accepts connections), the extension
 # must work (put, get, incr, cas, drop, list, save; no lock held; the statistics agree with the
 # entries), and no torn value may ever be returned: values are self-checking,
@@ -84,6 +86,19 @@ sub file_bytes
 	my $bytes = <$fh>;
 	close($fh);
 	return $bytes;
+}
+
+# Waits until the saved file matches a pattern; false after 30 seconds.
+sub wait_for_file
+{
+	my ($pattern) = @_;
+	for (1 .. 300)
+	{
+		my $bytes = file_bytes();
+		return 1 if defined $bytes && $bytes =~ $pattern;
+		usleep(100_000);
+	}
+	return 0;
 }
 
 # Temporary files of saves in the data directory.
@@ -344,6 +359,59 @@ is(query(q{SELECT count(*) FILTER (WHERE simple_cache_get('g:' || i) = rel_value
 is(query(q{SELECT count(*) FROM generate_series(100001, 120000) i WHERE simple_cache_get('g:' || i) IS NOT NULL}),
 	'0', 'G: nothing written after the save is');
 check_works('G');
+
+# --- H: the start-up load never undoes what clients write meanwhile ----------------------
+# 300000 entries of version 0 are saved at a clean shutdown; right after the start a client
+# puts version 1 of every key while the worker loads: no key may go back to version 0.
+query('SELECT simple_cache_flush()');
+query("SELECT count(simple_cache_put('h:' || i, rel_value('h:' || i, 0))) FROM generate_series(1, 300000) i");
+$offset = -s $node->logfile;
+$node->restart;
+query("SELECT count(simple_cache_put('h:' || i, rel_value('h:' || i, 1))) FROM generate_series(1, 300000) i");
+$node->wait_for_log(qr/simple_cache: loaded \d+ entries/, $offset);
+is(query(q{SELECT count(*) FROM generate_series(1, 300000) i WHERE simple_cache_get('h:' || i) = rel_value('h:' || i, 0)}),
+	'0', 'H: no value put right after the start is replaced by the saved one');
+# The same for drops: a key dropped right after the start must stay dropped.
+$offset = -s $node->logfile;
+$node->restart;
+query("SELECT count(*) FROM generate_series(1, 300000) i WHERE simple_cache_drop('h:' || i)");
+$node->wait_for_log(qr/simple_cache: loaded \d+ entries/, $offset);
+TODO:
+{
+	local $TODO = 'known bug: the start-up load brings back keys dropped before it reached them '
+	  . '(test/reliability/known-bugs.sh, startup-load-undoes-drops)';
+	is(query(q{SELECT count(*) FROM simple_cache_list() WHERE starts_with(key, 'h:')}), '0',
+		'H: no key dropped right after the start comes back');
+}
+check_works('H');
+
+# --- I: a stray SIGTERM does not end persistence ------------------------------------------
+# The worker saves and exits; the postmaster starts it again (after 10 s), periodic saves go
+# on, and a clean shutdown saves what was written meanwhile.
+query('SELECT simple_cache_flush()');
+$worker = worker_pid();
+ok($worker =~ /^\d+$/, "I: the persistence worker runs (pid $worker)");
+kill 'TERM', $worker;
+$deadline = time + 30;
+my $again = '';
+while (time < $deadline)
+{
+	$again = worker_pid();
+	last if $again =~ /^\d+$/ && $again != $worker;
+	usleep(200_000);
+}
+ok($again =~ /^\d+$/ && $again != $worker, "I: the worker is back after a SIGTERM (pid $again)");
+query(q{SELECT simple_cache_put('i:after', rel_value('i:after', 1))});
+set_save_interval(1);
+ok(wait_for_file(qr/i:after:1:/), 'I: periodic saves go on');
+set_save_interval(0);
+query(q{SELECT simple_cache_put('i:later', rel_value('i:later', 2))});
+$offset = -s $node->logfile;
+$node->restart;
+$node->wait_for_log(qr/simple_cache: loaded \d+ entries/, $offset);
+is(query(q{SELECT simple_cache_get('i:later') = rel_value('i:later', 2)}), 't',
+	'I: the save at the clean shutdown kept what was written after the SIGTERM');
+check_works('I');
 
 # --- No process crashed on its own ------------------------------------------------------
 my $log = slurp_file($node->logfile);
