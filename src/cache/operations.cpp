@@ -9,6 +9,7 @@
 #include "simple_cache/cache/key.hpp"
 #include "simple_cache/cache/linking.hpp"
 #include "simple_cache/cache/room.hpp"
+#include "simple_cache/cache/startup_load.hpp"
 #include "simple_cache/pg/error.hpp"
 #include "simple_cache/pg/memory.hpp"
 
@@ -158,6 +159,7 @@ void emit_batch(const std::string &batch, ListEmitter emit, void *context)
 PutOutcome put(const char *key, size_t key_size, ValueBytes value, PutMode mode, Ttl ttl)
 {
     ScopedKey scoped(key, key_size);
+    note_write_during_startup_load(scoped.view());
     int64_t now = now_ms();
     CacheTable::NewItem item = build_item(scoped, value, expiry_for(ttl, now));
     PutOutcome outcome = link_item(std::move(item), key_size, now, [mode](const CacheEntry *live, const char *) {
@@ -201,6 +203,7 @@ varlena *get(const char *key, size_t key_size, ValueKind as)
 bool drop(const char *key, size_t key_size)
 {
     ScopedKey scoped(key, key_size);
+    note_write_during_startup_load(scoped.view());
     CacheTable &table = cache_table();
     CacheTable::Ref ref = table.find(scoped.view(), LockMode::exclusive);
     if (!ref)
@@ -216,6 +219,7 @@ bool drop(const char *key, size_t key_size)
 bool expire(const char *key, size_t key_size, int64_t ttl_ms)
 {
     ScopedKey scoped(key, key_size);
+    note_write_during_startup_load(scoped.view());
     int64_t now = now_ms();
     int64_t expires = expiry_for(Ttl::after_ms(ttl_ms), now);
     CacheTable::Ref ref = cache_table().find(scoped.view(), LockMode::exclusive);
@@ -243,6 +247,7 @@ bool ttl(const char *key, size_t key_size, int64_t *remaining_ms)
 int64_t incr(const char *key, size_t key_size, int64_t delta)
 {
     ScopedKey scoped(key, key_size);
+    note_write_during_startup_load(scoped.view());
     for (;;) {
         int64_t now = now_ms();
         bool present = false;
@@ -281,6 +286,7 @@ int64_t incr(const char *key, size_t key_size, int64_t delta)
 bool cas(const char *key, size_t key_size, const char *expected, size_t expected_size, ValueBytes new_value)
 {
     ScopedKey scoped(key, key_size);
+    note_write_during_startup_load(scoped.view());
     int64_t now = now_ms();
     CacheTable::NewItem item = build_item(scoped, new_value, 0);
     CacheEntry *fresh = &item.entry();
@@ -296,6 +302,7 @@ bool cas(const char *key, size_t key_size, const char *expected, size_t expected
 
 uint64_t flush()
 {
+    note_flush_during_startup_load();
     CacheTable &table = cache_table();
     CacheTable::Scan scan(table, LockMode::exclusive);
     uint64_t removed = 0;

@@ -9,6 +9,7 @@
 // checkpoint). An immediate shutdown or a crash kills it without a save, so the next start
 // loads the last periodic save. Failures are logged and the worker carries on.
 #include "simple_cache/cache/persistence_file.hpp"
+#include "simple_cache/cache/startup_load.hpp"
 #include "simple_cache/fsm/persistence.hpp"
 
 #include <atomic>
@@ -212,6 +213,7 @@ void worker_main()
     bool final_save_allowed = true;
     if (claim_startup_load() && save_enabled)
         final_save_allowed = load_at_startup(context);  // a half-done load must not replace the file
+    finish_startup_load();  // loaded, stopped, failed or not this worker's to do
     TimestampTz last_save = GetCurrentTimestamp();
 
     while (!ShutdownRequestPending) {
@@ -269,6 +271,7 @@ void persistence_init()
     previous_request_hook = shmem_request_hook;
     shmem_request_hook = request_worker_shmem;
     register_worker();
+    startup_load_install();
 }
 
 }  // namespace simple_cache::cache

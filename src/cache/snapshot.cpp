@@ -7,6 +7,7 @@
 #include "simple_cache/cache/key.hpp"
 #include "simple_cache/cache/linking.hpp"
 #include "simple_cache/cache/room.hpp"
+#include "simple_cache/cache/startup_load.hpp"
 #include "simple_cache/pg/error.hpp"
 
 namespace simple_cache::cache {
@@ -102,8 +103,8 @@ RestoreOutcome restore_entry(Oid database, const char *key, size_t key_size, Val
     std::memcpy(stored.data(), &database, sizeof(Oid));
     if (key_size > 0)
         std::memcpy(stored.data() + sizeof(Oid), key, key_size);
-    CacheTable::NewItem item =
-        make_item_with_room(core::KeyView{stored.data(), static_cast<uint32_t>(stored.size())}, value.size);
+    core::KeyView stored_key{stored.data(), static_cast<uint32_t>(stored.size())};
+    CacheTable::NewItem item = make_item_with_room(stored_key, value.size);
     CacheEntry &entry = item.entry();
     entry.value_size = static_cast<uint32_t>(value.size);
     entry.kind = static_cast<uint8_t>(value.kind);
@@ -112,7 +113,9 @@ RestoreOutcome restore_entry(Oid database, const char *key, size_t key_size, Val
         std::memcpy(item.tail(), value.data, value.size);
     PutOutcome outcome = link_item(
         std::move(item), key_size, now,
-        [replace_existing](const CacheEntry *live, const char *) { return replace_existing || live == nullptr; },
+        [&](const CacheEntry *live, const char *) {
+            return replace_existing || (live == nullptr && startup_load_may_restore(stored_key));
+        },
         false);
     return outcome.stored ? RestoreOutcome::stored : RestoreOutcome::kept;
 }

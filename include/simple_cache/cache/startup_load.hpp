@@ -1,0 +1,41 @@
+// Keeping the start-up load from undoing what clients do while it runs.
+//
+// With simple_cache preloaded, the persistence worker loads the saved cache after the server
+// has started to accept connections. Until the load reaches a key, a client sees that key as
+// absent: it may write it, drop it or fail to replace it. So that the load does not bring the
+// saved value back afterwards, every write (put in any form, drop, expire, incr, cas) marks its
+// key in a shared bit set while the load is pending, and a flush marks everything; the load
+// restores a saved entry only if its key is unmarked. Writers mark before they take the
+// partition lock and the load checks under it, so each race ends as if the client's operation
+// came after the load, or the saved entry never existed. Marks are by hash: a few saved
+// entries whose key shares a bit with a written one are not loaded (a cache miss, nothing more).
+//
+// Nothing here is active without preloading, and it costs one shared flag read per write once
+// the load has finished.
+#pragma once
+
+#include "simple_cache/core/dht.hpp"
+
+namespace simple_cache::cache {
+
+// Reserves the shared bit set and marks the load pending whenever shared memory is set up
+// (server start, crash restart). Called from _PG_init while shared_preload_libraries is
+// processed.
+void startup_load_install();
+
+// Marks a key (as stored: with its database prefix) as written since the server started, if
+// the start-up load is still pending. Call before taking the key's partition lock.
+void note_write_during_startup_load(core::KeyView stored_key);
+
+// Records a flush while the start-up load is pending: nothing more is loaded. Call before the
+// flush's scan starts.
+void note_flush_during_startup_load();
+
+// Whether the start-up load may restore a saved entry under this key: false once the key was
+// written or a flush happened. Call under the key's partition lock.
+bool startup_load_may_restore(core::KeyView stored_key);
+
+// Ends the pending state, once the worker has loaded the file or decided not to.
+void finish_startup_load();
+
+}  // namespace simple_cache::cache

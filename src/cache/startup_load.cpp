@@ -1,0 +1,130 @@
+// The marks that keep the start-up load from undoing clients' writes (see startup_load.hpp).
+#include "simple_cache/cache/startup_load.hpp"
+
+#include <atomic>
+#include <new>
+
+#include "simple_cache/core/hash.hpp"
+#include "simple_cache/pg/error.hpp"
+#include "simple_cache/pg/postgres.hpp"
+
+namespace simple_cache::cache {
+
+namespace {
+
+constexpr const char *kShmemName = "simple_cache start-up load";
+
+// 2^22 bits (512 kB): with a million writes during the load, about one saved entry in four
+// would be skipped for sharing a bit; with ten thousand, one in four hundred.
+constexpr unsigned kMarkBits = 22;
+constexpr size_t kMarkWords = (size_t{1} << kMarkBits) / 64;
+
+// Seed of the mark hash, unrelated to the table's own seeds.
+constexpr uint64_t kMarkSeed = 0x5ca1ab1e0dd5eedULL;
+
+// The shared state, in the main shared memory segment.
+struct StartupLoadShared {
+    std::atomic<bool> pending;  // the start-up load has not finished (or not started)
+    std::atomic<bool> flushed;  // a flush happened while it was pending
+    std::atomic<uint64_t> marks[kMarkWords];
+};
+
+shmem_request_hook_type previous_request_hook = nullptr;
+shmem_startup_hook_type previous_startup_hook = nullptr;
+
+// This process's pointer to the shared state; null unless preloaded.
+StartupLoadShared *shared = nullptr;
+
+// Reserves room for the shared state.
+void request_shmem()
+{
+    if (previous_request_hook != nullptr)
+        previous_request_hook();
+    RequestAddinShmemSpace(MAXALIGN(sizeof(StartupLoadShared)));
+}
+
+// Creates the shared state when shared memory is (re)initialised: the load is pending again.
+void startup_shmem()
+{
+    if (previous_startup_hook != nullptr)
+        previous_startup_hook();
+    bool found;
+    LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
+    void *at = ShmemInitStruct(kShmemName, sizeof(StartupLoadShared), &found);
+    if (!found) {
+        auto *s = new (at) StartupLoadShared;
+        s->flushed.store(false, std::memory_order_relaxed);
+        for (auto &word : s->marks)
+            word.store(0, std::memory_order_relaxed);
+        s->pending.store(true, std::memory_order_release);
+    }
+    LWLockRelease(AddinShmemInitLock);
+    shared = static_cast<StartupLoadShared *>(at);
+}
+
+// The shared state if the load is still pending, else null.
+StartupLoadShared *pending_state()
+{
+    if (shared == nullptr || !shared->pending.load(std::memory_order_acquire))
+        return nullptr;
+    return shared;
+}
+
+// The word and bit that mark a key.
+struct MarkPosition {
+    size_t word;
+    uint64_t bit;
+};
+
+// Where a key's mark lives.
+MarkPosition mark_position(core::KeyView key)
+{
+    uint32_t h = core::hash_bytes(key.data, key.size, kMarkSeed) >> (32 - kMarkBits);
+    return MarkPosition{h / 64, uint64_t{1} << (h % 64)};
+}
+
+}  // namespace
+
+void startup_load_install()
+{
+    previous_request_hook = shmem_request_hook;
+    shmem_request_hook = request_shmem;
+    previous_startup_hook = shmem_startup_hook;
+    shmem_startup_hook = startup_shmem;
+}
+
+void note_write_during_startup_load(core::KeyView stored_key)
+{
+    StartupLoadShared *s = pending_state();
+    if (s == nullptr)
+        return;
+    MarkPosition at = mark_position(stored_key);
+    if ((s->marks[at.word].load(std::memory_order_relaxed) & at.bit) == 0)
+        s->marks[at.word].fetch_or(at.bit, std::memory_order_seq_cst);
+}
+
+void note_flush_during_startup_load()
+{
+    StartupLoadShared *s = pending_state();
+    if (s != nullptr)
+        s->flushed.store(true, std::memory_order_seq_cst);
+}
+
+bool startup_load_may_restore(core::KeyView stored_key)
+{
+    StartupLoadShared *s = pending_state();
+    if (s == nullptr)
+        return true;
+    if (s->flushed.load(std::memory_order_seq_cst))
+        return false;
+    MarkPosition at = mark_position(stored_key);
+    return (s->marks[at.word].load(std::memory_order_seq_cst) & at.bit) == 0;
+}
+
+void finish_startup_load()
+{
+    if (shared != nullptr)
+        shared->pending.store(false, std::memory_order_release);
+}
+
+}  // namespace simple_cache::cache
