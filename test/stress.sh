@@ -13,13 +13,12 @@
 #                STRESS_FUZZ_JOBS parallel jobs (default: the number of CPUs) (test/fuzz/)
 #   sqlsmith     random queries for STRESS_SQLSMITH_SECONDS (default 600): no crash
 #                (test/reliability/sqlsmith.sh)
-#   known-bugs   the reproductions in test/reliability/known-bugs.sh, reported, not counted as
-#                failures (they are known)
+#   regressions  the reproductions of fixed bugs in test/reliability/regressions.sh
 #   valgrind     with STRESS_VALGRIND=1 only: pg_regress suites against a server run under
 #                valgrind memcheck (test/reliability/valgrind.sh)
 #
-# STRESS_STEPS="consistency crash fuzz sqlsmith known-bugs" chooses and orders the steps.
-# Ends with the summary and exits non-zero if any step other than known-bugs failed.
+# STRESS_STEPS="consistency crash fuzz sqlsmith regressions" chooses and orders the steps.
+# Ends with the summary and exits non-zero if any step failed.
 set -uo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -31,7 +30,7 @@ CRASH_ROUNDS=${STRESS_CRASH_ROUNDS:-5}
 FUZZ_SECONDS=${STRESS_FUZZ_SECONDS:-600}
 FUZZ_JOBS=${STRESS_FUZZ_JOBS:-$(nproc)}
 SQLSMITH_SECONDS=${STRESS_SQLSMITH_SECONDS:-600}
-STEPS=${STRESS_STEPS:-consistency crash fuzz sqlsmith known-bugs}
+STEPS=${STRESS_STEPS:-consistency crash fuzz sqlsmith regressions}
 if [[ ${STRESS_VALGRIND:-0} == 1 && " $STEPS " != *" valgrind "* ]]; then
     STEPS="$STEPS valgrind"
 fi
@@ -62,7 +61,7 @@ step() {
     "$@"
     rc=$?
     echo "stress: $name ended with status $rc after $(($(date +%s) - begin))s"
-    if [[ $rc -ne 0 && $name != known-bugs ]]; then
+    if [[ $rc -ne 0 ]]; then
         FAILED+=("$name")
     fi
     return 0
@@ -117,11 +116,10 @@ step_sqlsmith() {
     return $rc
 }
 
-step_known_bugs() {
-    test/reliability/known-bugs.sh 2>&1 | tee "$WORK/known-bugs.out"
+step_regressions() {
+    test/reliability/regressions.sh 2>&1 | tee "$WORK/regressions.out"
     local rc=${PIPESTATUS[0]}
-    SUMMARY+=("known bugs: $(grep -c '^BUG' "$WORK/known-bugs.out") still present ($(grep '^BUG' "$WORK/known-bugs.out" |
-        sed 's/^BUG \([^:]*\):.*/\1/' | paste -sd, -))")
+    SUMMARY+=("regressions: $(grep -c '^fixed' "$WORK/regressions.out") fixed bugs stay fixed, $(grep -c '^BUG' "$WORK/regressions.out") back")
     return "$rc"
 }
 

@@ -96,14 +96,20 @@ int64_t allocator_overhead(uint64_t limit)
     return 64 * 1024 + static_cast<int64_t>(limit / 64);
 }
 
-// Whether an item could fit under limit once every entry is gone: the table's own structures
-// and the allocator's overhead stay. Checked before evicting, so that a put that cannot
-// succeed evicts nothing.
+// Whether an item could fit under limit once every entry is gone: the table's own structures,
+// the superblocks of every small size class used so far and the allocator's overhead stay. A
+// large item takes whole pages. Checked before evicting, so that a put that cannot succeed
+// evicts nothing. It cannot see where those pages lie: free space split by them can still make
+// an item that passes this check fail after evicting (README, Limits).
 bool fits_after_evicting_all(size_t stored_key_size, size_t value_size, uint64_t limit)
 {
-    int64_t structures = pg::attach().control->counters.total_bytes() - bytes_held_by_entries();
-    int64_t needed = static_cast<int64_t>(CacheTable::item_bytes(stored_key_size, value_size));
-    return needed <= static_cast<int64_t>(limit) - structures - allocator_overhead(limit);
+    const pg::AllocationCounters &counters = pg::attach().control->counters;
+    int64_t structures = counters.total_bytes() - bytes_held_by_entries();
+    size_t item = CacheTable::item_bytes(stored_key_size, value_size);
+    if (item > pg::kLargestSmallObject)
+        item = (item + pg::kAreaPageBytes - 1) / pg::kAreaPageBytes * pg::kAreaPageBytes;
+    int64_t kept = structures + counters.superblock_bytes_kept() + allocator_overhead(limit);
+    return static_cast<int64_t>(item) <= static_cast<int64_t>(limit) - kept;
 }
 
 // Whether a lowered limit left segments larger than it, so bytes in use need checking.

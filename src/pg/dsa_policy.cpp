@@ -43,8 +43,10 @@ DsaPolicy::Pointer DsaPolicy::allocate_with(size_t bytes, int flags)
         maybe_inject_failure();
         return dsa_allocate_extended(area, bytes, flags);
     });
-    if (DsaPointerIsValid(p))
+    if (DsaPointerIsValid(p)) {
         counters_->add(static_cast<int64_t>(bytes), 1);
+        counters_->note_size(bytes);
+    }
     return p;
 }
 
