@@ -162,7 +162,7 @@ bool load_at_startup(MemoryContext context)
     if (stopped)
         return false;
     run_logged(context, "loading the saved free-space map", [&] {
-        fsm::MapLoadResult r = fsm::load_map(shutdown_requested);
+        fsm::MapLoadResult r = fsm::load_map(shutdown_requested, true);
         stopped = r.stopped;
         if (!r.found)
             return;

@@ -106,8 +106,8 @@ bool fits_after_evicting_all(size_t stored_key_size, size_t value_size, uint64_t
     const pg::AllocationCounters &counters = pg::attach().control->counters;
     int64_t structures = counters.total_bytes() - bytes_held_by_entries();
     size_t item = CacheTable::item_bytes(stored_key_size, value_size);
-    if (item > pg::kLargestSmallObject)
-        item = (item + pg::kAreaPageBytes - 1) / pg::kAreaPageBytes * pg::kAreaPageBytes;
+    if (item > core::kLargestSmallObject)
+        item = core::whole_pages(item);
     int64_t kept = structures + counters.superblock_bytes_kept() + allocator_overhead(limit);
     return static_cast<int64_t>(item) <= static_cast<int64_t>(limit) - kept;
 }

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <vector>
 
+#include "simple_cache/cache/startup_load.hpp"
 #include "simple_cache/fsm/directory.hpp"
 #include "simple_cache/fsm/fsm.hpp"
 #include "simple_cache/fsm/locks.hpp"
@@ -35,6 +36,8 @@ void forget_keys(const std::vector<FsmKey> &keys)
 {
     if (keys.empty() || !in_use())
         return;
+    for (const FsmKey &key : keys)
+        cache::note_write_during_startup_load(key_view(key));  // before the directory lock
     Shared &s = shared();
     DirectoryLock directory(s, LW_EXCLUSIVE);
     Slot *all = slots(s);

@@ -143,20 +143,22 @@ RecordStep read_relation_record(PayloadReader &in, uint64_t i, std::string &prob
     return RecordStep::next;
 }
 
-// Reports a saved relation wholesale and restores its average request; false when it did not
-// fit.
-bool restore_relation(const SavedRelation &r)
+// Reports a saved relation wholesale and restores its average request; returns
+// report_for_key's result (pages kept, kReportNoRoom, or kReportSkipped when the start-up load
+// finds that a client reported or forgot the relation since the start).
+int64_t restore_relation(const SavedRelation &r, ReportSource source)
 {
     cf::PreparedPages pages = cf::PreparedPages::from_entries(r.pages);
     uint32_t request = std::max<uint32_t>(r.requested_pages, static_cast<uint32_t>(pages.size()));
-    if (report_for_key(r.key, pages, KindRule{r.kind, true}, request) < 0)
-        return false;
+    int64_t kept = report_for_key(r.key, pages, KindRule{r.kind, true}, request, source);
+    if (kept < 0)
+        return kept;
     Shared &s = shared();
     RelationLock lock;
     RelationEntry *e = open_relation(s, r.key, LW_EXCLUSIVE, lock);
     if (e != nullptr && r.avg_request > 0)
         e->state.request_average = r.avg_request * cf::kRequestAverageWeight;
-    return true;
+    return kept;
 }
 
 }  // namespace
@@ -177,8 +179,9 @@ cache::SaveResult save_map()
     return writer.commit(saved_at);
 }
 
-MapLoadResult load_map(bool (*stop_requested)())
+MapLoadResult load_map(bool (*stop_requested)(), bool at_startup)
 {
+    ReportSource source = at_startup ? ReportSource::startup_load : ReportSource::client;
     MapLoadResult out;
     SavedRelation r;
     cache::FileLoad load = cache::load_file(
@@ -193,7 +196,11 @@ MapLoadResult load_map(bool (*stop_requested)())
                 return RecordStep::stop;
             }
             pg::check_for_interrupts();
-            ++(restore_relation(r) ? out.loaded : out.no_room);
+            int64_t kept = restore_relation(r, source);
+            if (kept >= 0)
+                ++out.loaded;
+            else if (kept == kReportNoRoom)
+                ++out.no_room;
             return RecordStep::next;
         });
     out.found = load.found;

@@ -3,6 +3,7 @@
 // too little free, and the relation's pages are replaced, trimmed to what it may keep.
 #include "simple_cache/fsm/report.hpp"
 
+#include "simple_cache/cache/startup_load.hpp"
 #include "simple_cache/fsm/directory.hpp"
 #include "simple_cache/fsm/fsm.hpp"
 #include "simple_cache/fsm/locks.hpp"
@@ -74,12 +75,17 @@ void undo_request(Shared &s, Slot *all, int32_t i, uint32_t old_request) noexcep
 
 }  // namespace
 
-int64_t report_for_key(const FsmKey &key, const cf::PreparedPages &pages, KindRule rule, uint32_t request)
+int64_t report_for_key(const FsmKey &key, const cf::PreparedPages &pages, KindRule rule, uint32_t request,
+                       ReportSource source)
 {
+    if (source == ReportSource::client)
+        cache::note_write_during_startup_load(key_view(key));  // before the directory lock
     Shared &s = shared();
-    int64_t kept = -1;
+    int64_t kept = kReportNoRoom;
     {
         DirectoryLock directory(s, LW_EXCLUSIVE);
+        if (source == ReportSource::startup_load && !cache::startup_load_may_restore(key_view(key)))
+            return kReportSkipped;
         apply_settings(s);
         RelationEntry *e = nullptr;
         bool created = false;
@@ -93,7 +99,7 @@ int64_t report_for_key(const FsmKey &key, const cf::PreparedPages &pages, KindRu
             recompute_targets(s, all);
             kept = replace_locked(s, all, i, *e, pages, request);
         } catch (...) {
-            kept = -1;
+            kept = kReportNoRoom;
             if (all != nullptr)
                 undo_request(s, all, i, old_request);
             if (created)

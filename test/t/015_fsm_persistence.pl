@@ -1,7 +1,8 @@
 # Persistence of the free-space map across restarts, with the library preloaded: the save at a
 # clean shutdown and the load at start-up (a heap-style relation's pages with their free bytes,
-# an index-style free-page list, in two databases), and a damaged map file (logged and
-# ignored, the server starts with an empty map).
+# an index-style free-page list, in two databases), reports and forgets made right after the
+# start that the load must not undo, and a damaged map file (logged and ignored, the server
+# starts with an empty map).
 use strict;
 use warnings;
 
@@ -67,6 +68,25 @@ is(pages('other'), $before_other, 'same pages in the other database');
 is(query(q{SELECT is_index FROM simple_cache_fsm_relations WHERE relid = 't15_index'::regclass}),
 	't', 'the free-page list is still index-style');
 is(query('SELECT consistent FROM simple_cache_fsm_check()'), 't', 'the map is consistent after the load');
+
+# --- The start-up load does not undo what clients do before it gets there -----------------
+# A saved cache of 300000 entries makes the worker load the map a moment after the start;
+# right after the start a client reports new pages for the heap relation and forgets the
+# free-page list. The load must keep the client's report and not bring the list back; the
+# other database's relations, untouched, are loaded.
+query(q{SELECT count(simple_cache_put('delay:' || g, repeat('x', 100))) FROM generate_series(1, 300000) g});
+$node->stop;
+my $load_offset = -s $node->logfile;
+$node->start;
+query(q{SELECT simple_cache_fsm_record_many('t15_heap', ARRAY[3]::bigint[], ARRAY[333]);
+        SELECT simple_cache_fsm_forget('t15_index')});
+$node->wait_for_log(qr/simple_cache: loaded \d+ relations from "simple_cache_fsm.dat"/, $load_offset);
+is(query(q{SELECT string_agg(block || ':' || avail, ',') FROM simple_cache_fsm_pages('t15_heap')}), '3:333',
+	'a report made right after the start is not replaced by the saved pages');
+is(query(q{SELECT count(*) FROM simple_cache_fsm_relations WHERE relid = 't15_index'::regclass}), '0',
+	'a relation forgotten right after the start does not come back');
+is(pages('other'), $before_other, 'the untouched relations of the other database are loaded');
+query('SELECT simple_cache_flush()');
 
 # --- A damaged file is logged and ignored ----------------------------------------------------
 

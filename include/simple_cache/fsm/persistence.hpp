@@ -39,7 +39,8 @@ cache::SaveResult save_map();
 
 // Checks the whole file, then restores its relations (replacing those tracked already under
 // the same keys). A missing file gives found = false; a damaged one throws SqlError XX001
-// before anything is restored. stop_requested, if given, is polled between relations.
-MapLoadResult load_map(bool (*stop_requested)() = nullptr);
+// before anything is restored. stop_requested, if given, is polled between relations. The
+// start-up load (at_startup) skips relations that clients reported or forgot since the start.
+MapLoadResult load_map(bool (*stop_requested)() = nullptr, bool at_startup = false);
 
 }  // namespace simple_cache::fsm

@@ -16,9 +16,18 @@ namespace simple_cache::fsm {
 // when shared memory ran out.
 uint32_t record_report(const char *function, Oid relid, const core::fsm::PreparedPages &pages, KindRule rule);
 
+// Who makes a report: a client, or the start-up load restoring a saved relation.
+enum class ReportSource { client, startup_load };
+
+// What report_for_key returns besides the pages kept.
+inline constexpr int64_t kReportNoRoom = -1;       // shared memory ran out; nothing changed
+inline constexpr int64_t kReportSkipped = -2;      // start-up load: a client got there first
+
 // record_report() for a relation of any database (key), with the relation's request given
-// (at least pages.size()). Returns the pages kept, or -1 when shared memory ran out (nothing
-// changed then); never looks the relation up in the catalogs.
-int64_t report_for_key(const FsmKey &key, const core::fsm::PreparedPages &pages, KindRule rule, uint32_t request);
+// (at least pages.size()). Returns the pages kept, or kReportNoRoom; never looks the relation
+// up in the catalogs. A client's report marks the key while the start-up load is pending
+// (cache/startup_load.hpp); the load's own report of a marked key is skipped (kReportSkipped).
+int64_t report_for_key(const FsmKey &key, const core::fsm::PreparedPages &pages, KindRule rule, uint32_t request,
+                       ReportSource source = ReportSource::client);
 
 }  // namespace simple_cache::fsm

@@ -7,29 +7,11 @@
 #include <cstdint>
 
 #include "simple_cache/core/policy.hpp"
+#include "simple_cache/core/size_groups.hpp"
 #include "simple_cache/pg/postgres.hpp"
 #include "simple_cache/pg/striped_counters.hpp"
 
 namespace simple_cache::pg {
-
-// dsa.c serves requests of up to 8 kB from 64 kB superblocks, each holding objects of one
-// size class; larger requests take whole 4 kB pages.
-inline constexpr size_t kLargestSmallObject = 8192;
-inline constexpr size_t kSuperblockBytes = 64 * 1024;
-inline constexpr size_t kAreaPageBytes = 4096;
-
-// Which of 36 size groups a small request falls in: eight groups of 8 bytes up to 64, then
-// four per doubling (64-80, 80-96, 96-112, 112-128, 128-160, ...) up to 8 kB. The groups follow
-// the shape of dsa.c's size classes, so the number of groups used tracks the number of classes.
-inline unsigned small_size_group(size_t bytes)
-{
-    if (bytes <= 64)
-        return bytes == 0 ? 0 : static_cast<unsigned>((bytes - 1) / 8);
-    unsigned octave = 63 - static_cast<unsigned>(__builtin_clzll(bytes - 1));  // 2^octave < bytes
-    size_t quarter = (size_t{1} << octave) / 4;
-    unsigned step = static_cast<unsigned>((bytes - 1 - (size_t{1} << octave)) / quarter);
-    return 8 + (octave - 6) * 4 + step;
-}
 
 // Bytes and blocks allocated through the policy, summed over backends' stripes, and the small
 // size groups ever used.
@@ -48,9 +30,9 @@ struct AllocationCounters {
     // use for the life of the area (dsa.c never returns a size class's current superblock).
     void note_size(size_t bytes)
     {
-        if (bytes > kLargestSmallObject)
+        if (bytes > core::kLargestSmallObject)
             return;
-        uint64_t bit = uint64_t{1} << small_size_group(bytes);
+        uint64_t bit = uint64_t{1} << core::small_size_group(bytes);
         if ((small_groups_used.load(std::memory_order_relaxed) & bit) == 0)
             small_groups_used.fetch_or(bit, std::memory_order_relaxed);
     }
@@ -61,7 +43,7 @@ struct AllocationCounters {
     int64_t superblock_bytes_kept() const
     {
         return static_cast<int64_t>(__builtin_popcountll(small_groups_used.load(std::memory_order_relaxed))) *
-               static_cast<int64_t>(kSuperblockBytes);
+               static_cast<int64_t>(core::kSuperblockBytes);
     }
 };
 
