@@ -302,7 +302,7 @@ bool cas(const char *key, size_t key_size, const char *expected, size_t expected
 
 uint64_t flush()
 {
-    note_flush_during_startup_load();
+    note_flush_during_startup_load(MyDatabaseId);
     CacheTable &table = cache_table();
     CacheTable::Scan scan(table, LockMode::exclusive);
     uint64_t removed = 0;

@@ -98,9 +98,10 @@ int64_t allocator_overhead(uint64_t limit)
 
 // Whether an item could fit under limit once every entry is gone: the table's own structures,
 // the superblocks of every small size class used so far and the allocator's overhead stay. A
-// large item takes whole pages. Checked before evicting, so that a put that cannot succeed
-// evicts nothing. It cannot see where those pages lie: free space split by them can still make
-// an item that passes this check fail after evicting (README, Limits).
+// large item takes whole pages; a small one of a size not used before, a new superblock.
+// Checked before evicting, so that a put that cannot succeed evicts nothing. It cannot see
+// where those pages lie: free space split by them can still make an item that passes this
+// check fail after evicting (README, Limits).
 bool fits_after_evicting_all(size_t stored_key_size, size_t value_size, uint64_t limit)
 {
     const pg::AllocationCounters &counters = pg::attach().control->counters;
@@ -108,6 +109,8 @@ bool fits_after_evicting_all(size_t stored_key_size, size_t value_size, uint64_t
     size_t item = CacheTable::item_bytes(stored_key_size, value_size);
     if (item > core::kLargestSmallObject)
         item = core::whole_pages(item);
+    else if (!counters.size_group_used(item))
+        item = core::kSuperblockBytes;
     int64_t kept = structures + counters.superblock_bytes_kept() + allocator_overhead(limit);
     return static_cast<int64_t>(item) <= static_cast<int64_t>(limit) - kept;
 }
@@ -130,9 +133,12 @@ CacheTable::NewItem make_item_with_room(core::KeyView key, size_t value_size)
         throw_cache_full(user_key, value_size, ": the entry is larger than the whole limit.");
     if (attachment_limit_lowered()) {
         int64_t room = static_cast<int64_t>(limit) - static_cast<int64_t>(CacheTable::item_bytes(key.size, value_size));
-        if (!eviction_enabled() && pg::attach().control->counters.total_bytes() > room)
+        bool over = pg::attach().control->counters.total_bytes() > room;
+        if (over && !eviction_enabled())
             throw_cache_full(user_key, value_size, " (simple_cache.eviction is none).");
-        if (eviction_enabled())
+        if (over && !fits_after_evicting_all(key.size, value_size, limit))
+            throw_cache_full(user_key, value_size, ": it would not fit even with every entry evicted.");
+        if (over)
             evict_down_to(room);
     }
     int fruitless = 0;

@@ -114,7 +114,7 @@ RestoreOutcome restore_entry(Oid database, const char *key, size_t key_size, Val
     PutOutcome outcome = link_item(
         std::move(item), key_size, now,
         [&](const CacheEntry *live, const char *) {
-            return replace_existing || (live == nullptr && startup_load_may_restore(stored_key));
+            return replace_existing || (live == nullptr && startup_load_may_restore_entry(stored_key));
         },
         false);
     return outcome.stored ? RestoreOutcome::stored : RestoreOutcome::kept;

@@ -2,6 +2,7 @@
 #include "simple_cache/cache/startup_load.hpp"
 
 #include <atomic>
+#include <cstring>
 #include <new>
 
 #include "simple_cache/core/hash.hpp"
@@ -14,7 +15,7 @@ namespace {
 
 constexpr const char *kShmemName = "simple_cache start-up load";
 
-// 2^22 bits (512 kB): with a million writes during the load, about one saved entry in four
+// 2^22 bits (512 kB): with a million writes during the load, about one saved entry in five
 // would be skipped for sharing a bit; with ten thousand, one in four hundred.
 constexpr unsigned kMarkBits = 22;
 constexpr size_t kMarkWords = (size_t{1} << kMarkBits) / 64;
@@ -22,10 +23,18 @@ constexpr size_t kMarkWords = (size_t{1} << kMarkBits) / 64;
 // Seed of the mark hash, unrelated to the table's own seeds.
 constexpr uint64_t kMarkSeed = 0x5ca1ab1e0dd5eedULL;
 
+// Databases whose flushes are remembered one by one; past that many, every database counts as
+// flushed.
+constexpr uint32_t kFlushedDatabases = 16;
+
+static_assert(std::atomic<uint64_t>::is_always_lock_free && std::atomic<uint32_t>::is_always_lock_free,
+              "shared memory atomics must not need a process-local lock");
+
 // The shared state, in the main shared memory segment.
 struct StartupLoadShared {
-    std::atomic<bool> pending;  // the start-up load has not finished (or not started)
-    std::atomic<bool> flushed;  // a flush happened while it was pending
+    std::atomic<bool> pending;                   // the start-up load has not finished (or started)
+    std::atomic<uint32_t> flushes;               // flushes recorded while it was pending
+    std::atomic<uint32_t> flushed[kFlushedDatabases];  // their databases, in order
     std::atomic<uint64_t> marks[kMarkWords];
 };
 
@@ -53,7 +62,9 @@ void startup_shmem()
     void *at = ShmemInitStruct(kShmemName, sizeof(StartupLoadShared), &found);
     if (!found) {
         auto *s = new (at) StartupLoadShared;
-        s->flushed.store(false, std::memory_order_relaxed);
+        s->flushes.store(0, std::memory_order_relaxed);
+        for (auto &database : s->flushed)
+            database.store(InvalidOid, std::memory_order_relaxed);
         for (auto &word : s->marks)
             word.store(0, std::memory_order_relaxed);
         s->pending.store(true, std::memory_order_release);
@@ -70,6 +81,19 @@ StartupLoadShared *pending_state()
     return shared;
 }
 
+// Whether database was flushed while the load was pending. A flush stores its database before
+// it scans, so a load that misses a store still in flight restores entries the scan removes.
+bool database_flushed(const StartupLoadShared &s, Oid database)
+{
+    uint32_t flushes = s.flushes.load(std::memory_order_seq_cst);
+    if (flushes > kFlushedDatabases)
+        return true;
+    for (uint32_t i = 0; i < flushes; ++i)
+        if (s.flushed[i].load(std::memory_order_seq_cst) == database)
+            return true;
+    return false;
+}
+
 // The word and bit that mark a key.
 struct MarkPosition {
     size_t word;
@@ -81,6 +105,13 @@ MarkPosition mark_position(core::KeyView key)
 {
     uint32_t h = core::hash_bytes(key.data, key.size, kMarkSeed) >> (32 - kMarkBits);
     return MarkPosition{h / 64, uint64_t{1} << (h % 64)};
+}
+
+// Whether the key's mark is set.
+bool marked(const StartupLoadShared &s, core::KeyView key)
+{
+    MarkPosition at = mark_position(key);
+    return (s.marks[at.word].load(std::memory_order_seq_cst) & at.bit) != 0;
 }
 
 }  // namespace
@@ -103,22 +134,39 @@ void note_write_during_startup_load(core::KeyView stored_key)
         s->marks[at.word].fetch_or(at.bit, std::memory_order_seq_cst);
 }
 
-void note_flush_during_startup_load()
+bool startup_load_pending()
 {
-    StartupLoadShared *s = pending_state();
-    if (s != nullptr)
-        s->flushed.store(true, std::memory_order_seq_cst);
+    return pending_state() != nullptr;
 }
 
-bool startup_load_may_restore(core::KeyView stored_key)
+void note_flush_during_startup_load(Oid database)
+{
+    StartupLoadShared *s = pending_state();
+    if (s == nullptr)
+        return;
+    uint32_t slot = s->flushes.load(std::memory_order_seq_cst);
+    do {
+        if (slot > kFlushedDatabases)
+            return;  // every database counts as flushed already
+    } while (!s->flushes.compare_exchange_weak(slot, slot + 1, std::memory_order_seq_cst));
+    if (slot < kFlushedDatabases)
+        s->flushed[slot].store(database, std::memory_order_seq_cst);
+}
+
+bool startup_load_may_restore_entry(core::KeyView stored_key)
 {
     StartupLoadShared *s = pending_state();
     if (s == nullptr)
         return true;
-    if (s->flushed.load(std::memory_order_seq_cst))
-        return false;
-    MarkPosition at = mark_position(stored_key);
-    return (s->marks[at.word].load(std::memory_order_seq_cst) & at.bit) == 0;
+    Oid database;
+    std::memcpy(&database, stored_key.data, sizeof database);
+    return !database_flushed(*s, database) && !marked(*s, stored_key);
+}
+
+bool startup_load_may_restore_relation(core::KeyView relation_key)
+{
+    StartupLoadShared *s = pending_state();
+    return s == nullptr || !marked(*s, relation_key);
 }
 
 void finish_startup_load()

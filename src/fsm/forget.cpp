@@ -34,10 +34,10 @@ bool callbacks_registered = false;
 // Removes the relations named in keys, under one directory lock.
 void forget_keys(const std::vector<FsmKey> &keys)
 {
-    if (keys.empty() || !in_use())
-        return;
     for (const FsmKey &key : keys)
         cache::note_write_during_startup_load(key_view(key));  // before the directory lock
+    if (keys.empty() || !in_use())
+        return;
     Shared &s = shared();
     DirectoryLock directory(s, LW_EXCLUSIVE);
     Slot *all = slots(s);
@@ -108,6 +108,7 @@ void on_subtransaction(SubXactEvent event, SubTransactionId, SubTransactionId, v
 
 bool forget(Oid relid)
 {
+    cache::note_write_during_startup_load(key_view(key_of(relid)));  // before the directory lock
     Shared &s = shared();
     DirectoryLock directory(s, LW_EXCLUSIVE);
     Slot *all = slots(s);
@@ -121,6 +122,8 @@ bool forget(Oid relid)
 
 void forget_dropped(const Oid *relids, size_t n)
 {
+    for (size_t i = 0; i < n; ++i)  // a start-up load of the map must not bring them back
+        cache::note_write_during_startup_load(key_view(key_of(relids[i])));
     if (n == 0 || !in_use())
         return;  // no map in this server: nothing it could track
     if (!callbacks_registered) {

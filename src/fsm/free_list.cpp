@@ -117,7 +117,11 @@ bool add_free_page(Oid relid, uint32_t block)
     Shared &s = shared();
     RelationFacts facts = relation_facts(relid, true);
     KindRule rule = kind_rule(facts, cf::RelationKind::index);
-    AddOutcome out = add_without_directory(s, relid, block, facts.nblocks);
+    AddOutcome out;
+    {
+        StartupLoadFence fence(s, key_of(relid));
+        out = add_without_directory(s, relid, block, facts.nblocks);
+    }
     if (!out.done && rule.kind != cf::RelationKind::index)
         out.wrong_style = true;  // a table, untracked: not made a free-page list
     else if (!out.done)
@@ -181,6 +185,7 @@ int64_t truncatable_pages(Oid relid, int64_t nblocks)
 int64_t truncate(Oid relid, uint32_t nblocks)
 {
     Shared &s = shared();
+    StartupLoadFence fence(s, key_of(relid));
     RelationLock lock;
     RelationEntry *e = open_relation(s, key_of(relid), LW_EXCLUSIVE, lock);
     if (e == nullptr)

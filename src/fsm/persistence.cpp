@@ -150,15 +150,7 @@ int64_t restore_relation(const SavedRelation &r, ReportSource source)
 {
     cf::PreparedPages pages = cf::PreparedPages::from_entries(r.pages);
     uint32_t request = std::max<uint32_t>(r.requested_pages, static_cast<uint32_t>(pages.size()));
-    int64_t kept = report_for_key(r.key, pages, KindRule{r.kind, true}, request, source);
-    if (kept < 0)
-        return kept;
-    Shared &s = shared();
-    RelationLock lock;
-    RelationEntry *e = open_relation(s, r.key, LW_EXCLUSIVE, lock);
-    if (e != nullptr && r.avg_request > 0)
-        e->state.request_average = r.avg_request * cf::kRequestAverageWeight;
-    return kept;
+    return report_for_key(r.key, pages, KindRule{r.kind, true}, request, source, r.avg_request);
 }
 
 }  // namespace

@@ -30,10 +30,10 @@ uint64_t allowance_for(Shared &s, Slot *all, int32_t i)
 }
 
 // Replaces the pages of the relation in slot i (entry e) by pages, recording `request` (its
-// slot's request) as the entry's. Returns the pages kept, or -1 when memory ran out. Directory
-// held exclusively.
+// slot's request) as the entry's, and a saved average request size when restoring one (0:
+// keep). Returns the pages kept, or -1 when memory ran out. Directory held exclusively.
 int64_t replace_locked(Shared &s, Slot *all, int32_t i, RelationEntry &e, const cf::PreparedPages &pages,
-                       uint32_t request)
+                       uint32_t request, uint32_t saved_average)
 {
     uint64_t allow = allowance_for(s, all, i);
     RelationLock lock(e, LW_EXCLUSIVE);
@@ -44,6 +44,8 @@ int64_t replace_locked(Shared &s, Slot *all, int32_t i, RelationEntry &e, const 
     if (result.status != cf::Status::ok)
         return -1;
     e.state.requested_pages = request;
+    if (saved_average > 0)
+        e.state.request_average = saved_average * cf::kRequestAverageWeight;
     set_chunks(s, all[i], rel.chunks());
     return result.kept;
 }
@@ -76,7 +78,7 @@ void undo_request(Shared &s, Slot *all, int32_t i, uint32_t old_request) noexcep
 }  // namespace
 
 int64_t report_for_key(const FsmKey &key, const cf::PreparedPages &pages, KindRule rule, uint32_t request,
-                       ReportSource source)
+                       ReportSource source, uint32_t saved_average)
 {
     if (source == ReportSource::client)
         cache::note_write_during_startup_load(key_view(key));  // before the directory lock
@@ -84,7 +86,7 @@ int64_t report_for_key(const FsmKey &key, const cf::PreparedPages &pages, KindRu
     int64_t kept = kReportNoRoom;
     {
         DirectoryLock directory(s, LW_EXCLUSIVE);
-        if (source == ReportSource::startup_load && !cache::startup_load_may_restore(key_view(key)))
+        if (source == ReportSource::startup_load && !cache::startup_load_may_restore_relation(key_view(key)))
             return kReportSkipped;
         apply_settings(s);
         RelationEntry *e = nullptr;
@@ -97,7 +99,7 @@ int64_t report_for_key(const FsmKey &key, const cf::PreparedPages &pages, KindRu
             old_request = all[i].requested_pages;
             all[i].requested_pages = request;
             recompute_targets(s, all);
-            kept = replace_locked(s, all, i, *e, pages, request);
+            kept = replace_locked(s, all, i, *e, pages, request, saved_average);
         } catch (...) {
             kept = kReportNoRoom;
             if (all != nullptr)

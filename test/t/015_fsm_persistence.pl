@@ -72,20 +72,23 @@ is(query('SELECT consistent FROM simple_cache_fsm_check()'), 't', 'the map is co
 # --- The start-up load does not undo what clients do before it gets there -----------------
 # A saved cache of 300000 entries makes the worker load the map a moment after the start;
 # right after the start a client reports new pages for the heap relation and forgets the
-# free-page list. The load must keep the client's report and not bring the list back; the
-# other database's relations, untouched, are loaded.
+# free-page list, and the other database's table (with its index) is dropped. The load must
+# keep the client's report and bring back neither the list nor the dropped relations.
 query(q{SELECT count(simple_cache_put('delay:' || g, repeat('x', 100))) FROM generate_series(1, 300000) g});
 $node->stop;
 my $load_offset = -s $node->logfile;
 $node->start;
 query(q{SELECT simple_cache_fsm_record_many('t15_heap', ARRAY[3]::bigint[], ARRAY[333]);
         SELECT simple_cache_fsm_forget('t15_index')});
+query(q{DROP TABLE t15_heap}, 'other');
 $node->wait_for_log(qr/simple_cache: loaded \d+ relations from "simple_cache_fsm.dat"/, $load_offset);
 is(query(q{SELECT string_agg(block || ':' || avail, ',') FROM simple_cache_fsm_pages('t15_heap')}), '3:333',
 	'a report made right after the start is not replaced by the saved pages');
 is(query(q{SELECT count(*) FROM simple_cache_fsm_relations WHERE relid = 't15_index'::regclass}), '0',
 	'a relation forgotten right after the start does not come back');
-is(pages('other'), $before_other, 'the untouched relations of the other database are loaded');
+is(query(q{SELECT count(*) FROM simple_cache_fsm_relations}, 'other'), '0',
+	'a table dropped right after the start does not come back, nor does its index');
+is(query(q{SELECT relations FROM simple_cache_fsm_summary()}), '1', 'only the reported relation is tracked');
 query('SELECT simple_cache_flush()');
 
 # --- A damaged file is logged and ignored ----------------------------------------------------

@@ -384,12 +384,19 @@ my $untouched = query(q{SELECT count(*) FROM generate_series(150001, 300000) i
 cmp_ok($untouched, '>=', 135000, "H: the untouched keys are loaded ($untouched of 150000)");
 is(query(q{SELECT count(*) FROM simple_cache_list() WHERE starts_with(key, 'h:')}), $untouched,
 	'H: no other key is there');
-# And for a flush: nothing saved comes back after a flush made right after the start.
+# And for a flush: nothing saved in the flushed database comes back after a flush made right
+# after the start, while another database's saved entries are all loaded.
+$node->safe_psql('postgres', 'CREATE DATABASE h_other');
+$node->safe_psql('h_other', 'CREATE EXTENSION simple_cache');
+$node->safe_psql('h_other', "SELECT count(simple_cache_put('o:' || i, 'other')) FROM generate_series(1, 50000) i");
 $offset = -s $node->logfile;
 $node->restart;
 query('SELECT simple_cache_flush()');
 $node->wait_for_log(qr/simple_cache: loaded \d+ entries/, $offset);
 is(query('SELECT count(*) FROM simple_cache_list()'), '0', 'H: nothing comes back after a flush right after the start');
+is($node->safe_psql('h_other', q{SELECT count(*) FROM simple_cache_list() WHERE value = 'other'}), '50000',
+	'H: a flush in one database does not keep the other databases from loading');
+$node->safe_psql('h_other', 'SELECT simple_cache_flush()');
 check_works('H');
 
 # --- I: a stray SIGTERM does not end persistence ------------------------------------------

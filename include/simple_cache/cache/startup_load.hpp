@@ -4,8 +4,9 @@
 // has started to accept connections. Until the load reaches a key, a client sees that key as
 // absent: it may write it, drop it or fail to replace it. So that the load does not bring the
 // saved value back afterwards, every write (put in any form, drop, expire, incr, cas) marks its
-// key in a shared bit set while the load is pending, and a flush marks everything; the load
-// restores a saved entry only if its key is unmarked. Writers mark before they take the
+// key in a shared bit set while the load is pending, and a flush marks its whole database; the
+// load restores a saved entry only if neither is marked. The free-space map's start-up load
+// uses the same marks for its relations (fsm/report.hpp). Writers mark before they take the
 // partition lock and the load checks under it, so each race ends as if the client's operation
 // came after the load, or the saved entry never existed. Marks are by hash: a few saved
 // entries whose key shares a bit with a written one are not loaded (a cache miss, nothing more).
@@ -15,6 +16,7 @@
 #pragma once
 
 #include "simple_cache/core/dht.hpp"
+#include "simple_cache/pg/postgres.hpp"
 
 namespace simple_cache::cache {
 
@@ -27,13 +29,22 @@ void startup_load_install();
 // the start-up load is still pending. Call before taking the key's partition lock.
 void note_write_during_startup_load(core::KeyView stored_key);
 
-// Records a flush while the start-up load is pending: nothing more is loaded. Call before the
-// flush's scan starts.
-void note_flush_during_startup_load();
+// Whether the start-up load is still pending (a cheap check for callers that need more than a
+// mark while it is, such as the free-space map's fence in fsm/locks.hpp).
+bool startup_load_pending();
 
-// Whether the start-up load may restore a saved entry under this key: false once the key was
-// written or a flush happened. Call under the key's partition lock.
-bool startup_load_may_restore(core::KeyView stored_key);
+// Records a flush of database's entries while the start-up load is pending: no more of its
+// saved entries are loaded. Call before the flush's scan starts.
+void note_flush_during_startup_load(Oid database);
+
+// Whether the start-up load may restore a saved cache entry under this key (as stored: its
+// database first): false once the key was written or its database flushed. Call under the
+// key's partition lock.
+bool startup_load_may_restore_entry(core::KeyView stored_key);
+
+// Whether the start-up load may restore a saved free-space map relation under this key: false
+// once a client marked it. Call under the lock the marking writers take after marking.
+bool startup_load_may_restore_relation(core::KeyView relation_key);
 
 // Ends the pending state, once the worker has loaded the file or decided not to.
 void finish_startup_load();

@@ -3,6 +3,9 @@
 // no lock outlives an error (see pg::register_held_lock_counter).
 #pragma once
 
+#include <optional>
+
+#include "simple_cache/cache/startup_load.hpp"
 #include "simple_cache/fsm/shared.hpp"
 
 namespace simple_cache::fsm {
@@ -63,6 +66,26 @@ class RelationLock {
 
   private:
     LWLock *lock_ = nullptr;
+};
+
+// Keeps the start-up load of the saved map from undoing a change made without the directory
+// lock (adding a free page, truncating). While the load is pending, it marks the relation and
+// then holds the directory lock shared until destroyed: the load checks marks under the
+// directory lock held exclusively, so either it restored the relation before (and the change
+// applies to the loaded relation) or it sees the mark and skips the relation. Costs one shared
+// flag read once the load has finished. Take it before any relation lock.
+class StartupLoadFence {
+  public:
+    StartupLoadFence(Shared &s, const FsmKey &key)
+    {
+        if (!cache::startup_load_pending())
+            return;
+        cache::note_write_during_startup_load(key_view(key));
+        directory_.emplace(s, LW_SHARED);
+    }
+
+  private:
+    std::optional<DirectoryLock> directory_;
 };
 
 // Finds relation key and returns its entry locked in mode (through lock), or nullptr when the

@@ -24,10 +24,12 @@ inline constexpr int64_t kReportNoRoom = -1;       // shared memory ran out; not
 inline constexpr int64_t kReportSkipped = -2;      // start-up load: a client got there first
 
 // record_report() for a relation of any database (key), with the relation's request given
-// (at least pages.size()). Returns the pages kept, or kReportNoRoom; never looks the relation
-// up in the catalogs. A client's report marks the key while the start-up load is pending
-// (cache/startup_load.hpp); the load's own report of a marked key is skipped (kReportSkipped).
+// (at least pages.size()) and, when restoring a saved relation, its average request size
+// (0: keep the current one). Returns the pages kept, or kReportNoRoom; never looks the
+// relation up in the catalogs. A client's report marks the key while the start-up load is
+// pending (cache/startup_load.hpp); the load's own report of a marked key is skipped
+// (kReportSkipped).
 int64_t report_for_key(const FsmKey &key, const core::fsm::PreparedPages &pages, KindRule rule, uint32_t request,
-                       ReportSource source = ReportSource::client);
+                       ReportSource source = ReportSource::client, uint32_t saved_average = 0);
 
 }  // namespace simple_cache::fsm

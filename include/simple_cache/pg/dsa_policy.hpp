@@ -36,6 +36,12 @@ struct AllocationCounters {
         if ((small_groups_used.load(std::memory_order_relaxed) & bit) == 0)
             small_groups_used.fetch_or(bit, std::memory_order_relaxed);
     }
+    // Whether a small allocation of this size has a superblock of its class already.
+    bool size_group_used(size_t bytes) const
+    {
+        uint64_t bit = uint64_t{1} << core::small_size_group(bytes);
+        return (small_groups_used.load(std::memory_order_relaxed) & bit) != 0;
+    }
     int64_t total_bytes() const { return counters.total(kBytes); }
     int64_t total_blocks() const { return counters.total(kBlocks); }
     // The pages the allocator keeps for small objects even once every object is freed: one
