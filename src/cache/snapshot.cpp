@@ -104,6 +104,11 @@ RestoreOutcome restore_entry(Oid database, const char *key, size_t key_size, Val
     if (key_size > 0)
         std::memcpy(stored.data() + sizeof(Oid), key, key_size);
     core::KeyView stored_key{stored.data(), static_cast<uint32_t>(stored.size())};
+    // Marks and flushes only accumulate while the start-up load is pending, so a refusal seen
+    // now is final: skip the allocation (and any eviction it would cause). The check under
+    // the partition lock below still decides for keys marked from now on.
+    if (!replace_existing && !startup_load_may_restore_entry(stored_key))
+        return RestoreOutcome::kept;
     CacheTable::NewItem item = make_item_with_room(stored_key, value.size);
     CacheEntry &entry = item.entry();
     entry.value_size = static_cast<uint32_t>(value.size);

@@ -144,6 +144,8 @@ void note_flush_during_startup_load(Oid database)
     StartupLoadShared *s = pending_state();
     if (s == nullptr)
         return;
+    if (database_flushed(*s, database))
+        return;  // seen stored already, so before this flush's scan: nothing to add
     uint32_t slot = s->flushes.load(std::memory_order_seq_cst);
     do {
         if (slot > kFlushedDatabases)
