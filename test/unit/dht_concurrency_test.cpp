@@ -22,10 +22,10 @@
 #include "simple_cache/core/dht.hpp"
 #include "simple_cache/core/hash.hpp"
 #include "simple_cache/core/heap_policy.hpp"
+#include "dht_test_support.hpp"
 
 namespace {
 
-using simple_cache::core::avalanche64;
 using simple_cache::core::Dht;
 using simple_cache::core::DhtStats;
 using simple_cache::core::HeapPolicy;
@@ -34,53 +34,7 @@ using simple_cache::core::KeyView;
 using simple_cache::core::LockMode;
 using simple_cache::core::UpsertResult;
 
-int64_t scaled(int64_t n)
-{
-    static const double scale = [] {
-        const char *s = std::getenv("SIMPLE_CACHE_TEST_SCALE");
-        double v = s != nullptr ? std::atof(s) : 1.0;
-        return v > 0 ? v : 1.0;
-    }();
-    return std::max<int64_t>(1, static_cast<int64_t>(static_cast<double>(n) * scale));
-}
-
-// Value, checksum of the value, tail size: a torn or zeroed entry fails intact().
-struct TestEntry {
-    uint64_t value;
-    uint64_t check;
-    uint32_t tail_bytes;
-    uint32_t spare;
-    size_t tail_size() const { return tail_bytes; }
-};
-
-uint64_t checksum(uint64_t value) { return avalanche64(value ^ 0x5bd1e9955bd1e995ULL) | 1; }
-
-char tail_byte(uint64_t value, size_t i)
-{
-    return static_cast<char>(static_cast<uint8_t>(checksum(value) >> ((i & 7) * 8)) ^
-                             static_cast<uint8_t>(i * 131));
-}
-
-void fill(TestEntry &e, char *tail, uint64_t value, uint32_t tail_size)
-{
-    e.value = value;
-    e.check = checksum(value);
-    e.tail_bytes = tail_size;
-    for (uint32_t i = 0; i < tail_size; ++i)
-        tail[i] = tail_byte(value, i);
-}
-
-bool intact(const TestEntry &e, const char *tail)
-{
-    if (e.check != checksum(e.value))
-        return false;
-    for (uint32_t i = 0; i < e.tail_bytes; ++i)
-        if (tail[i] != tail_byte(e.value, i))
-            return false;
-    return true;
-}
-
-KeyView kv(const std::string &s) { return KeyView{s.data(), static_cast<uint32_t>(s.size())}; }
+using namespace dht_test;
 
 using Table = Dht<HeapPolicy, TestEntry>;
 using Ref = Table::Ref;
