@@ -542,6 +542,8 @@ LoadResult load_snapshot(bool (*stop_requested)(), bool replace_existing)
                 ++out.loaded;
             else if (outcome == RestoreOutcome::expired)
                 ++out.expired;
+            else
+                ++out.skipped;
         } catch (const pg::SqlError &e) {
             if (e.sqlstate() != ERRCODE_OUT_OF_MEMORY)
                 throw;

@@ -153,10 +153,12 @@ bool load_at_startup(MemoryContext context)
             ereport(LOG, (errmsg("simple_cache: loaded %llu entries from \"%s\"%s",
                                  static_cast<unsigned long long>(r.loaded), kSnapshotFileName,
                                  r.stopped ? " before a shutdown request stopped the load" : ""),
-                          errdetail("The file was saved at %s; %llu saved entries had expired, %llu did not fit.",
+                          errdetail("The file was saved at %s; %llu saved entries had expired, %llu did not fit, "
+                                    "%llu were left to what clients did since the start.",
                                     timestamptz_to_str(saved_at_ms * 1000),
                                     static_cast<unsigned long long>(r.expired),
-                                    static_cast<unsigned long long>(r.no_room))));
+                                    static_cast<unsigned long long>(r.no_room),
+                                    static_cast<unsigned long long>(r.skipped))));
         });
     });
     if (stopped)
@@ -170,7 +172,9 @@ bool load_at_startup(MemoryContext context)
             ereport(LOG, (errmsg("simple_cache: loaded %llu relations from \"%s\"%s",
                                  static_cast<unsigned long long>(r.loaded), fsm::kMapFileName,
                                  r.stopped ? " before a shutdown request stopped the load" : ""),
-                          errdetail("%llu saved relations did not fit.", static_cast<unsigned long long>(r.no_room))));
+                          errdetail("%llu saved relations did not fit, %llu were left to what clients did since the start.",
+                                    static_cast<unsigned long long>(r.no_room),
+                                    static_cast<unsigned long long>(r.skipped))));
         });
     });
     return !stopped;

@@ -193,6 +193,8 @@ MapLoadResult load_map(bool (*stop_requested)(), bool at_startup)
                 ++out.loaded;
             else if (kept == kReportNoRoom)
                 ++out.no_room;
+            else
+                ++out.skipped;
             return RecordStep::next;
         });
     out.found = load.found;

@@ -226,6 +226,7 @@ struct LoadResult {
     uint64_t loaded = 0;      // entries restored
     uint64_t expired = 0;     // entries skipped because their expiry had passed
     uint64_t no_room = 0;     // entries that did not fit in the cache
+    uint64_t skipped = 0;     // entries the start-up load left to clients' newer changes
     int64_t saved_at_ms = 0;  // when the file was saved
 };
 

@@ -30,6 +30,7 @@ struct MapLoadResult {
     bool stopped = false;     // stop_requested() ended the load early
     uint64_t loaded = 0;      // relations restored
     uint64_t no_room = 0;     // relations that did not fit in shared memory
+    uint64_t skipped = 0;     // relations the start-up load left to clients' newer changes
     int64_t saved_at_ms = 0;  // when the file was saved
 };
 
