@@ -6,7 +6,6 @@
 #include <new>
 
 #include "simple_cache/core/hash.hpp"
-#include "simple_cache/pg/error.hpp"
 #include "simple_cache/pg/postgres.hpp"
 
 namespace simple_cache::cache {

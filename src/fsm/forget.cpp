@@ -34,8 +34,6 @@ bool callbacks_registered = false;
 // Removes the relations named in keys, under one directory lock.
 void forget_keys(const std::vector<FsmKey> &keys)
 {
-    for (const FsmKey &key : keys)
-        cache::note_write_during_startup_load(key_view(key));  // before the directory lock
     if (keys.empty() || !in_use())
         return;
     Shared &s = shared();

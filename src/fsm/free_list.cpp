@@ -185,9 +185,10 @@ int64_t truncatable_pages(Oid relid, int64_t nblocks)
 int64_t truncate(Oid relid, uint32_t nblocks)
 {
     Shared &s = shared();
-    StartupLoadFence fence(s, key_of(relid));
+    FsmKey key = key_of(relid);
+    StartupLoadFence fence(s, key);
     RelationLock lock;
-    RelationEntry *e = open_relation(s, key_of(relid), LW_EXCLUSIVE, lock);
+    RelationEntry *e = open_relation(s, key, LW_EXCLUSIVE, lock);
     if (e == nullptr)
         return 0;
     return FsmRelation(*s.policy, e->state).forget_pages_from(nblocks);
