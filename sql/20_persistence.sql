@@ -53,7 +53,7 @@ SELECT simple_cache_put('p20:text', 'a text value') AS existed,
 -- Saving writes every live entry of every database.
 SELECT simple_cache_save() AS saved \gset
 SELECT :saved >= 6 AS saved_ours;
--- The file starts with the magic number and format version 1.
+-- The file starts with the magic number and format version 2.
 SELECT substr(pg_read_binary_file('simple_cache.dat'), 1, 12) AS file_start;
 SELECT position(convert_to('lives two seconds', 'UTF8') in pg_read_binary_file('simple_cache.dat')) > 0
        AS short_lived_entry_saved;
@@ -85,7 +85,7 @@ SELECT simple_cache_flush() >= 5 AS flushed;
 SELECT position(convert_to('a text value', 'UTF8') in :'good'::bytea) AS text_at \gset
 SELECT pg_temp.write_saved_file(set_byte(:'good'::bytea, :text_at, get_byte(:'good'::bytea, :text_at) # 1));
 SELECT simple_cache_load();
-SELECT pg_temp.write_saved_file(set_byte(:'good'::bytea, 8, 2));
+SELECT pg_temp.write_saved_file(set_byte(:'good'::bytea, 8, 3));
 SELECT simple_cache_load();
 SELECT pg_temp.write_saved_file(set_byte(:'good'::bytea, 16, get_byte(:'good'::bytea, 16) # 1));
 SELECT simple_cache_load();

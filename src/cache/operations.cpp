@@ -2,6 +2,7 @@
 // flush and list.
 #include "simple_cache/cache/cache.hpp"
 
+#include <algorithm>
 #include <cerrno>
 #include <cinttypes>
 #include <string>
@@ -154,6 +155,27 @@ void emit_batch(const std::string &batch, ListEmitter emit, void *context)
     CHECK_FOR_INTERRUPTS();
 }
 
+// Removes every entry whose scope `matches`, one partition at a time under its exclusive
+// lock, checking for cancel between partitions; returns how many it removed.
+template <class Matches>
+uint64_t remove_entries_where(Matches &&matches)
+{
+    CacheTable::Scan scan(cache_table(), LockMode::exclusive);
+    uint64_t removed = 0;
+    while (scan.next_partition()) {
+        while (scan.next()) {
+            if (!matches(ScopedKey::scope_of(scan.key_data())))
+                continue;
+            count_removed(scan.entry(), ScopedKey::user_size(scan.key_size()));
+            scan.erase_current();
+            ++removed;
+        }
+        scan.release_partition();
+        pg::check_for_interrupts();
+    }
+    return removed;
+}
+
 }  // namespace
 
 PutOutcome put(const char *key, size_t key_size, ValueBytes value, PutMode mode, Ttl ttl)
@@ -302,26 +324,21 @@ bool cas(const char *key, size_t key_size, const char *expected, size_t expected
 
 uint64_t flush()
 {
-    note_flush_during_startup_load(MyDatabaseId);
-    CacheTable &table = cache_table();
-    CacheTable::Scan scan(table, LockMode::exclusive);
-    uint64_t removed = 0;
-    while (scan.next_partition()) {
-        while (scan.next()) {
-            if (!ScopedKey::in_current_database(scan.key_data(), scan.key_size()))
-                continue;
-            count_removed(scan.entry(), ScopedKey::user_size(scan.key_size()));
-            scan.erase_current();
-            ++removed;
-        }
-        scan.release_partition();
-        pg::check_for_interrupts();
-    }
-    return removed;
+    pg::ScopeId scope = pg::current_scope();
+    note_flush_during_startup_load(scope);
+    return remove_entries_where([scope](pg::ScopeId of) { return of == scope; });
+}
+
+void purge_scopes(const pg::ScopeId *scopes, size_t count)
+{
+    if (!cache_exists())
+        return;
+    remove_entries_where([=](pg::ScopeId of) { return std::find(scopes, scopes + count, of) != scopes + count; });
 }
 
 void list(ListEmitter emit, void *context)
 {
+    pg::ScopeId scope = pg::current_scope();
     CacheTable &table = cache_table();
     CacheTable::Scan scan(table, LockMode::shared);
     std::string batch;
@@ -329,8 +346,7 @@ void list(ListEmitter emit, void *context)
     while (scan.next_partition()) {
         batch.clear();
         while (scan.next()) {
-            if (!ScopedKey::in_current_database(scan.key_data(), scan.key_size()) ||
-                scan.entry().expired_at(now))
+            if (ScopedKey::scope_of(scan.key_data()) != scope || scan.entry().expired_at(now))
                 continue;
             pack(batch, ScopedKey::user_part(scan.key_data()), ScopedKey::user_size(scan.key_size()),
                  scan.tail(), scan.entry().value_size, static_cast<ValueKind>(scan.entry().kind));

@@ -222,10 +222,12 @@ class CursorPayload final : public PayloadReader {
 // The cache's record layout: offsets of a record header's fields.
 enum RecordOffset : size_t {
     kDatabaseAt = 0,
-    kKindAt = 4,
-    kExpiresAt = 5,
-    kKeySizeAt = 13,
-    kValueSizeAt = 17,
+    kRowXminAt = 4,
+    kExtensionAt = 8,
+    kKindAt = 12,
+    kExpiresAt = 13,
+    kKeySizeAt = 21,
+    kValueSizeAt = 25,
 };
 
 // Reads one cache record, checking it, and hands it to visit (when not null).
@@ -237,7 +239,8 @@ RecordStep read_cache_record(PayloadReader &in, uint64_t i, std::string &problem
         problem = "The payload ends inside " + record_label(i) + ".";
         return RecordStep::invalid;
     }
-    Oid database = get_u32(head + kDatabaseAt);
+    pg::DatabaseIdentity database{get_u32(head + kDatabaseAt), get_u32(head + kRowXminAt),
+                                  get_u32(head + kExtensionAt)};
     auto kind = static_cast<unsigned char>(head[kKindAt]);
     auto expires_ms = static_cast<int64_t>(get_u64(head + kExpiresAt));
     uint32_t key_size = get_u32(head + kKeySizeAt);
@@ -270,7 +273,9 @@ RecordStep read_cache_record(PayloadReader &in, uint64_t i, std::string &problem
 void add_entry(FileWriter &writer, const SnapshotEntry &entry)
 {
     char head[kSnapshotRecordHeaderBytes];
-    put_u32(head + kDatabaseAt, entry.database);
+    put_u32(head + kDatabaseAt, entry.database.database);
+    put_u32(head + kRowXminAt, entry.database.row_xmin);
+    put_u32(head + kExtensionAt, entry.database.extension);
     head[kKindAt] = static_cast<char>(entry.kind);
     put_u64(head + kExpiresAt, static_cast<uint64_t>(entry.expires_ms));
     put_u32(head + kKeySizeAt, static_cast<uint32_t>(entry.key_size));
@@ -528,14 +533,20 @@ LoadResult load_snapshot(bool (*stop_requested)(), bool replace_existing)
 {
     LoadResult out;
     uint64_t seen = 0;
+    pg::SavedScopes scopes;
     RecordVisitor restore = [&](const SnapshotEntry &entry) {
         if (stop_requested != nullptr && stop_requested()) {
             out.stopped = true;
             return false;
         }
+        pg::ScopeId scope = scopes.scope_for(entry.database);
+        if (scope == pg::kNoScope) {
+            ++out.orphaned;
+            return true;
+        }
         try {
             RestoreOutcome outcome =
-                restore_entry(entry.database, entry.key, entry.key_size,
+                restore_entry(scope, entry.key, entry.key_size,
                               ValueBytes{entry.value, entry.value_size, entry.kind}, entry.expires_ms,
                               replace_existing);
             if (outcome == RestoreOutcome::stored)

@@ -128,7 +128,7 @@ CacheTable::NewItem make_item_with_room(core::KeyView key, size_t value_size)
     apply_max_memory_setting();
     CacheTable &table = cache_table();
     uint64_t limit = pg::attach().control->size_limit.load(std::memory_order_relaxed);
-    size_t user_key = key.size - sizeof(Oid);
+    size_t user_key = ScopedKey::user_size(key.size);
     if (limit != 0 && CacheTable::item_bytes(key.size, value_size) > limit)
         throw_cache_full(user_key, value_size, ": the entry is larger than the whole limit.");
     if (attachment_limit_lowered()) {
@@ -178,7 +178,7 @@ void sweep_expired_lightly()
 int64_t bytes_held_by_entries()
 {
     int64_t entries = static_cast<int64_t>(cache_table().stats().entries);
-    int64_t per_item = static_cast<int64_t>(CacheTable::item_bytes(sizeof(Oid), 0));
+    int64_t per_item = static_cast<int64_t>(CacheTable::item_bytes(ScopedKey::kPrefixBytes, 0));
     return cache_counters().total(kKeyValueBytes) + entries * per_item;
 }
 

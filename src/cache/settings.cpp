@@ -25,6 +25,7 @@ const struct config_enum_entry eviction_options[] = {
 
 void init()
 {
+    pg::register_scope_purger(purge_scopes);
     DefineCustomIntVariable("simple_cache.default_ttl",
                             "Time to live of values put without one (0 = they never expire).",
                             nullptr, &default_ttl_seconds, 0, 0, INT_MAX, PGC_USERSET, GUC_UNIT_S,

@@ -3,6 +3,7 @@
 
 #include <cstring>
 #include <string>
+#include <vector>
 
 #include "simple_cache/cache/key.hpp"
 #include "simple_cache/cache/linking.hpp"
@@ -18,7 +19,7 @@ namespace {
 
 // One exported entry as packed into a partition's batch, followed by its key and value bytes.
 struct PackedEntry {
-    Oid database;
+    pg::ScopeId scope;
     uint8_t kind;
     int64_t expires_ms;
     size_t key_size;
@@ -30,7 +31,7 @@ struct PackedEntry {
 void pack_current(std::string &batch, const CacheTable::Scan &scan)
 {
     PackedEntry packed;
-    std::memcpy(&packed.database, scan.key_data(), sizeof(Oid));
+    packed.scope = ScopedKey::scope_of(scan.key_data());
     packed.kind = scan.entry().kind;
     packed.expires_ms = scan.entry().expires_ms();
     packed.key_size = ScopedKey::user_size(scan.key_size());
@@ -40,8 +41,18 @@ void pack_current(std::string &batch, const CacheTable::Scan &scan)
     batch.append(scan.tail(), packed.value_size);
 }
 
-// Hands every entry of a batch to visit; returns how many there were.
-uint64_t visit_batch(const std::string &batch, const SnapshotVisitor &visit)
+// The identity of scope among the live scopes; nullptr when it is not live.
+const pg::DatabaseIdentity *identity_of(const std::vector<pg::ScopeEntry> &live, pg::ScopeId scope)
+{
+    for (const pg::ScopeEntry &entry : live)
+        if (entry.id == scope)
+            return &entry.identity;
+    return nullptr;
+}
+
+// Hands every entry of a batch whose scope is live to visit; returns how many it handed.
+uint64_t visit_batch(const std::string &batch, const std::vector<pg::ScopeEntry> &live,
+                     const SnapshotVisitor &visit)
 {
     uint64_t count = 0;
     const char *at = batch.data();
@@ -50,9 +61,13 @@ uint64_t visit_batch(const std::string &batch, const SnapshotVisitor &visit)
         PackedEntry packed;
         std::memcpy(&packed, at, sizeof packed);
         at += sizeof packed;
-        SnapshotEntry entry{packed.database, static_cast<ValueKind>(packed.kind), packed.expires_ms,
-                            at, packed.key_size, at + packed.key_size, packed.value_size};
+        const char *key = at;
         at += packed.key_size + packed.value_size;
+        const pg::DatabaseIdentity *database = identity_of(live, packed.scope);
+        if (database == nullptr)
+            continue;
+        SnapshotEntry entry{*database, static_cast<ValueKind>(packed.kind), packed.expires_ms,
+                            key, packed.key_size, key + packed.key_size, packed.value_size};
         visit(entry);
         ++count;
     }
@@ -63,6 +78,9 @@ uint64_t visit_batch(const std::string &batch, const SnapshotVisitor &visit)
 
 uint64_t export_entries(const SnapshotVisitor &visit)
 {
+    // Taken before the scan: an entry is saved under the identity its scope had then, so a
+    // scope retired and reused during the scan can only lose entries, never mislabel them.
+    std::vector<pg::ScopeEntry> live = pg::live_scopes();
     CacheTable &table = cache_table();
     CacheTable::Scan scan(table, LockMode::shared);
     std::string batch;
@@ -71,24 +89,20 @@ uint64_t export_entries(const SnapshotVisitor &visit)
         batch.clear();
         int64_t now = now_ms();
         while (scan.next()) {
-            if (scan.key_size() < sizeof(Oid) || scan.entry().expired_at(now))
+            if (scan.key_size() < ScopedKey::kPrefixBytes || scan.entry().expired_at(now))
                 continue;
             pack_current(batch, scan);
         }
         scan.release_partition();
-        exported += visit_batch(batch, visit);
+        exported += visit_batch(batch, live, visit);
         pg::check_for_interrupts();
     }
     return exported;
 }
 
-RestoreOutcome restore_entry(Oid database, const char *key, size_t key_size, ValueBytes value,
+RestoreOutcome restore_entry(pg::ScopeId scope, const char *key, size_t key_size, ValueBytes value,
                              int64_t expires_ms, bool replace_existing)
 {
-    if (key_size > kMaxKeyBytes)
-        throw pg::SqlError(ERRCODE_PROGRAM_LIMIT_EXCEEDED, "simple_cache key is too long",
-                           "The key has " + std::to_string(key_size) + " bytes; the limit is " +
-                               std::to_string(kMaxKeyBytes) + ".");
     if (value.size > kMaxValueBytes)
         throw pg::SqlError(ERRCODE_PROGRAM_LIMIT_EXCEEDED, "simple_cache value is too long");
     if (value.kind != ValueKind::text && value.kind != ValueKind::bytea)
@@ -99,11 +113,8 @@ RestoreOutcome restore_entry(Oid database, const char *key, size_t key_size, Val
     if (expires_ms != 0 && expires_ms <= now)
         return RestoreOutcome::expired;
 
-    std::string stored(sizeof(Oid) + key_size, '\0');
-    std::memcpy(stored.data(), &database, sizeof(Oid));
-    if (key_size > 0)
-        std::memcpy(stored.data() + sizeof(Oid), key, key_size);
-    core::KeyView stored_key{stored.data(), static_cast<uint32_t>(stored.size())};
+    ScopedKey scoped(scope, key, key_size);
+    core::KeyView stored_key = scoped.view();
     // Marks and flushes only accumulate while the start-up load is pending, so a refusal seen
     // now is final: skip the allocation (and any eviction it would cause). The check under
     // the partition lock below still decides for keys marked from now on.

@@ -69,6 +69,11 @@ CacheRoot &cache_root()
     return *root;
 }
 
+bool cache_exists()
+{
+    return table != nullptr || DsaPointerIsValid(pg::attach().control->cache_root.load(std::memory_order_acquire));
+}
+
 CacheCounters &cache_counters()
 {
     return cache_root().counters;

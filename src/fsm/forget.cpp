@@ -118,6 +118,24 @@ bool forget(Oid relid)
     return true;
 }
 
+void purge_scopes(const pg::ScopeId *scopes, size_t count)
+{
+    if (!in_use())
+        return;
+    Shared &s = shared();
+    DirectoryLock directory(s, LW_EXCLUSIVE);
+    Slot *all = slots(s);
+    bool removed = false;
+    for (uint32_t i = relation_count(s); i-- > 0;) {  // removing shifts the later slots down
+        if (std::find(scopes, scopes + count, all[i].key.database) != scopes + count) {
+            remove_relation(s, all, i);
+            removed = true;
+        }
+    }
+    if (removed)
+        recompute_targets(s, all);
+}
+
 void forget_dropped(const Oid *relids, size_t n)
 {
     for (size_t i = 0; i < n; ++i)  // a start-up load of the map must not bring them back

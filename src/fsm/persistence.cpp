@@ -21,22 +21,25 @@ using cache::RecordStep;
 namespace {
 
 constexpr char kMapMagic[8] = {'S', 'C', 'F', 'S', 'M', 'A', 'P', '\n'};
-constexpr size_t kRecordHeaderBytes = 21;
-const cache::FileFormat kMapFormat = {kMapFileName, kMapMagic, 1, kRecordHeaderBytes, "saved free-space map"};
+constexpr size_t kRecordHeaderBytes = 29;
+const cache::FileFormat kMapFormat = {kMapFileName, kMapMagic, 2, kRecordHeaderBytes, "saved free-space map"};
 
 // Offsets of a record header's fields.
 enum RecordOffset : size_t {
     kDatabaseAt = 0,
-    kRelationAt = 4,
-    kKindAt = 8,
-    kRequestedAt = 9,
-    kAverageAt = 13,
-    kCountAt = 17,
+    kRowXminAt = 4,
+    kExtensionAt = 8,
+    kRelationAt = 12,
+    kKindAt = 16,
+    kRequestedAt = 17,
+    kAverageAt = 21,
+    kCountAt = 25,
 };
 
 // One relation as saved.
 struct SavedRelation {
-    FsmKey key{};
+    pg::DatabaseIdentity database{};
+    Oid relid = InvalidOid;
     cf::RelationKind kind = cf::RelationKind::heap;
     uint32_t requested_pages = 0;
     uint32_t avg_request = 0;
@@ -68,7 +71,7 @@ bool read_relation(Shared &s, const FsmKey &key, SavedRelation *out)
     if (e == nullptr)
         return false;
     FsmRelation rel(*s.policy, e->state);
-    out->key = key;
+    out->relid = key.relid;
     out->kind = rel.kind();
     out->requested_pages = rel.requested_pages();
     out->avg_request = rel.avg_request();
@@ -83,8 +86,10 @@ bool read_relation(Shared &s, const FsmKey &key, SavedRelation *out)
 void add_relation(cache::FileWriter &writer, const SavedRelation &r)
 {
     char head[kRecordHeaderBytes];
-    put_u32(head + kDatabaseAt, r.key.database);
-    put_u32(head + kRelationAt, r.key.relid);
+    put_u32(head + kDatabaseAt, r.database.database);
+    put_u32(head + kRowXminAt, r.database.row_xmin);
+    put_u32(head + kExtensionAt, r.database.extension);
+    put_u32(head + kRelationAt, r.relid);
     head[kKindAt] = static_cast<char>(r.kind);
     put_u32(head + kRequestedAt, r.requested_pages);
     put_u32(head + kAverageAt, r.avg_request);
@@ -120,7 +125,9 @@ RecordStep read_relation_record(PayloadReader &in, uint64_t i, std::string &prob
         problem = "The average request of " + cache::record_label(i) + " is out of range.";
     if (!problem.empty())
         return RecordStep::invalid;
-    r->key = FsmKey{get_u32(head + kDatabaseAt), get_u32(head + kRelationAt)};
+    r->database = pg::DatabaseIdentity{get_u32(head + kDatabaseAt), get_u32(head + kRowXminAt),
+                                       get_u32(head + kExtensionAt)};
+    r->relid = get_u32(head + kRelationAt);
     r->kind = static_cast<cf::RelationKind>(kind);
     r->requested_pages = get_u32(head + kRequestedAt);
     r->avg_request = average;
@@ -143,14 +150,23 @@ RecordStep read_relation_record(PayloadReader &in, uint64_t i, std::string &prob
     return RecordStep::next;
 }
 
-// Reports a saved relation wholesale and restores its average request; returns
-// report_for_key's result (pages kept, kReportNoRoom, or kReportSkipped when the start-up load
-// finds that a client reported or forgot the relation since the start).
-int64_t restore_relation(const SavedRelation &r, ReportSource source)
+// Reports a saved relation wholesale under its database's scope and restores its average
+// request; returns report_for_key's result (pages kept, kReportNoRoom, or kReportSkipped when
+// the start-up load finds that a client reported or forgot the relation since the start).
+int64_t restore_relation(const SavedRelation &r, pg::ScopeId scope, ReportSource source)
 {
     cf::PreparedPages pages = cf::PreparedPages::from_entries(r.pages);
     uint32_t request = std::max<uint32_t>(r.requested_pages, static_cast<uint32_t>(pages.size()));
-    return report_for_key(r.key, pages, KindRule{r.kind, true}, request, source, r.avg_request);
+    return report_for_key(FsmKey{scope, r.relid}, pages, KindRule{r.kind, true}, request, source, r.avg_request);
+}
+
+// The identity of scope among the live scopes; nullptr when it is not live.
+const pg::DatabaseIdentity *identity_of(const std::vector<pg::ScopeEntry> &live, pg::ScopeId scope)
+{
+    for (const pg::ScopeEntry &entry : live)
+        if (entry.id == scope)
+            return &entry.identity;
+    return nullptr;
 }
 
 }  // namespace
@@ -160,10 +176,16 @@ cache::SaveResult save_map()
     cache::FileWriter writer(kMapFormat);
     int64_t saved_at = cache::now_ms();
     if (in_use()) {
+        // Taken before the slots: a relation is saved under the identity its scope had then.
+        std::vector<pg::ScopeEntry> live = pg::live_scopes();
         Shared &s = shared();
         SavedRelation r;
         for (const Slot &slot : copy_all_slots(s)) {
             pg::check_for_interrupts();
+            const pg::DatabaseIdentity *database = identity_of(live, slot.key.database);
+            if (database == nullptr)
+                continue;  // a retired scope's relation, about to be purged
+            r.database = *database;
             if (read_relation(s, slot.key, &r))
                 add_relation(writer, r);
         }
@@ -176,6 +198,7 @@ MapLoadResult load_map(bool (*stop_requested)(), bool at_startup)
     ReportSource source = at_startup ? ReportSource::startup_load : ReportSource::client;
     MapLoadResult out;
     SavedRelation r;
+    pg::SavedScopes scopes;
     cache::FileLoad load = cache::load_file(
         kMapFormat,
         [&](PayloadReader &in, uint64_t i, std::string &problem) { return read_relation_record(in, i, problem, &r); },
@@ -188,7 +211,12 @@ MapLoadResult load_map(bool (*stop_requested)(), bool at_startup)
                 return RecordStep::stop;
             }
             pg::check_for_interrupts();
-            int64_t kept = restore_relation(r, source);
+            pg::ScopeId scope = scopes.scope_for(r.database);
+            if (scope == pg::kNoScope) {
+                ++out.orphaned;
+                return RecordStep::next;
+            }
+            int64_t kept = restore_relation(r, scope, source);
             if (kept >= 0)
                 ++out.loaded;
             else if (kept == kReportNoRoom)

@@ -20,6 +20,7 @@ namespace {
 // the directory grew meanwhile.
 std::vector<Slot> copy_own_slots(Shared &s)
 {
+    pg::ScopeId scope = pg::current_scope();
     std::vector<Slot> copy;
     for (;;) {
         copy.resize(relation_count(s) + 16);
@@ -31,7 +32,7 @@ std::vector<Slot> copy_own_slots(Shared &s)
                 continue;
             const Slot *all = slots(s);
             for (uint32_t i = 0; i < count; ++i)
-                if (all[i].key.database == MyDatabaseId)
+                if (all[i].key.database == scope)
                     copy[n++] = all[i];
         }
         copy.resize(n);

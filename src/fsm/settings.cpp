@@ -22,6 +22,7 @@ int max_relations = 1000;
 
 void init()
 {
+    pg::register_scope_purger(purge_scopes);
     DefineCustomIntVariable("simple_cache.fsm_max_pages",
                             "Page slots the free-space map may use, for all relations together.",
                             "Counted in heap page entries; an index-style relation fits 48 free pages "

@@ -3,14 +3,17 @@
 // simple_cache_fsm_load(). All work with or without shared_preload_libraries.
 #include "simple_cache/cache/persistence_file.hpp"
 #include "simple_cache/fsm/persistence.hpp"
+#include "simple_cache/pg/database_scope.hpp"
 #include "simple_cache/pg/error.hpp"
 #include "simple_cache/pg/postgres.hpp"
 
 namespace sc = simple_cache;
 
-// simple_cache_save() RETURNS bigint: entries written to simple_cache.dat.
+// simple_cache_save() RETURNS bigint: entries written to simple_cache.dat. Databases dropped
+// since their entries were put are found first, so their entries are not saved.
 SIMPLE_CACHE_FUNCTION(simple_cache_save)
 {
+    sc::pg::collect_dead_scopes(true);
     sc::cache::SaveResult result = sc::cache::save_snapshot();
     PG_RETURN_INT64(static_cast<int64>(result.entries));
 }
@@ -30,9 +33,11 @@ SIMPLE_CACHE_FUNCTION(simple_cache_load)
     PG_RETURN_INT64(static_cast<int64>(result.loaded));
 }
 
-// simple_cache_fsm_save() RETURNS bigint: relations written to simple_cache_fsm.dat.
+// simple_cache_fsm_save() RETURNS bigint: relations written to simple_cache_fsm.dat (not
+// those of dropped databases, as for simple_cache_save()).
 SIMPLE_CACHE_FUNCTION(simple_cache_fsm_save)
 {
+    sc::pg::collect_dead_scopes(true);
     sc::cache::SaveResult result = sc::fsm::save_map();
     PG_RETURN_INT64(static_cast<int64>(result.entries));
 }

@@ -59,7 +59,7 @@ namespace {
     } while (0)
 
 struct Record {
-    uint32_t database;
+    simple_cache::pg::DatabaseIdentity database;
     uint8_t kind;
     int64_t expires_ms;
     std::string key;
@@ -95,7 +95,7 @@ void repair_checksums(std::string &file)
     put_u32(file, 44, crc_of(file.data(), 44));
 }
 
-// Encodes records as a version 1 file, following the layout in persistence_file.hpp.
+// Encodes records as a version 2 file, following the layout in persistence_file.hpp.
 std::string encode(const std::vector<Record> &records, int64_t saved_at_ms)
 {
     std::string file(cache::kSnapshotHeaderBytes, '\0');
@@ -106,11 +106,13 @@ std::string encode(const std::vector<Record> &records, int64_t saved_at_ms)
     put_u64(file, 32, static_cast<uint64_t>(saved_at_ms));
     for (const Record &r : records) {
         std::string head(cache::kSnapshotRecordHeaderBytes, '\0');
-        put_u32(head, 0, r.database);
-        head[4] = static_cast<char>(r.kind);
-        put_u64(head, 5, static_cast<uint64_t>(r.expires_ms));
-        put_u32(head, 13, static_cast<uint32_t>(r.key.size()));
-        put_u32(head, 17, static_cast<uint32_t>(r.value.size()));
+        put_u32(head, 0, r.database.database);
+        put_u32(head, 4, r.database.row_xmin);
+        put_u32(head, 8, r.database.extension);
+        head[12] = static_cast<char>(r.kind);
+        put_u64(head, 13, static_cast<uint64_t>(r.expires_ms));
+        put_u32(head, 21, static_cast<uint32_t>(r.key.size()));
+        put_u32(head, 25, static_cast<uint32_t>(r.value.size()));
         file += head;
         file += r.key;
         file += r.value;
@@ -173,7 +175,7 @@ bool same_records(const std::vector<Record> &a, const std::vector<Record> &b)
     if (a.size() != b.size())
         return false;
     for (size_t i = 0; i < a.size(); ++i)
-        if (a[i].database != b[i].database || a[i].kind != b[i].kind || a[i].expires_ms != b[i].expires_ms ||
+        if (!(a[i].database == b[i].database) || a[i].kind != b[i].kind || a[i].expires_ms != b[i].expires_ms ||
             a[i].key != b[i].key || a[i].value != b[i].value)
             return false;
     return true;
@@ -214,7 +216,9 @@ void structured(FuzzedDataProvider &in)
     size_t count = in.ConsumeIntegralInRange<size_t>(0, 16);
     for (size_t i = 0; i < count && in.remaining_bytes() > 0; ++i) {
         Record r;
-        r.database = in.ConsumeIntegral<uint32_t>();
+        r.database.database = in.ConsumeIntegral<uint32_t>();
+        r.database.row_xmin = in.ConsumeIntegral<uint32_t>();
+        r.database.extension = in.ConsumeIntegral<uint32_t>();
         r.kind = in.ConsumeIntegralInRange<uint8_t>(0, 1);
         r.expires_ms = in.ConsumeBool() ? 0 : in.ConsumeIntegralInRange<int64_t>(0, cache::kMaxExpiresMs);
         r.key = in.ConsumeRandomLengthString(64);

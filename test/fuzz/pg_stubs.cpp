@@ -79,10 +79,12 @@ void errfinish(const char *, int, const char *) { unreachable("errfinish"); }
 namespace simple_cache::pg {
 void check_for_interrupts() { unreachable("check_for_interrupts"); }
 void throw_current_pg_error(MemoryContext, int, int) { unreachable("throw_current_pg_error"); }
+SavedScopes::~SavedScopes() {}
+ScopeId SavedScopes::scope_for(const DatabaseIdentity &) { unreachable("SavedScopes::scope_for"); }
 }  // namespace simple_cache::pg
 
 namespace simple_cache::cache {
 int64_t now_ms() { unreachable("now_ms"); }
 uint64_t export_entries(const SnapshotVisitor &) { unreachable("export_entries"); }
-RestoreOutcome restore_entry(Oid, const char *, size_t, ValueBytes, int64_t, bool) { unreachable("restore_entry"); }
+RestoreOutcome restore_entry(pg::ScopeId, const char *, size_t, ValueBytes, int64_t, bool) { unreachable("restore_entry"); }
 }  // namespace simple_cache::cache

@@ -138,7 +138,7 @@ ok(defined $valid && length($valid) > 48, 'a valid file to damage');
 my $flipped = $valid;
 substr($flipped, length($flipped) - 3, 1) = chr(ord(substr($flipped, length($flipped) - 3, 1)) ^ 0x40);
 my $newer = $valid;
-substr($newer, 8, 1) = chr(2);
+substr($newer, 8, 1) = chr(3);
 my $huge_count = $valid;
 substr($huge_count, 16, 8) = "\xff" x 8;
 my @damaged = (
@@ -146,7 +146,7 @@ my @damaged = (
 	[ 'a truncated file',         substr($valid, 0, length($valid) - 5),  qr/truncated/ ],
 	[ 'a file of only a header',  substr($valid, 0, 48),                  qr/truncated/ ],
 	[ 'a flipped bit',            $flipped,                               qr/payload checksum does not match/ ],
-	[ 'a newer format version',   $newer,                                 qr/format version 2/ ],
+	[ 'a newer format version',   $newer,                                 qr/format version 3/ ],
 	[ 'a damaged header',         $huge_count,                            qr/header checksum does not match/ ],
 	[ 'a foreign file',           "not a saved cache\n" x 100,            qr/not a saved cache/ ]);
 for my $case (@damaged)

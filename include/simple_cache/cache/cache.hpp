@@ -9,6 +9,7 @@
 #include <string>
 
 #include "simple_cache/cache/table.hpp"
+#include "simple_cache/pg/database_scope.hpp"
 #include "simple_cache/pg/postgres.hpp"
 
 namespace simple_cache::cache {
@@ -73,6 +74,10 @@ bool cas(const char *key, size_t key_size, const char *expected, size_t expected
 
 // Removes every entry of the current database; returns how many.
 uint64_t flush();
+
+// Removes every entry of the given retired database scopes (the scope registry's purger; does
+// nothing when the cache was never used in this server).
+void purge_scopes(const pg::ScopeId *scopes, size_t count);
 
 // Receives one entry of a listing; runs with no lock held and may raise PostgreSQL errors.
 using ListEmitter = void (*)(void *context, const char *key, size_t key_size, const char *value,

@@ -1,11 +1,13 @@
-// A cache key as stored: the current database's oid followed by the user's key bytes, so that
-// keys put in one database are invisible in another.
+// A cache key as stored: the current database's scope number (pg/database_scope.hpp) followed
+// by the user's key bytes, so that keys put in one database are invisible in another, and in
+// any later database that reuses its oid.
 #pragma once
 
 #include <cstring>
 #include <memory>
 
 #include "simple_cache/core/dht.hpp"
+#include "simple_cache/pg/database_scope.hpp"
 #include "simple_cache/pg/postgres.hpp"
 
 namespace simple_cache::cache {
@@ -14,16 +16,26 @@ class ScopedKey {
   public:
     // Builds the stored form of key for the current database; rejects keys over the limit.
     ScopedKey(const char *key, size_t key_size);
+    // Builds the stored form of key for a given scope (restoring saved entries).
+    ScopedKey(pg::ScopeId scope, const char *key, size_t key_size);
     ScopedKey(const ScopedKey &) = delete;
     ScopedKey &operator=(const ScopedKey &) = delete;
 
     core::KeyView view() const { return core::KeyView{data_, size_}; }
 
-    // Whether a stored key belongs to the current database.
-    static bool in_current_database(const char *stored, size_t stored_size);
+    // The scope a stored key belongs to.
+    static pg::ScopeId scope_of(const char *stored)
+    {
+        pg::ScopeId scope;
+        std::memcpy(&scope, stored, sizeof scope);
+        return scope;
+    }
     // The user's part of a stored key.
-    static const char *user_part(const char *stored) { return stored + sizeof(Oid); }
-    static size_t user_size(size_t stored_size) { return stored_size - sizeof(Oid); }
+    static const char *user_part(const char *stored) { return stored + kPrefixBytes; }
+    static size_t user_size(size_t stored_size) { return stored_size - kPrefixBytes; }
+
+    // Bytes of the scope prefix.
+    static constexpr size_t kPrefixBytes = sizeof(pg::ScopeId);
 
   private:
     static constexpr size_t kInlineBytes = 120;

@@ -1,11 +1,11 @@
 // The saved cache: its file format, saving and loading, and (declared at the end) the settings
 // and background worker that save and load it automatically.
 //
-// The file is "simple_cache.dat" in the data directory. Version 1, integers little-endian:
+// The file is "simple_cache.dat" in the data directory. Version 2, integers little-endian:
 //
 //   header, 48 bytes
 //     0   8  magic "SCACHE\r\n"
-//     8   4  format version (1)
+//     8   4  format version (2)
 //    12   4  header size (48)
 //    16   8  entry count
 //    24   8  payload size in bytes (the file's size minus the header)
@@ -13,12 +13,14 @@
 //    40   4  CRC-32C of the payload
 //    44   4  CRC-32C of header bytes 0..43
 //   payload: one record per entry
-//     0   4  database oid
-//     4   1  value kind (0 text, 1 bytea)
-//     5   8  expiry, ms since the PostgreSQL epoch (0: never expires)
-//    13   4  key size (at most 1 MB)
-//    17   4  value size (at most 1 GB)
-//    21      key bytes, then value bytes
+//     0   4  database oid                   | the database's identity
+//     4   4  xmin of its pg_database row    | (pg/database_scope.hpp)
+//     8   4  simple_cache's extension oid   |
+//    12   1  value kind (0 text, 1 bytea)
+//    13   8  expiry, ms since the PostgreSQL epoch (0: never expires)
+//    21   4  key size (at most 1 MB)
+//    25   4  value size (at most 1 GB)
+//    29      key bytes, then value bytes
 //
 // A save writes "simple_cache.dat.<pid>.tmp", fsyncs it and renames it over the file with
 // durable_rename(), so a reader sees the old file or the new one, never a mix. A load checks
@@ -39,9 +41,9 @@ namespace simple_cache::cache {
 
 inline constexpr const char *kSnapshotFileName = "simple_cache.dat";
 inline constexpr char kSnapshotMagic[8] = {'S', 'C', 'A', 'C', 'H', 'E', '\r', '\n'};
-inline constexpr uint32_t kSnapshotFormatVersion = 1;
+inline constexpr uint32_t kSnapshotFormatVersion = 2;
 inline constexpr size_t kSnapshotHeaderBytes = 48;
-inline constexpr size_t kSnapshotRecordHeaderBytes = 21;
+inline constexpr size_t kSnapshotRecordHeaderBytes = 29;
 
 // What a save wrote.
 struct SaveResult {
@@ -227,11 +229,13 @@ struct LoadResult {
     uint64_t expired = 0;     // entries skipped because their expiry had passed
     uint64_t no_room = 0;     // entries that did not fit in the cache
     uint64_t skipped = 0;     // entries the start-up load left to clients' newer changes
+    uint64_t orphaned = 0;    // entries of databases dropped (or re-created) since the save
     int64_t saved_at_ms = 0;  // when the file was saved
 };
 
 // Checks the whole file, then restores its entries into the cache, merging: an entry replaces
-// the one with the same key in the same database, other entries stay. A missing file gives
+// the one with the same key in the same database, other entries stay. Entries of a database
+// that no longer exists as it was saved (dropped, or its oid reused) are left out. A missing file gives
 // found = false. A file that fails the checks throws SqlError XX001 (data_corrupted) before
 // anything is restored. stop_requested, if given, is polled between entries.
 LoadResult load_snapshot(bool (*stop_requested)() = nullptr, bool replace_existing = true);

@@ -33,9 +33,9 @@ void note_write_during_startup_load(core::KeyView stored_key);
 // mark while it is, such as the free-space map's fence in fsm/locks.hpp).
 bool startup_load_pending();
 
-// Records a flush of database's entries while the start-up load is pending: no more of its
-// saved entries are loaded. Call before the flush's scan starts.
-void note_flush_during_startup_load(Oid database);
+// Records a flush of a database scope's entries (pg/database_scope.hpp) while the start-up
+// load is pending: no more of its saved entries are loaded. Call before the flush's scan.
+void note_flush_during_startup_load(uint32_t scope);
 
 // Whether the start-up load may restore a saved cache entry under this key (as stored: its
 // database first): false once the key was written or its database flushed. Call under the

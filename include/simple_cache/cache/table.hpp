@@ -69,6 +69,9 @@ CacheCounters &cache_counters();
 // The shared root (attaches like cache_table()).
 CacheRoot &cache_root();
 
+// Whether the cache has been created in this server (found without creating it).
+bool cache_exists();
+
 // The largest value accepted: what fits in a varlena datum.
 inline constexpr size_t kMaxValueBytes = MaxAllocSize - VARHDRSZ;
 

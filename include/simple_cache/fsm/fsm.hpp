@@ -13,6 +13,8 @@
 // add_free_page, which makes it index-style.
 #pragma once
 
+#include "simple_cache/pg/database_scope.hpp"
+
 #include <cstddef>
 #include <cstdint>
 
@@ -62,6 +64,10 @@ bool forget(Oid relid);
 // Forgets relations of the current database dropped by the current transaction, when it
 // commits (the sql_drop event trigger's work); nothing when it rolls back.
 void forget_dropped(const Oid *relids, size_t n);
+
+// Forgets every relation of the given retired database scopes (the scope registry's purger;
+// does nothing when the map was never used in this server).
+void purge_scopes(const pg::ScopeId *scopes, size_t count);
 
 // Scans a heap table or btree index through the buffer manager and records what it found
 // wholesale: heap pages with their free bytes, btree pages that are deleted or new as free

@@ -4,13 +4,17 @@
 // restores anything). One record per tracked relation, of every database, integers
 // little-endian:
 //
-//     0   4  database oid
-//     4   4  relation oid
-//     8   1  kind (0 heap, 1 index)
-//     9   4  requested pages (the request of its last wholesale report)
-//    13   4  average request size, bytes
-//    17   4  page count n
-//    21      n pages: block (4) and free bytes (2) for heap; block (4) for index
+// Format version 2:
+//
+//     0   4  database oid                   | the database's identity
+//     4   4  xmin of its pg_database row    | (pg/database_scope.hpp)
+//     8   4  simple_cache's extension oid   |
+//    12   4  relation oid
+//    16   1  kind (0 heap, 1 index)
+//    17   4  requested pages (the request of its last wholesale report)
+//    21   4  average request size, bytes
+//    25   4  page count n
+//    29      n pages: block (4) and free bytes (2) for heap; block (4) for index
 //
 // A load re-reports each relation wholesale (as record_many and vacuum do), so the budget and
 // the targets apply, then restores its average request size.
@@ -31,6 +35,7 @@ struct MapLoadResult {
     uint64_t loaded = 0;      // relations restored
     uint64_t no_room = 0;     // relations that did not fit in shared memory
     uint64_t skipped = 0;     // relations the start-up load left to clients' newer changes
+    uint64_t orphaned = 0;    // relations of databases dropped (or re-created) since the save
     int64_t saved_at_ms = 0;  // when the file was saved
 };
 

@@ -31,6 +31,7 @@
 
 #include "simple_cache/core/dht.hpp"
 #include "simple_cache/core/fsm/fsm.hpp"
+#include "simple_cache/pg/database_scope.hpp"
 #include "simple_cache/pg/dsa_policy.hpp"
 #include "simple_cache/pg/postgres.hpp"
 
@@ -41,7 +42,7 @@ inline constexpr const char *kRelationTrancheName = "simple_cache_fsm_relation";
 
 // A relation of a database: the map's key. Eight bytes, no padding.
 struct FsmKey {
-    Oid database;
+    pg::ScopeId database;  // the database's scope (pg/database_scope.hpp), not its bare oid
     Oid relid;
 };
 static_assert(sizeof(FsmKey) == 8, "keys are hashed byte for byte");
@@ -105,10 +106,11 @@ bool in_use();
 // every backend knows the tranche names (from _PG_init, when preloaded).
 void install_shmem_hooks();
 
-// The hash table key of a relation of the current database.
+// The hash table key of a relation of the current database. Resolves the database's scope,
+// which may read the catalogs: call before taking any map lock.
 inline FsmKey key_of(Oid relid)
 {
-    return FsmKey{MyDatabaseId, relid};
+    return FsmKey{pg::current_scope(), relid};
 }
 
 // The table's view of a key.

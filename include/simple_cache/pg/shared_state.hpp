@@ -20,7 +20,7 @@ inline constexpr const char *kTableTrancheName = "simple_cache_dht";
 // The layout of the structures in the shared area. Bump it whenever any of them changes, so
 // that a backend running a newer library never reads an area made by an older one (after a
 // package upgrade without a server restart) and stops with an error instead.
-inline constexpr uint32_t kSharedLayoutVersion = 3;
+inline constexpr uint32_t kSharedLayoutVersion = 4;
 
 // Lives at the start of the area; found through SharedRoot::control.
 struct AreaControl {
@@ -33,6 +33,7 @@ struct AreaControl {
     std::atomic<bool> limit_lowered;           // segments may exceed the limit: check bytes in use
     std::atomic<dsa_pointer> cache_root;       // the cache: its table and counters
     std::atomic<dsa_pointer> fsm_root;         // the free-space map's root
+    std::atomic<dsa_pointer> scope_registry;   // the database scopes (database_scope.cpp)
     AllocationCounters counters;
 };
 

@@ -1,0 +1,86 @@
+// Database scopes: what the cache's keys and the map's relations belong to.
+//
+// A database oid alone cannot scope data: oids are reused (CREATE DATABASE ... OID = n, or the
+// oid counter wrapping around), and a database must never see what an earlier database with
+// the same oid left behind. A scope is one incarnation of a database as this server knows it,
+// told apart by its identity: the oid, the transaction that wrote the database's pg_database
+// row, and the oid of the extension installed in it. Scopes are numbered by the registry in
+// the shared area; features prefix their keys with the number, so a retired scope's data is
+// unreachable at once, and a purger each feature registers reclaims it.
+//
+// A scope is retired when a backend of its database finds a different identity (the database
+// was dropped and its oid reused, or the extension was dropped and created again), or when a
+// collection finds that its database no longer exists. A rewritten pg_database row (ALTER
+// DATABASE, GRANT on the database) changes the identity too; while a backend of the database
+// uses the scope, the database cannot have been dropped, so the scope then just takes the new
+// identity. Retired scopes are purged once no backend uses them and no load writes into them.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "simple_cache/pg/postgres.hpp"
+
+namespace simple_cache::pg {
+
+// A scope's number; never 0.
+using ScopeId = uint32_t;
+inline constexpr ScopeId kNoScope = 0;
+
+// What tells one incarnation of a database from a later one with the same oid.
+struct DatabaseIdentity {
+    Oid database;
+    TransactionId row_xmin;  // the transaction that wrote the database's pg_database row
+    Oid extension;           // simple_cache's pg_extension oid in it (InvalidOid: none)
+
+    bool operator==(const DatabaseIdentity &other) const
+    {
+        return database == other.database && row_xmin == other.row_xmin && extension == other.extension;
+    }
+};
+
+// The current database's scope. Resolved on the first call in a backend (reading the
+// catalogs, so inside a transaction) and again after the scope was retired; otherwise two
+// atomic loads. Throws SqlError 53200 when the registry has no room.
+ScopeId current_scope();
+
+// A live scope and its identity.
+struct ScopeEntry {
+    ScopeId id;
+    DatabaseIdentity identity;
+};
+
+// Every live scope, for saving: entries of other scopes must not be saved. Call
+// collect_dead_scopes(true) first where the catalogs can be read.
+std::vector<ScopeEntry> live_scopes();
+
+// The scopes that a load of saved data writes into. Each identity maps to the live scope of
+// its database, registered if the database has none yet (a backend of that database later
+// confirms it or retires it), or to kNoScope when the database already has a live scope with
+// another identity: the saved data is of an older incarnation. The scopes stay pinned (never
+// purged) until this object is destroyed or the process exits.
+class SavedScopes {
+  public:
+    SavedScopes() = default;
+    SavedScopes(const SavedScopes &) = delete;
+    SavedScopes &operator=(const SavedScopes &) = delete;
+    ~SavedScopes();
+
+    // The scope to restore data saved under identity into; kNoScope: skip the data.
+    ScopeId scope_for(const DatabaseIdentity &identity);
+
+  private:
+    std::vector<ScopeEntry> known_;  // identities looked up so far, kNoScope ids included
+};
+
+// Reclaims every entry or relation of the given (retired) scopes. Registered by each feature
+// from _PG_init; must do nothing when the feature was never used in this server.
+using ScopePurger = void (*)(const ScopeId *scopes, size_t count);
+void register_scope_purger(ScopePurger purger);
+
+// Retires the scopes of databases that no longer exist (or whose pg_database row changed
+// while no backend used them), then purges retired scopes that nothing uses. Runs at most
+// every few seconds in the server unless forced. Reads pg_database, so needs a transaction.
+void collect_dead_scopes(bool force);
+
+}  // namespace simple_cache::pg
