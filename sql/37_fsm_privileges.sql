@@ -20,19 +20,23 @@ DROP ROLE IF EXISTS regress_fsm37_none;
 DROP ROLE IF EXISTS regress_fsm37_reader;
 DROP ROLE IF EXISTS regress_fsm37_writer;
 DROP ROLE IF EXISTS regress_fsm37_member;
+DROP ROLE IF EXISTS regress_fsm37_read_all;
+DROP ROLE IF EXISTS regress_fsm37_write_all;
 DROP ROLE IF EXISTS regress_fsm37_owner;
 DROP ROLE IF EXISTS regress_fsm37_dbowner;
 RESET client_min_messages;
 
 SELECT count(simple_cache_fsm_forget(relid)) >= 0 AS cleared FROM simple_cache_fsm_relations;
 
--- A table owned by one role; a role with no privilege, one with SELECT, one with INSERT, and a
--- member of the owning role.
+-- A table owned by one role; a role with no privilege, one with SELECT, one with INSERT, a
+-- member of the owning role, and members of pg_read_all_data and pg_write_all_data.
 CREATE ROLE regress_fsm37_owner;
 CREATE ROLE regress_fsm37_none;
 CREATE ROLE regress_fsm37_reader;
 CREATE ROLE regress_fsm37_writer;
 CREATE ROLE regress_fsm37_member IN ROLE regress_fsm37_owner;
+CREATE ROLE regress_fsm37_read_all IN ROLE pg_read_all_data;
+CREATE ROLE regress_fsm37_write_all IN ROLE pg_write_all_data;
 CREATE TABLE fsm37_t (id int PRIMARY KEY, pad text);
 INSERT INTO fsm37_t SELECT g, repeat('x', 200) FROM generate_series(1, 100) g;
 ALTER TABLE fsm37_t OWNER TO regress_fsm37_owner;
@@ -118,6 +122,8 @@ $$;
 SELECT pg_temp.try_all('regress_fsm37_none');
 SELECT pg_temp.try_all('regress_fsm37_reader');
 SELECT pg_temp.try_all('regress_fsm37_writer');
+SELECT pg_temp.try_all('regress_fsm37_read_all');
+SELECT pg_temp.try_all('regress_fsm37_write_all');
 SELECT pg_temp.try_all('regress_fsm37_member');
 SELECT pg_temp.try_all('regress_fsm37_owner');
 
@@ -125,17 +131,21 @@ SELECT c.function,
        max(o.outcome) FILTER (WHERE o.role = 'regress_fsm37_none') AS no_privilege,
        max(o.outcome) FILTER (WHERE o.role = 'regress_fsm37_reader') AS select_only,
        max(o.outcome) FILTER (WHERE o.role = 'regress_fsm37_writer') AS insert_only,
+       max(o.outcome) FILTER (WHERE o.role = 'regress_fsm37_read_all') AS read_all,
+       max(o.outcome) FILTER (WHERE o.role = 'regress_fsm37_write_all') AS write_all,
        max(o.outcome) FILTER (WHERE o.role = 'regress_fsm37_member') AS owner_member,
        max(o.outcome) FILTER (WHERE o.role = 'regress_fsm37_owner') AS owner
 FROM calls c JOIN outcomes o USING (n)
 GROUP BY c.n, c.function ORDER BY c.n;
 
--- Refused calls changed nothing: the role with no privilege and the one with SELECT leave the
--- map exactly as it was set up. The INSERT role's calls got pages (the average request moved
--- from 1000 to 891), recorded pages 1 and 2 and took free page 10; the owner's calls ended
--- with forgetting the table and its index.
+-- Refused calls changed nothing: the role with no privilege and the readers leave the map
+-- exactly as it was set up. The INSERT role's calls (and pg_write_all_data's) got pages (the
+-- average request moved from 1000 to 891), recorded pages 1 and 2 and took free page 10; the
+-- owner's calls ended with forgetting the table and its index.
 SELECT role, state = :'initial_state' AS unchanged FROM states ORDER BY role;
 SELECT state AS after_insert_only FROM states WHERE role = 'regress_fsm37_writer';
+SELECT count(DISTINCT state) AS distinct_states FROM states
+WHERE role IN ('regress_fsm37_writer', 'regress_fsm37_write_all');
 SELECT state AS after_owner FROM states WHERE role = 'regress_fsm37_owner';
 
 -- The messages say which right is missing.
@@ -223,5 +233,7 @@ DROP ROLE regress_fsm37_none;
 DROP ROLE regress_fsm37_reader;
 DROP ROLE regress_fsm37_writer;
 DROP ROLE regress_fsm37_member;
+DROP ROLE regress_fsm37_read_all;
+DROP ROLE regress_fsm37_write_all;
 DROP ROLE regress_fsm37_owner;
 DROP ROLE regress_fsm37_dbowner;
