@@ -3,7 +3,7 @@
 --     the page headers (pageinspect: upper - lower, less one line pointer) and against
 --     PostgreSQL's own free space map (pg_freespacemap, which keeps the amount in steps of 32);
 --   btree indexes: the deleted pages, checked against pageinspect's bt_page_stats.
--- Also: what cannot be scanned (0A000, 42P01), who may scan (owner or SELECT: 42501 otherwise),
+-- Also: what cannot be scanned (0A000, 42P01), who may scan (who may VACUUM: 42501 otherwise),
 -- and relations dropped by DROP TABLE / DROP INDEX / DROP SCHEMA are forgotten when the
 -- dropping transaction commits (an event trigger), not when it rolls back.
 \pset null '<NULL>'
@@ -109,8 +109,8 @@ SELECT simple_cache_fsm_vacuum(NULL) AS null_rel;
 SELECT count(*) AS tracked FROM simple_cache_fsm_relations
 WHERE relid IN ('fsm33_v'::regclass, 'fsm33_s'::regclass, 'fsm33_p'::regclass, 'fsm33_t_hash'::regclass);
 
--- Who may scan: the owner, or a role that may SELECT from the table (for an index: from its
--- table); anyone else gets 42501.
+-- Who may scan: who may VACUUM the table (for an index: its table), such as its owner;
+-- anyone else gets 42501, SELECT on the table is not enough (37_fsm_privileges has the rest).
 CREATE ROLE regress_fsm33;
 CREATE SCHEMA fsm33_own AUTHORIZATION regress_fsm33;
 SET ROLE regress_fsm33;
@@ -118,6 +118,10 @@ SELECT simple_cache_fsm_vacuum('fsm33_t');
 SELECT simple_cache_fsm_vacuum('fsm33_b_id');
 RESET ROLE;
 GRANT SELECT ON fsm33_b TO regress_fsm33;
+SET ROLE regress_fsm33;
+SELECT simple_cache_fsm_vacuum('fsm33_b_id');
+RESET ROLE;
+ALTER TABLE fsm33_b OWNER TO regress_fsm33;
 SET ROLE regress_fsm33;
 SELECT simple_cache_fsm_vacuum('fsm33_b_id') > 100 AS index_scanned;
 SELECT simple_cache_fsm_vacuum('fsm33_b') > 0 AS table_scanned;
@@ -127,6 +131,7 @@ SELECT simple_cache_fsm_vacuum('fsm33_own.t') AS own_scanned;
 -- A plain role's DROP is seen by the event trigger too.
 DROP TABLE fsm33_own.t;
 RESET ROLE;
+ALTER TABLE fsm33_b OWNER TO CURRENT_USER;
 SELECT count(*) AS own_tracked FROM simple_cache_fsm_relations WHERE relid::text = 'fsm33_own.t';
 
 -- Dropping forgets: not while the transaction runs, not when it (or the subtransaction that

@@ -11,8 +11,10 @@
 --   0A000 feature_not_supported    vacuum of what is neither a heap table nor a btree index;
 --                                  truncatable_pages without a size of a relation without
 --                                  storage
---   42501 insufficient_privilege   vacuum without ownership or SELECT; simple_cache_fsm_check
---                                  and simple_cache_fsm_forget_dropped for plain roles
+--   42501 insufficient_privilege   a function naming a relation on which the caller lacks
+--                                  the right it needs (vacuum of a catalog here; the rest in
+--                                  37_fsm_privileges); simple_cache_fsm_check and
+--                                  simple_cache_fsm_forget_dropped for plain roles
 --   53200 out_of_memory            no room left in the shared area (the pages stay as they were)
 -- After each error no map lock is held and nothing changed. With simple_cache.debug_fail_after
 -- the n-th shared memory operation of record_many, get_page, add_free_page, forget and the
@@ -96,7 +98,8 @@ SELECT pg_temp.pages_of(3400001) = :'heap_before' AS heap_unchanged,
        (SELECT count(*) FROM simple_cache_fsm_relations) AS tracked;
 SELECT consistent, problem, locks_held FROM simple_cache_fsm_check();
 
--- 42501: the testing and internal functions are not for everyone.
+-- 42501: the testing and internal functions are not for everyone, nor is scanning a catalog
+-- (who may VACUUM it may); an application's own numbers are open to every role.
 SET client_min_messages = warning;
 DROP ROLE IF EXISTS regress_fsm34;
 RESET client_min_messages;

@@ -158,7 +158,9 @@ GRANT EXECUTE ON FUNCTION simple_cache_dump_hash_table() TO pg_monitor;
 -- ---------------------------------------------------------------------------------------------
 -- Free-space map: per relation of the current database, pages with their free bytes
 -- (heap-style) or wholly free pages (index-style), in one budget of simple_cache.fsm_max_pages
--- page slots shared by the whole server. A relation is any regclass, real or not.
+-- page slots shared by the whole server. A relation is any regclass, real or not. Functions
+-- naming a relation of this database check the caller's right on its table: SELECT to read,
+-- INSERT or UPDATE to get and record pages, and the right to VACUUM it to change it wholesale.
 
 -- Replaces rel's pages wholesale; returns the pages kept after trimming to rel's target.
 CREATE FUNCTION simple_cache_fsm_record_many(rel regclass, blocks bigint[], avail integer[])
@@ -226,7 +228,10 @@ CREATE FUNCTION simple_cache_fsm_relations(
 RETURNS SETOF record AS 'MODULE_PATHNAME', 'simple_cache_fsm_relations'
 LANGUAGE C STRICT VOLATILE PARALLEL SAFE;
 
+-- The view is for everyone, like the function behind it: both list only the relations the
+-- caller may read (SELECT on the table, or the right to vacuum it) and made-up oids.
 CREATE VIEW simple_cache_fsm_relations AS SELECT * FROM simple_cache_fsm_relations();
+GRANT SELECT ON simple_cache_fsm_relations TO PUBLIC;
 
 CREATE FUNCTION simple_cache_fsm_summary(
     OUT capacity_pages bigint, OUT used_pages bigint, OUT requested_pages bigint,

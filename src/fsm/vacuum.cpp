@@ -8,9 +8,11 @@
 //   btree indexes: the pages that are deleted (P_ISDELETED) or new (PageIsNew), as wholly
 //     free pages; the metapage never is.
 // The scan goes through a BAS_BULKREAD ring, so it does not flush shared buffers, and checks
-// for interrupts before every page. It needs the relation's owner, or SELECT on it (on its
-// table, for an index), and takes AccessShareLock until the end of the transaction.
+// for interrupts before every page. It needs the maintain right (privileges.hpp: who may VACUUM
+// the table), checked once the relation is locked, and takes AccessShareLock until the end of
+// the transaction.
 #include "simple_cache/fsm/fsm.hpp"
+#include "simple_cache/fsm/privileges.hpp"
 #include "simple_cache/fsm/report.hpp"
 #include "simple_cache/pg/error.hpp"
 
@@ -21,7 +23,6 @@ extern "C" {
 #include "catalog/pg_class.h"
 #include "storage/bufmgr.h"
 #include "storage/bufpage.h"
-#include "utils/acl.h"
 #include "utils/rel.h"
 }
 
@@ -41,23 +42,6 @@ struct ScannedPages {
 
 // Free bytes of an initialised page that holds no tuple (what a new page will offer).
 constexpr Size kEmptyPageFree = BLCKSZ - MAXALIGN(SizeOfPageHeaderData) - sizeof(ItemIdData);
-
-// Raises 42501 unless the current user owns rel or may SELECT from it (from its table, for an
-// index). Plain PostgreSQL code.
-void check_privilege(Relation rel)
-{
-    Oid user = GetUserId();
-    if (has_privs_of_role(user, rel->rd_rel->relowner))
-        return;
-    Oid readable = rel->rd_rel->relkind == RELKIND_INDEX ? rel->rd_index->indrelid : RelationGetRelid(rel);
-    if (pg_class_aclcheck(readable, user, ACL_SELECT) == ACLCHECK_OK)
-        return;
-    ereport(ERROR, (errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-                    errmsg("simple_cache_fsm_vacuum: permission denied for relation \"%s\"",
-                           RelationGetRelationName(rel)),
-                    errdetail("Scanning a relation needs its ownership, or SELECT on it (on its table, "
-                              "for an index).")));
-}
 
 // Whether rel is a btree index (true) or a heap table (false); 0A000 for anything else.
 bool is_btree(Relation rel)
@@ -118,7 +102,7 @@ void scan_relation(Oid relid, ScannedPages *out)
     if (rel == nullptr)
         ereport(ERROR, (errcode(ERRCODE_UNDEFINED_TABLE),
                         errmsg("simple_cache_fsm_vacuum: relation with OID %u does not exist", relid)));
-    check_privilege(rel);
+    require_right("simple_cache_fsm_vacuum", relid, Right::maintain);
     if (RELATION_IS_OTHER_TEMP(rel))
         ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
                         errmsg("simple_cache_fsm_vacuum: cannot scan temporary tables of other sessions")));

@@ -1,8 +1,10 @@
 // SQL entry points of the free-space map: read and check arguments, call the map, build the
 // results. Argument errors: 22004 for NULLs where a value is needed, 2202E for report arrays
 // of different lengths or more than one dimension, 22023 for numbers out of range (block
-// numbers 0 .. 4294967294, amounts 0 .. BLCKSZ, sizes 0 .. 4294967295).
+// numbers 0 .. 4294967294, amounts 0 .. BLCKSZ, sizes 0 .. 4294967295). Every function that
+// names a relation first checks the caller's right on it (fsm/privileges.hpp): 42501.
 #include "simple_cache/fsm/fsm.hpp"
+#include "simple_cache/fsm/privileges.hpp"
 #include "simple_cache/pg/error.hpp"
 
 extern "C" {
@@ -112,9 +114,12 @@ Datum block_or_null(FunctionCallInfo fcinfo, uint32_t block)
     PG_RETURN_INT64(static_cast<int64>(block));
 }
 
-// Adds one row to the view's materialised result. Plain PostgreSQL code.
+// Adds one row to the view's materialised result, if the caller may read the relation. Plain
+// PostgreSQL code.
 void emit_relation(void *context, const fsm::RelationRow &row)
 {
+    if (!fsm::has_right(row.relid, fsm::Right::read))
+        return;
     auto *rsinfo = static_cast<ReturnSetInfo *>(context);
     Datum values[7] = {ObjectIdGetDatum(row.relid),       BoolGetDatum(row.is_index),
                        Int64GetDatum(row.stored_pages),   Int64GetDatum(row.requested_pages),
@@ -160,6 +165,7 @@ Datum summary_row(FunctionCallInfo fcinfo, const fsm::Summary &s)
 SIMPLE_CACHE_FUNCTION(simple_cache_fsm_record_many)
 {
     reject_null(fcinfo, 0, "simple_cache_fsm_record_many", "rel");
+    fsm::check_right("simple_cache_fsm_record_many", PG_GETARG_OID(0), fsm::Right::maintain);
     reject_null(fcinfo, 1, "simple_cache_fsm_record_many", "blocks");
     reject_null(fcinfo, 2, "simple_cache_fsm_record_many", "avail");
     ReportArrays report = read_report(fcinfo);
@@ -171,6 +177,7 @@ SIMPLE_CACHE_FUNCTION(simple_cache_fsm_record_many)
 // when the page is not tracked (STRICT).
 SIMPLE_CACHE_FUNCTION(simple_cache_fsm_record)
 {
+    fsm::check_right("simple_cache_fsm_record", PG_GETARG_OID(0), fsm::Right::use);
     uint32_t block = block_number(PG_GETARG_INT64(1), "simple_cache_fsm_record", "block");
     fsm::Avail avail = amount(PG_GETARG_INT32(2), "simple_cache_fsm_record", "avail");
     PG_RETURN_BOOL(fsm::record(PG_GETARG_OID(0), block, avail));
@@ -180,6 +187,7 @@ SIMPLE_CACHE_FUNCTION(simple_cache_fsm_record)
 // has room (STRICT).
 SIMPLE_CACHE_FUNCTION(simple_cache_fsm_get_page)
 {
+    fsm::check_right("simple_cache_fsm_get_page", PG_GETARG_OID(0), fsm::Right::use);
     fsm::Avail needed = amount(PG_GETARG_INT32(1), "simple_cache_fsm_get_page", "needed");
     return block_or_null(fcinfo, fsm::get_page(PG_GETARG_OID(0), needed));
 }
@@ -189,6 +197,7 @@ SIMPLE_CACHE_FUNCTION(simple_cache_fsm_get_page)
 SIMPLE_CACHE_FUNCTION(simple_cache_fsm_record_and_get_page)
 {
     const char *function = "simple_cache_fsm_record_and_get_page";
+    fsm::check_right(function, PG_GETARG_OID(0), fsm::Right::use);
     uint32_t old_block = block_number(PG_GETARG_INT64(1), function, "old_block");
     fsm::Avail old_avail = amount(PG_GETARG_INT32(2), function, "old_avail");
     fsm::Avail needed = amount(PG_GETARG_INT32(3), function, "needed");
@@ -199,6 +208,7 @@ SIMPLE_CACHE_FUNCTION(simple_cache_fsm_record_and_get_page)
 // (STRICT).
 SIMPLE_CACHE_FUNCTION(simple_cache_fsm_avg_request)
 {
+    fsm::check_right("simple_cache_fsm_avg_request", PG_GETARG_OID(0), fsm::Right::read);
     uint32_t average = 0;
     if (!fsm::avg_request(PG_GETARG_OID(0), &average))
         PG_RETURN_NULL();
@@ -208,6 +218,7 @@ SIMPLE_CACHE_FUNCTION(simple_cache_fsm_avg_request)
 // simple_cache_fsm_add_free_page(rel regclass, block bigint) RETURNS boolean (STRICT).
 SIMPLE_CACHE_FUNCTION(simple_cache_fsm_add_free_page)
 {
+    fsm::check_right("simple_cache_fsm_add_free_page", PG_GETARG_OID(0), fsm::Right::maintain);
     uint32_t block = block_number(PG_GETARG_INT64(1), "simple_cache_fsm_add_free_page", "block");
     PG_RETURN_BOOL(fsm::add_free_page(PG_GETARG_OID(0), block));
 }
@@ -216,6 +227,7 @@ SIMPLE_CACHE_FUNCTION(simple_cache_fsm_add_free_page)
 // none (STRICT).
 SIMPLE_CACHE_FUNCTION(simple_cache_fsm_get_free_page)
 {
+    fsm::check_right("simple_cache_fsm_get_free_page", PG_GETARG_OID(0), fsm::Right::use);
     return block_or_null(fcinfo, fsm::get_free_page(PG_GETARG_OID(0)));
 }
 
@@ -225,6 +237,7 @@ SIMPLE_CACHE_FUNCTION(simple_cache_fsm_truncatable_pages)
 {
     if (PG_ARGISNULL(0))
         PG_RETURN_NULL();
+    fsm::check_right("simple_cache_fsm_truncatable_pages", PG_GETARG_OID(0), fsm::Right::read);
     int64 nblocks = -1;  // the relation's real size
     if (!PG_ARGISNULL(1))
         nblocks = page_count(PG_GETARG_INT64(1), "simple_cache_fsm_truncatable_pages");
@@ -235,6 +248,7 @@ SIMPLE_CACHE_FUNCTION(simple_cache_fsm_truncatable_pages)
 // nblocks forgotten (STRICT).
 SIMPLE_CACHE_FUNCTION(simple_cache_fsm_truncate)
 {
+    fsm::check_right("simple_cache_fsm_truncate", PG_GETARG_OID(0), fsm::Right::maintain);
     uint32_t nblocks = page_count(PG_GETARG_INT64(1), "simple_cache_fsm_truncate");
     PG_RETURN_INT64(fsm::truncate(PG_GETARG_OID(0), nblocks));
 }
@@ -242,6 +256,7 @@ SIMPLE_CACHE_FUNCTION(simple_cache_fsm_truncate)
 // simple_cache_fsm_forget(rel regclass) RETURNS boolean: whether rel was tracked (STRICT).
 SIMPLE_CACHE_FUNCTION(simple_cache_fsm_forget)
 {
+    fsm::check_right("simple_cache_fsm_forget", PG_GETARG_OID(0), fsm::Right::maintain);
     PG_RETURN_BOOL(fsm::forget(PG_GETARG_OID(0)));
 }
 
@@ -263,13 +278,16 @@ SIMPLE_CACHE_FUNCTION(simple_cache_fsm_forget_dropped)
 }
 
 // simple_cache_fsm_vacuum(rel regclass) RETURNS integer: scans rel and records what it found;
-// the pages kept (STRICT).
+// the pages kept (STRICT). The right is checked here, before rel is locked, and again once it
+// is.
 SIMPLE_CACHE_FUNCTION(simple_cache_fsm_vacuum)
 {
+    fsm::check_right("simple_cache_fsm_vacuum", PG_GETARG_OID(0), fsm::Right::maintain);
     PG_RETURN_INT32(static_cast<int32>(fsm::vacuum(PG_GETARG_OID(0))));
 }
 
-// simple_cache_fsm_relations() RETURNS SETOF record: the rows of the view of the same name.
+// simple_cache_fsm_relations() RETURNS SETOF record: the rows of the view of the same name,
+// for the relations the caller may read.
 SIMPLE_CACHE_FUNCTION(simple_cache_fsm_relations)
 {
     InitMaterializedSRF(fcinfo, 0);
@@ -281,6 +299,7 @@ SIMPLE_CACHE_FUNCTION(simple_cache_fsm_relations)
 // record: the pages the map keeps for rel, in block order; avail is NULL for index-style lists.
 SIMPLE_CACHE_FUNCTION(simple_cache_fsm_pages)
 {
+    fsm::check_right("simple_cache_fsm_pages", PG_GETARG_OID(0), fsm::Right::read);
     InitMaterializedSRF(fcinfo, 0);
     fsm::list_pages(PG_GETARG_OID(0), emit_page, fcinfo->resultinfo);
     return (Datum) 0;

@@ -1,11 +1,11 @@
 -- pgTAP: the free-space map's SQL API: functions, view and event trigger exist with their
 -- signatures, strictness and privileges; the heap-style and index-style round trips; the
--- errors with their SQLSTATEs. The map is not transactional, so the relations used here
+-- errors with their SQLSTATEs; the rights checked on a real table. The map is not transactional, so the relations used here
 -- (oids 3700001 and up) are forgotten explicitly before the final ROLLBACK.
 BEGIN;
 CREATE EXTENSION IF NOT EXISTS pgtap;
 CREATE EXTENSION IF NOT EXISTS simple_cache;
-SELECT plan(47);
+SELECT plan(56);
 
 SELECT has_function('simple_cache_fsm_record_many', ARRAY['regclass', 'bigint[]', 'integer[]']);
 SELECT has_function('simple_cache_fsm_record', ARRAY['regclass', 'bigint', 'integer']);
@@ -44,6 +44,8 @@ SELECT function_privs_are('simple_cache_fsm_record_many', ARRAY['regclass', 'big
 SELECT function_privs_are('simple_cache_fsm_check', ARRAY[]::name[], 'public', ARRAY[]::text[]);
 SELECT function_privs_are('simple_cache_fsm_check', ARRAY[]::name[], 'pg_monitor', ARRAY['EXECUTE']);
 SELECT function_privs_are('simple_cache_fsm_forget_dropped', ARRAY['oid[]'], 'public', ARRAY[]::text[]);
+SELECT table_privs_are('simple_cache_fsm_relations', 'public', ARRAY['SELECT'],
+                       'the view is readable by everyone, like the function behind it');
 
 -- Heap-style round trip.
 SELECT is(simple_cache_fsm_record_many(3700001, ARRAY[5, 9, 12]::bigint[], ARRAY[100, 4000, 7000]), 3,
@@ -81,6 +83,40 @@ SELECT throws_ok($$SELECT simple_cache_fsm_vacuum(3700003)$$, '42P01',
 SELECT throws_ok($$SELECT simple_cache_fsm_vacuum('pg_tables')$$, '0A000',
                  'simple_cache_fsm_vacuum: relation "pg_tables" is not a heap table or a btree index',
                  'vacuum of a view: 0A000');
+
+-- On a real table: a role with no privilege on it is refused (42501) reading, getting pages and
+-- forgetting, and does not see it in the view; SELECT lets a role read but not get pages.
+-- (SET LOCAL ROLE inside the statement is undone when its subtransaction fails.)
+CREATE ROLE tap_fsm_nobody;
+CREATE ROLE tap_fsm_reader;
+CREATE TABLE tap_fsm_t (id int);
+GRANT SELECT ON tap_fsm_t TO tap_fsm_reader;
+SELECT simple_cache_fsm_record_many('tap_fsm_t', ARRAY[0, 1]::bigint[], ARRAY[500, 600]);
+CREATE FUNCTION pg_temp.visible_to(role name) RETURNS bigint LANGUAGE plpgsql AS $$
+DECLARE
+    n bigint;
+BEGIN
+    EXECUTE format('SET LOCAL ROLE %I', role);
+    SELECT count(*) INTO n FROM simple_cache_fsm_relations WHERE relid = 'tap_fsm_t'::regclass;
+    RESET ROLE;
+    RETURN n;
+END
+$$;
+SELECT throws_ok($$SET LOCAL ROLE tap_fsm_nobody; SELECT * FROM simple_cache_fsm_pages('tap_fsm_t')$$, '42501',
+                 'simple_cache_fsm_pages: permission denied for relation "tap_fsm_t"', 'pages without SELECT: 42501');
+SELECT throws_ok($$SET LOCAL ROLE tap_fsm_nobody; SELECT simple_cache_fsm_get_page('tap_fsm_t', 10)$$, '42501',
+                 'simple_cache_fsm_get_page: permission denied for relation "tap_fsm_t"', 'get_page without INSERT: 42501');
+SELECT throws_ok($$SET LOCAL ROLE tap_fsm_nobody; SELECT simple_cache_fsm_forget('tap_fsm_t')$$, '42501',
+                 'simple_cache_fsm_forget: permission denied for relation "tap_fsm_t"', 'forget by another role: 42501');
+SELECT throws_ok($$SET LOCAL ROLE tap_fsm_reader; SELECT simple_cache_fsm_get_page('tap_fsm_t', 10)$$, '42501',
+                 'simple_cache_fsm_get_page: permission denied for relation "tap_fsm_t"', 'get_page with SELECT only: 42501');
+SELECT results_eq($$SELECT block, avail FROM simple_cache_fsm_pages('tap_fsm_t')$$,
+                  $$VALUES (0::bigint, 500), (1::bigint, 600)$$, 'the refused calls changed nothing');
+SELECT lives_ok($$SET LOCAL ROLE tap_fsm_reader; SELECT * FROM simple_cache_fsm_pages('tap_fsm_t')$$,
+                'pages with SELECT');
+SELECT is(pg_temp.visible_to('tap_fsm_nobody'), 0::bigint, 'the view hides the table from a role without SELECT');
+SELECT is(pg_temp.visible_to('tap_fsm_reader'), 1::bigint, 'the view shows it to a role with SELECT');
+SELECT simple_cache_fsm_forget('tap_fsm_t');
 SELECT is((SELECT locks_held FROM simple_cache_fsm_check()), 0, 'no map lock held after the errors');
 SELECT ok((SELECT consistent FROM simple_cache_fsm_check()), 'the map is consistent');
 
