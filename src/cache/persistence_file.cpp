@@ -69,6 +69,17 @@ void raise_file_error(int saved_errno, const char *action, const char *path)
     throw pg::SqlError(ERRCODE_INTERNAL_ERROR, "simple_cache: file error not raised");
 }
 
+// Throws the error for a failed rename as a PgError; call right after the failing call.
+[[noreturn]] void throw_rename_error(const char *from, const char *to)
+{
+    int saved_errno = errno;
+    pg::guard([=] {
+        errno = saved_errno;
+        ereport(ERROR, (errcode_for_file_access(), errmsg("could not rename file \"%s\" to \"%s\": %m", from, to)));
+    });
+    throw pg::SqlError(ERRCODE_INTERNAL_ERROR, "simple_cache: file error not raised");
+}
+
 // Reads a ByteSource in large chunks (no larger than the expected size), keeping a running
 // CRC of what it hands out.
 class Cursor {
@@ -192,6 +203,33 @@ void remove_stale_temp_files(const char *file_name)
             ereport(LOG, (errcode_for_file_access(), errmsg("could not remove file \"%s\": %m", de->d_name)));
     }
     FreeDir(dir);
+}
+
+// Makes a rename in the data directory durable by fsyncing the directory. Like PostgreSQL's
+// own fsync of a directory, tolerates systems that cannot fsync one (EBADF, EINVAL).
+void fsync_data_directory()
+{
+    const char *dir = ".";
+    int saved_errno = 0;
+    int fd = pg::guard([&] {
+        int opened = OpenTransientFile(dir, O_RDONLY | PG_BINARY);
+        saved_errno = errno;
+        return opened;
+    });
+    if (fd < 0) {
+        errno = saved_errno;
+        throw_file_error("open", dir);
+    }
+    TransientFile directory(fd);
+    int synced = pg::guard([&] {
+        int result = pg_fsync(fd);
+        saved_errno = errno;
+        return result;
+    });
+    if (synced != 0 && saved_errno != EBADF && saved_errno != EINVAL) {
+        errno = saved_errno;
+        throw_file_error("fsync", dir);
+    }
 }
 
 // The payload, read through a Cursor, with its running CRC and the bytes left.
@@ -348,10 +386,12 @@ SaveResult FileWriter::commit(int64_t saved_at_ms)
     fd_ = -1;
     if (pg::guard([=] { return CloseTransientFile(fd); }) != 0)
         throw_file_error("close", temp_path_);
-    const char *from = temp_path_;
-    const char *to = format_.file_name;
-    pg::guard([=] { durable_rename(from, to, ERROR); });
+    // rename() replaces the old file without opening it (durable_rename() opens it to fsync
+    // it first, which fails on a file the server may not read or write).
+    if (rename(temp_path_, format_.file_name) != 0)
+        throw_rename_error(temp_path_, format_.file_name);
     committed_ = true;
+    fsync_data_directory();
     return SaveResult{records_, kSnapshotHeaderBytes + payload_bytes_};
 }
 

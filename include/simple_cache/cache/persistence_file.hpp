@@ -20,10 +20,11 @@
 //    17   4  value size (at most 1 GB)
 //    21      key bytes, then value bytes
 //
-// A save writes "simple_cache.dat.<pid>.tmp", fsyncs it and renames it over the file with
-// durable_rename(), so a reader sees the old file or the new one, never a mix. A load checks
-// the whole file (magic, version, both checksums, every record's bounds) before it restores
-// anything.
+// A save writes "simple_cache.dat.<pid>.tmp", fsyncs it, renames it over the file and fsyncs
+// the data directory, so a reader sees the old file or the new one, never a mix; the old file
+// is never opened, so one the server cannot read or write is replaced all the same. A load
+// checks the whole file (magic, version, both checksums, every record's bounds) before it
+// restores anything.
 #pragma once
 
 #include <cstddef>
@@ -87,8 +88,8 @@ struct ParseResult {
 };
 
 // --- Saved files in general: the cache's file and the free-space map's share the header above
-// (with their own magic, version and name), the temporary file, fsync and durable_rename of a
-// save, and the checks of a load. Their payloads are sequences of records of their own. ---
+// (with their own magic, version and name), the temporary file, fsync and rename of a save,
+// and the checks of a load. Their payloads are sequences of records of their own. ---
 
 // What tells one kind of saved file from another.
 struct FileFormat {
@@ -154,8 +155,9 @@ using RecordReader = std::function<RecordStep(PayloadReader &in, uint64_t index,
 std::string record_label(uint64_t index);
 
 // Writes the temporary file of a save and, on commit, puts it in place of the format's file
-// (fsync, durable_rename). The temporary file is removed if the writer is destroyed without a
-// commit. Creating it first removes temporary files that crashed saves left behind.
+// (fsync, rename, fsync of the directory; the old file is never opened). The temporary file is
+// removed if the writer is destroyed without a commit. Creating it first removes temporary
+// files that crashed saves left behind.
 class FileWriter {
   public:
     explicit FileWriter(const FileFormat &format);
@@ -215,8 +217,8 @@ using RecordVisitor = std::function<bool(const SnapshotEntry &)>;
 // at the end, so check the file first when that matters.
 ParseResult parse_snapshot(ByteSource &source, uint64_t size, const RecordVisitor *visit);
 
-// Writes every live entry of every database to the file (through the temporary file and
-// durable_rename). Throws on failure, leaving the previous file untouched.
+// Writes every live entry of every database to the file (through the temporary file and a
+// rename). Throws on failure, leaving the previous file untouched.
 SaveResult save_snapshot();
 
 // What a load did.

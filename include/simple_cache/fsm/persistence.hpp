@@ -1,6 +1,6 @@
 // The saved free-space map: "simple_cache_fsm.dat" in the data directory, written and checked
 // by the cache's saved-file code (persistence_file.hpp: the same 48-byte header, with magic
-// "SCFSMAP\n", temporary file, fsync and durable_rename; a load checks the whole file before it
+// "SCFSMAP\n", temporary file, fsync and rename; a load checks the whole file before it
 // restores anything). One record per tracked relation, of every database, integers
 // little-endian:
 //
