@@ -257,6 +257,21 @@ class CursorPayload final : public PayloadReader {
     pg_crc32c crc_;
 };
 
+// Starts progress on the file just checked: keeps it (another attempt of the same load) if it
+// describes that file, else resets it.
+void resume_or_restart(LoadProgress &progress, const ParseResult &checked)
+{
+    bool same_file = progress.attempts > 0 && progress.header_crc == checked.header_crc &&
+                     progress.saved_at_ms == checked.saved_at_ms && progress.records == checked.entries;
+    if (!same_file) {
+        progress = LoadProgress{};
+        progress.header_crc = checked.header_crc;
+        progress.saved_at_ms = checked.saved_at_ms;
+        progress.records = checked.entries;
+    }
+    ++progress.attempts;
+}
+
 // The cache's record layout: offsets of a record header's fields.
 enum RecordOffset : size_t {
     kDatabaseAt = 0,
@@ -475,6 +490,7 @@ ParseResult parse_file(const FileFormat &format, ByteSource &source, uint64_t si
         return reject(result, "The header size is " + std::to_string(get_u32(header + kHeaderSizeAt)) + ", not " +
                                   std::to_string(kSnapshotHeaderBytes) + ".");
     result.entries = get_u64(header + kEntriesAt);
+    result.header_crc = get_u32(header + kHeaderCrcAt);
     result.saved_at_ms = static_cast<int64_t>(get_u64(header + kSavedAtAt));
     if (result.saved_at_ms < 0 || result.saved_at_ms > kMaxExpiresMs)
         return reject(result, "The save time in the header is out of range.");
@@ -512,7 +528,8 @@ ParseResult parse_file(const FileFormat &format, ByteSource &source, uint64_t si
     return result;
 }
 
-FileLoad load_file(const FileFormat &format, const RecordReader &check, const RecordReader &read)
+FileLoad load_file(const FileFormat &format, const RecordReader &check, const RecordReader &read,
+                   LoadProgress &progress)
 {
     FileLoad out;
     int open_errno = 0;
@@ -539,12 +556,21 @@ FileLoad load_file(const FileFormat &format, const RecordReader &check, const Re
         FileSource source(fd, name);
         ParseResult checked = parse_file(format, source, size, check);
         if (!checked.valid)
-            throw invalid_file_error(format, checked.problem, "Nothing was loaded from it.");
+            throw RejectedFile(invalid_file_error(format, checked.problem, "Nothing was loaded from it."));
+        resume_or_restart(progress, checked);
     }
-    // Second pass: restore.
+    // Second pass: restore what earlier attempts did not.
     out.found = true;
+    uint64_t resume_at = progress.done;
     FileSource source(fd, name);
-    out.result = parse_file(format, source, size, read);
+    out.result = parse_file(format, source, size, [&](PayloadReader &in, uint64_t i, std::string &problem) {
+        if (i < resume_at)
+            return check(in, i, problem);
+        RecordStep step = read(in, i, problem);
+        if (step == RecordStep::next)
+            progress.done = i + 1;
+        return step;
+    });
     return out;
 }
 
@@ -564,9 +590,11 @@ SaveResult save_snapshot()
     return writer.commit(saved_at);
 }
 
-LoadResult load_snapshot(bool (*stop_requested)(), bool replace_existing)
+LoadResult load_snapshot(bool (*stop_requested)(), bool replace_existing, LoadProgress *progress)
 {
     LoadResult out;
+    LoadProgress fresh;
+    LoadProgress &p = progress != nullptr ? *progress : fresh;
     uint64_t seen = 0;
     RecordVisitor restore = [&](const SnapshotEntry &entry) {
         if (stop_requested != nullptr && stop_requested()) {
@@ -579,15 +607,15 @@ LoadResult load_snapshot(bool (*stop_requested)(), bool replace_existing)
                               ValueBytes{entry.value, entry.value_size, entry.kind}, entry.expires_ms,
                               replace_existing);
             if (outcome == RestoreOutcome::stored)
-                ++out.loaded;
+                ++p.loaded;
             else if (outcome == RestoreOutcome::expired)
-                ++out.expired;
+                ++p.expired;
             else
-                ++out.skipped;
+                ++p.skipped;
         } catch (const pg::SqlError &e) {
             if (e.sqlstate() != ERRCODE_OUT_OF_MEMORY)
                 throw;
-            ++out.no_room;
+            ++p.no_room;
         }
         if (++seen % kRecordsPerInterruptCheck == 0)
             pg::check_for_interrupts();
@@ -601,12 +629,13 @@ LoadResult load_snapshot(bool (*stop_requested)(), bool replace_existing)
         },
         [&](PayloadReader &in, uint64_t i, std::string &problem) {
             return read_cache_record(in, i, problem, &restore, bytes);
-        });
+        },
+        p);
+    static_cast<LoadProgress &>(out) = p;
     out.found = load.found;
-    out.saved_at_ms = load.result.saved_at_ms;
     if (load.found && !load.result.valid)
         throw invalid_file_error(kSnapshotFormat, load.result.problem + " The file changed while it was being loaded.",
-                                 (std::to_string(out.loaded) + " entries were loaded before the defect.").c_str());
+                                 (std::to_string(p.loaded) + " entries were loaded before the defect.").c_str());
     return out;
 }
 

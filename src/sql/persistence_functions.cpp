@@ -1,17 +1,22 @@
 // SQL entry points for saving and loading the cache on demand: simple_cache_save() and
 // simple_cache_load(), and the same for the free-space map: simple_cache_fsm_save() and
-// simple_cache_fsm_load(). All work with or without shared_preload_libraries.
+// simple_cache_fsm_load(). All work with or without shared_preload_libraries; a save is refused
+// while the file's start-up load is unfinished (cache/persistence_state.hpp).
 #include "simple_cache/cache/persistence_file.hpp"
+#include "simple_cache/cache/persistence_state.hpp"
 #include "simple_cache/fsm/persistence.hpp"
 #include "simple_cache/pg/error.hpp"
 #include "simple_cache/pg/postgres.hpp"
 
 namespace sc = simple_cache;
 
-// simple_cache_save() RETURNS bigint: entries written to simple_cache.dat.
+// simple_cache_save() RETURNS bigint: entries written to simple_cache.dat; 55000 while its
+// start-up load is unfinished.
 SIMPLE_CACHE_FUNCTION(simple_cache_save)
 {
+    sc::cache::check_saved_file_replaceable(sc::cache::SavedFile::cache, sc::cache::kSnapshotFileName);
     sc::cache::SaveResult result = sc::cache::save_snapshot();
+    sc::cache::note_saved_file_synced(sc::cache::SavedFile::cache);
     PG_RETURN_INT64(static_cast<int64>(result.entries));
 }
 
@@ -20,6 +25,7 @@ SIMPLE_CACHE_FUNCTION(simple_cache_save)
 SIMPLE_CACHE_FUNCTION(simple_cache_load)
 {
     sc::cache::LoadResult result = sc::cache::load_snapshot();
+    sc::cache::note_saved_file_synced(sc::cache::SavedFile::cache);
     if (!result.found)
         ereport(NOTICE, (errmsg("simple_cache: no saved cache to load"),
                          errdetail("The data directory has no file \"%s\".", sc::cache::kSnapshotFileName)));
@@ -30,10 +36,13 @@ SIMPLE_CACHE_FUNCTION(simple_cache_load)
     PG_RETURN_INT64(static_cast<int64>(result.loaded));
 }
 
-// simple_cache_fsm_save() RETURNS bigint: relations written to simple_cache_fsm.dat.
+// simple_cache_fsm_save() RETURNS bigint: relations written to simple_cache_fsm.dat; 55000
+// while its start-up load is unfinished.
 SIMPLE_CACHE_FUNCTION(simple_cache_fsm_save)
 {
+    sc::cache::check_saved_file_replaceable(sc::cache::SavedFile::map, sc::fsm::kMapFileName);
     sc::cache::SaveResult result = sc::fsm::save_map();
+    sc::cache::note_saved_file_synced(sc::cache::SavedFile::map);
     PG_RETURN_INT64(static_cast<int64>(result.entries));
 }
 
@@ -43,6 +52,7 @@ SIMPLE_CACHE_FUNCTION(simple_cache_fsm_save)
 SIMPLE_CACHE_FUNCTION(simple_cache_fsm_load)
 {
     sc::fsm::MapLoadResult result = sc::fsm::load_map();
+    sc::cache::note_saved_file_synced(sc::cache::SavedFile::map);
     if (!result.found)
         ereport(NOTICE, (errmsg("simple_cache: no saved free-space map to load"),
                          errdetail("The data directory has no file \"%s\".", sc::fsm::kMapFileName)));

@@ -24,7 +24,7 @@
 // the data directory, so a reader sees the old file or the new one, never a mix; the old file
 // is never opened, so one the server cannot read or write is replaced all the same. A load
 // checks the whole file (magic, version, both checksums, every record's bounds) before it
-// restores anything.
+// restores anything, and can resume where an earlier load of the same file stopped.
 #pragma once
 
 #include <cstddef>
@@ -84,6 +84,7 @@ struct ParseResult {
     std::string problem;      // why the file was rejected, for the log
     uint64_t entries = 0;     // the header's entry (record) count
     int64_t saved_at_ms = 0;  // the header's save time
+    uint32_t header_crc = 0;  // the header's checksum, which tells one save from another
     uint64_t records = 0;     // records read
 };
 
@@ -192,17 +193,42 @@ class FileWriter {
 // to read, and checks the payload's bounds and checksum. Trusts nothing in the file.
 ParseResult parse_file(const FileFormat &format, ByteSource &source, uint64_t size, const RecordReader &read);
 
-// Opens format's file (found = false when there is none), parses it with check (which must
-// change nothing), throwing SqlError XX001 when it is not valid, then parses it again with
-// read and returns that pass's result (result.valid false: the file changed in between).
+// How far loads of one file got, and what they did. A caller that keeps it between loads
+// (the worker keeps its start-up load's in shared memory) makes a load of the same file resume
+// after the records an earlier load handled: they are read again, not restored again.
+struct LoadProgress {
+    uint32_t header_crc = 0;  // the file being loaded: its header's checksum,
+    int64_t saved_at_ms = 0;  // save time
+    uint64_t records = 0;     // and record count
+    uint64_t done = 0;        // records handled (restored or deliberately not), in file order
+    uint64_t loaded = 0;      // entries (relations) restored
+    uint64_t expired = 0;     // entries skipped because their expiry had passed
+    uint64_t no_room = 0;     // entries that did not fit
+    uint64_t skipped = 0;     // entries the start-up load left to clients' newer changes
+    uint32_t attempts = 0;    // loads of this file begun; more than 1 means it was resumed
+};
+
+// Opens format's file (found = false when there is none) and parses it with check (which must
+// change nothing), throwing RejectedFile when it is not valid. Then parses it again, handing
+// read the records from progress.done on (progress is reset first if it describes another
+// file) and advancing progress.done past each record read accepts; returns that pass's result
+// (result.valid false: the file changed in between).
 struct FileLoad {
     bool found = false;
     ParseResult result;
 };
-FileLoad load_file(const FileFormat &format, const RecordReader &check, const RecordReader &read);
+FileLoad load_file(const FileFormat &format, const RecordReader &check, const RecordReader &read,
+                   LoadProgress &progress);
 
 // The error for a file of `format` that fails the checks.
 pg::SqlError invalid_file_error(const FileFormat &format, const std::string &problem, const char *hint);
+
+// The error load_file raises for a file that fails the checks before anything is restored
+// (SqlError XX001), as its own type: such a file holds nothing a save could lose.
+class RejectedFile : public pg::SqlError {
+  public:
+    explicit RejectedFile(pg::SqlError error) : pg::SqlError(std::move(error)) {}
+};
 
 // --- The cache's file ---
 
@@ -221,22 +247,20 @@ ParseResult parse_snapshot(ByteSource &source, uint64_t size, const RecordVisito
 // rename). Throws on failure, leaving the previous file untouched.
 SaveResult save_snapshot();
 
-// What a load did.
-struct LoadResult {
-    bool found = false;       // there was a file
-    bool stopped = false;     // stop_requested() ended the load early
-    uint64_t loaded = 0;      // entries restored
-    uint64_t expired = 0;     // entries skipped because their expiry had passed
-    uint64_t no_room = 0;     // entries that did not fit in the cache
-    uint64_t skipped = 0;     // entries the start-up load left to clients' newer changes
-    int64_t saved_at_ms = 0;  // when the file was saved
+// What a load did: its progress (counts over every attempt, for a resumed load), and how it
+// ended.
+struct LoadResult : LoadProgress {
+    bool found = false;    // there was a file
+    bool stopped = false;  // stop_requested() ended the load early
 };
 
 // Checks the whole file, then restores its entries into the cache, merging: an entry replaces
 // the one with the same key in the same database, other entries stay. A missing file gives
-// found = false. A file that fails the checks throws SqlError XX001 (data_corrupted) before
-// anything is restored. stop_requested, if given, is polled between entries.
-LoadResult load_snapshot(bool (*stop_requested)() = nullptr, bool replace_existing = true);
+// found = false. A file that fails the checks throws RejectedFile (SqlError XX001,
+// data_corrupted) before anything is restored. stop_requested, if given, is polled between
+// entries. With progress, a load of the file that progress describes resumes where it ended.
+LoadResult load_snapshot(bool (*stop_requested)() = nullptr, bool replace_existing = true,
+                         LoadProgress *progress = nullptr);
 
 // --- Settings and background worker (persistence_worker.cpp) ---
 
