@@ -3,8 +3,11 @@
 #include "simple_cache/cache/persistence_state.hpp"
 
 #include <atomic>
+#include <cerrno>
 #include <new>
 #include <string>
+
+#include <unistd.h>
 
 #include "simple_cache/pg/error.hpp"
 #include "simple_cache/pg/postgres.hpp"
@@ -108,6 +111,8 @@ void check_saved_file_replaceable(SavedFile file, const char *file_name)
 {
     if (saved_file_state(file) != SavedFileState::loading)
         return;
+    if (access(file_name, F_OK) != 0 && errno == ENOENT)
+        return;  // nothing to lose (the worker may not have looked yet)
     bool cache = file == SavedFile::cache;
     std::string name = file_name;
     throw pg::SqlError(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,

@@ -5,7 +5,7 @@
 // With simple_cache preloaded, each file's start-up load is therefore `loading` from the
 // moment shared memory is set up (server start, crash restart) until a worker finishes it:
 // meanwhile the worker does not save it and simple_cache_save() (simple_cache_fsm_save())
-// refuses to. A worker that stops or fails in the middle leaves the file `loading` and its
+// refuses to, unless there is no file. A worker that stops or fails in the middle leaves the file `loading` and its
 // progress here, so the worker the postmaster starts next resumes the load. When the worker
 // starts with simple_cache.save off, the file is `not_loaded`: nothing saves over it
 // automatically until it was loaded (simple_cache_load()), saved on purpose
@@ -46,8 +46,8 @@ LoadProgress *saved_file_progress(SavedFile file);
 bool any_saved_file_loading();
 
 // Throws SqlError 55000 (object_not_in_prerequisite_state) when the file's start-up load is
-// unfinished: for simple_cache_save() and simple_cache_fsm_save(), before they write. The
-// message names the file file_name.
+// unfinished and the file exists: for simple_cache_save() and simple_cache_fsm_save(), before
+// they write. file_name is the file, in the data directory.
 void check_saved_file_replaceable(SavedFile file, const char *file_name);
 
 // Records that the file and the cache agree after a save or load on demand: a `not_loaded`
