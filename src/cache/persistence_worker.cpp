@@ -47,7 +47,8 @@ constexpr const char *kWorkerName = "simple_cache persistence";
 constexpr const char *kWorkerFunction = "simple_cache_persistence_main";
 constexpr const char *kLibraryName = "simple_cache";
 
-// Seconds before the postmaster restarts the worker after it failed.
+// Seconds before the postmaster starts the worker again after it exited (a SIGTERM that is
+// not part of a shutdown).
 constexpr int kRestartSeconds = 10;
 
 // Room for an error's texts in a log line.
