@@ -69,6 +69,17 @@ void raise_file_error(int saved_errno, const char *action, const char *path)
     throw pg::SqlError(ERRCODE_INTERNAL_ERROR, "simple_cache: file error not raised");
 }
 
+// Throws the error for a failed rename as a PgError; call right after the failing call.
+[[noreturn]] void throw_rename_error(const char *from, const char *to)
+{
+    int saved_errno = errno;
+    pg::guard([=] {
+        errno = saved_errno;
+        ereport(ERROR, (errcode_for_file_access(), errmsg("could not rename file \"%s\" to \"%s\": %m", from, to)));
+    });
+    throw pg::SqlError(ERRCODE_INTERNAL_ERROR, "simple_cache: file error not raised");
+}
+
 // Reads a ByteSource in large chunks (no larger than the expected size), keeping a running
 // CRC of what it hands out.
 class Cursor {
@@ -194,6 +205,33 @@ void remove_stale_temp_files(const char *file_name)
     FreeDir(dir);
 }
 
+// Makes a rename in the data directory durable by fsyncing the directory. Like PostgreSQL's
+// own fsync of a directory, tolerates systems that cannot fsync one (EBADF, EINVAL).
+void fsync_data_directory()
+{
+    const char *dir = ".";
+    int saved_errno = 0;
+    int fd = pg::guard([&] {
+        int opened = OpenTransientFile(dir, O_RDONLY | PG_BINARY);
+        saved_errno = errno;
+        return opened;
+    });
+    if (fd < 0) {
+        errno = saved_errno;
+        throw_file_error("open", dir);
+    }
+    TransientFile directory(fd);
+    int synced = pg::guard([&] {
+        int result = pg_fsync(fd);
+        saved_errno = errno;
+        return result;
+    });
+    if (synced != 0 && saved_errno != EBADF && saved_errno != EINVAL) {
+        errno = saved_errno;
+        throw_file_error("fsync", dir);
+    }
+}
+
 // The payload, read through a Cursor, with its running CRC and the bytes left.
 class CursorPayload final : public PayloadReader {
   public:
@@ -218,6 +256,21 @@ class CursorPayload final : public PayloadReader {
     uint64_t remaining_;
     pg_crc32c crc_;
 };
+
+// Starts progress on the file just checked: keeps it (another attempt of the same load) if it
+// describes that file, else resets it.
+void resume_or_restart(LoadProgress &progress, const ParseResult &checked)
+{
+    bool same_file = progress.attempts > 0 && progress.header_crc == checked.header_crc &&
+                     progress.saved_at_ms == checked.saved_at_ms && progress.records == checked.entries;
+    if (!same_file) {
+        progress = LoadProgress{};
+        progress.header_crc = checked.header_crc;
+        progress.saved_at_ms = checked.saved_at_ms;
+        progress.records = checked.entries;
+    }
+    ++progress.attempts;
+}
 
 // The cache's record layout: offsets of a record header's fields.
 enum RecordOffset : size_t {
@@ -353,10 +406,12 @@ SaveResult FileWriter::commit(int64_t saved_at_ms)
     fd_ = -1;
     if (pg::guard([=] { return CloseTransientFile(fd); }) != 0)
         throw_file_error("close", temp_path_);
-    const char *from = temp_path_;
-    const char *to = format_.file_name;
-    pg::guard([=] { durable_rename(from, to, ERROR); });
+    // rename() replaces the old file without opening it (durable_rename() opens it to fsync
+    // it first, which fails on a file the server may not read or write).
+    if (rename(temp_path_, format_.file_name) != 0)
+        throw_rename_error(temp_path_, format_.file_name);
     committed_ = true;
+    fsync_data_directory();
     return SaveResult{records_, kSnapshotHeaderBytes + payload_bytes_};
 }
 
@@ -440,6 +495,7 @@ ParseResult parse_file(const FileFormat &format, ByteSource &source, uint64_t si
         return reject(result, "The header size is " + std::to_string(get_u32(header + kHeaderSizeAt)) + ", not " +
                                   std::to_string(kSnapshotHeaderBytes) + ".");
     result.entries = get_u64(header + kEntriesAt);
+    result.header_crc = get_u32(header + kHeaderCrcAt);
     result.saved_at_ms = static_cast<int64_t>(get_u64(header + kSavedAtAt));
     if (result.saved_at_ms < 0 || result.saved_at_ms > kMaxExpiresMs)
         return reject(result, "The save time in the header is out of range.");
@@ -477,7 +533,8 @@ ParseResult parse_file(const FileFormat &format, ByteSource &source, uint64_t si
     return result;
 }
 
-FileLoad load_file(const FileFormat &format, const RecordReader &check, const RecordReader &read)
+FileLoad load_file(const FileFormat &format, const RecordReader &check, const RecordReader &read,
+                   LoadProgress &progress)
 {
     FileLoad out;
     int open_errno = 0;
@@ -504,12 +561,21 @@ FileLoad load_file(const FileFormat &format, const RecordReader &check, const Re
         FileSource source(fd, name);
         ParseResult checked = parse_file(format, source, size, check);
         if (!checked.valid)
-            throw invalid_file_error(format, checked.problem, "Nothing was loaded from it.");
+            throw RejectedFile(invalid_file_error(format, checked.problem, "Nothing was loaded from it."));
+        resume_or_restart(progress, checked);
     }
-    // Second pass: restore.
+    // Second pass: restore what earlier attempts did not.
     out.found = true;
+    uint64_t resume_at = progress.done;
     FileSource source(fd, name);
-    out.result = parse_file(format, source, size, read);
+    out.result = parse_file(format, source, size, [&](PayloadReader &in, uint64_t i, std::string &problem) {
+        if (i < resume_at)
+            return check(in, i, problem);
+        RecordStep step = read(in, i, problem);
+        if (step == RecordStep::next)
+            progress.done = i + 1;
+        return step;
+    });
     return out;
 }
 
@@ -529,9 +595,11 @@ SaveResult save_snapshot()
     return writer.commit(saved_at);
 }
 
-LoadResult load_snapshot(bool (*stop_requested)(), bool replace_existing)
+LoadResult load_snapshot(bool (*stop_requested)(), bool replace_existing, LoadProgress *progress)
 {
     LoadResult out;
+    LoadProgress fresh;
+    LoadProgress &p = progress != nullptr ? *progress : fresh;
     uint64_t seen = 0;
     pg::SavedScopes scopes;
     RecordVisitor restore = [&](const SnapshotEntry &entry) {
@@ -541,7 +609,7 @@ LoadResult load_snapshot(bool (*stop_requested)(), bool replace_existing)
         }
         pg::ScopeId scope = scopes.scope_for(entry.database);
         if (scope == pg::kNoScope) {
-            ++out.orphaned;
+            ++p.orphaned;
             return true;
         }
         try {
@@ -550,15 +618,15 @@ LoadResult load_snapshot(bool (*stop_requested)(), bool replace_existing)
                               ValueBytes{entry.value, entry.value_size, entry.kind}, entry.expires_ms,
                               replace_existing);
             if (outcome == RestoreOutcome::stored)
-                ++out.loaded;
+                ++p.loaded;
             else if (outcome == RestoreOutcome::expired)
-                ++out.expired;
+                ++p.expired;
             else
-                ++out.skipped;
+                ++p.skipped;
         } catch (const pg::SqlError &e) {
             if (e.sqlstate() != ERRCODE_OUT_OF_MEMORY)
                 throw;
-            ++out.no_room;
+            ++p.no_room;
         }
         if (++seen % kRecordsPerInterruptCheck == 0)
             pg::check_for_interrupts();
@@ -572,12 +640,13 @@ LoadResult load_snapshot(bool (*stop_requested)(), bool replace_existing)
         },
         [&](PayloadReader &in, uint64_t i, std::string &problem) {
             return read_cache_record(in, i, problem, &restore, bytes);
-        });
+        },
+        p);
+    static_cast<LoadProgress &>(out) = p;
     out.found = load.found;
-    out.saved_at_ms = load.result.saved_at_ms;
     if (load.found && !load.result.valid)
         throw invalid_file_error(kSnapshotFormat, load.result.problem + " The file changed while it was being loaded.",
-                                 (std::to_string(out.loaded) + " entries were loaded before the defect.").c_str());
+                                 (std::to_string(p.loaded) + " entries were loaded before the defect.").c_str());
     return out;
 }
 

@@ -1,19 +1,26 @@
 // The persistence settings and background worker.
 //
 // With simple_cache in shared_preload_libraries, one background worker ("simple_cache
-// persistence") runs for the life of the server. When it first starts after shared memory was
-// set up (server start, or the restart that follows a crash) it loads the saved cache and the
-// saved free-space map (fsm/persistence.hpp); then it saves both
+// persistence") runs for the life of the server. It finishes the start-up loads of the saved
+// cache and the saved free-space map (fsm/persistence.hpp) that are unfinished since shared
+// memory was set up (server start, or the restart that follows a crash); then it saves both
 // every simple_cache.save_interval seconds, and once more when it is told to stop at a
 // clean shutdown (the postmaster sends SIGTERM and waits for it before the shutdown
 // checkpoint). An immediate shutdown or a crash kills it without a save, so the next start
-// loads the last periodic save. Failures are logged and the worker carries on.
+// loads the last periodic save. Nothing saves over a file while its start-up load is
+// unfinished (persistence_state.hpp): a load that failed is logged and tried again, resuming
+// where it stopped, and a worker stopped in the middle of a load (a SIGTERM that is not part
+// of a shutdown) exits, and the worker the postmaster starts next resumes it. Other failures
+// are logged and the worker carries on.
 #include "simple_cache/cache/persistence_file.hpp"
+#include "simple_cache/cache/persistence_state.hpp"
 #include "simple_cache/cache/startup_load.hpp"
 #include "simple_cache/fsm/persistence.hpp"
 
-#include <atomic>
+#include <cerrno>
 #include <new>
+
+#include <unistd.h>
 
 #include "simple_cache/pg/error.hpp"
 #include "simple_cache/pg/postgres.hpp"
@@ -39,42 +46,13 @@ int save_interval_seconds = 300;
 constexpr const char *kWorkerName = "simple_cache persistence";
 constexpr const char *kWorkerFunction = "simple_cache_persistence_main";
 constexpr const char *kLibraryName = "simple_cache";
-constexpr const char *kShmemName = "simple_cache persistence";
 
-// Seconds before the postmaster restarts the worker after it failed.
+// Seconds before the postmaster starts the worker again after it exited (a SIGTERM that is
+// not part of a shutdown).
 constexpr int kRestartSeconds = 10;
 
 // Room for an error's texts in a log line.
 constexpr size_t kTextRoom = 1024;
-
-// The worker's state in the main shared memory segment, which is set up anew after a crash.
-struct WorkerShared {
-    std::atomic<uint32_t> startup_load_claimed;  // a worker has (started to) load the file
-};
-
-shmem_request_hook_type previous_request_hook = nullptr;
-
-// Reserves room for WorkerShared.
-void request_worker_shmem()
-{
-    if (previous_request_hook != nullptr)
-        previous_request_hook();
-    RequestAddinShmemSpace(MAXALIGN(sizeof(WorkerShared)));
-}
-
-// Whether this worker is the first since shared memory was set up, and so must load the file:
-// a worker that the postmaster restarts after a failure must not load it again over newer
-// values. Plain PostgreSQL code.
-bool claim_startup_load()
-{
-    bool found;
-    LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
-    auto *shared = static_cast<WorkerShared *>(ShmemInitStruct(kShmemName, sizeof(WorkerShared), &found));
-    if (!found)
-        new (shared) WorkerShared{{0}};
-    LWLockRelease(AddinShmemInitLock);
-    return shared->startup_load_claimed.exchange(1) == 0;
-}
 
 // Asked by the load between entries: a shutdown request ends it early.
 bool shutdown_requested()
@@ -137,68 +115,203 @@ bool run_logged(MemoryContext context, const char *action, F &&f)
     return false;
 }
 
-// Loads the saved cache at start-up and logs what happened; false if stopped by a shutdown.
-bool load_at_startup(MemoryContext context)
+// What the worker tells about a saved file.
+struct SavedFileInfo {
+    SavedFile file;
+    const char *name;           // in the data directory
+    const char *what;           // what it holds, for messages
+    const char *records;        // what its records are
+    const char *save_function;  // the SQL functions that save and load it on demand
+    const char *load_function;
+};
+
+const SavedFileInfo kCacheFile = {SavedFile::cache, kSnapshotFileName, "cache", "entries",
+                                  "simple_cache_save()", "simple_cache_load()"};
+const SavedFileInfo kMapFile = {SavedFile::map, fsm::kMapFileName, "free-space map", "relations",
+                                "simple_cache_fsm_save()", "simple_cache_fsm_load()"};
+
+// Seconds between attempts of a start-up load that failed.
+constexpr int kRetrySeconds = 10;
+
+// How a file's start-up load attempt ended.
+enum class LoadEnd {
+    finished,  // loaded, or no file, or a file that fails the checks (logged and ignored)
+    stopped,   // a shutdown request came first: the load is unfinished
+    failed,    // an error (logged): the load is unfinished
+};
+
+// How an attempt ended, from run_logged's result, whether the error was a RejectedFile, and
+// whether the load reported a stop; logs an unfinished load's progress and what happens next.
+LoadEnd conclude_load(const SavedFileInfo &info, bool completed, bool rejected, bool stopped)
 {
-    bool stopped = false;
-    run_logged(context, "loading the saved cache", [&] {
-        LoadResult r = load_snapshot(shutdown_requested, false);  // never undo newer writes
-        stopped = r.stopped;
+    LoadEnd end = rejected || (completed && !stopped) ? LoadEnd::finished
+                  : completed                          ? LoadEnd::stopped
+                                                       : LoadEnd::failed;
+    if (end == LoadEnd::finished)
+        return end;
+    const LoadProgress &p = *saved_file_progress(info.file);
+    auto done = static_cast<unsigned long long>(p.done);
+    auto records = static_cast<unsigned long long>(p.records);
+    if (end == LoadEnd::stopped) {
+        ereport(LOG, (errmsg("simple_cache: the start-up load of \"%s\" stopped after %llu of %llu saved %s", info.name,
+                             done, records, info.records),
+                      errdetail("The worker was asked to stop. Nothing saves over the file until it is loaded: a "
+                                "worker started again resumes the load, the next server start loads the file anew.")));
+        return end;
+    }
+    ereport(LOG, (errmsg("simple_cache: the start-up load of \"%s\" did not finish; it is tried again in %d seconds",
+                         info.name, kRetrySeconds),
+                  errdetail("%llu of %llu saved %s were handled. Until the load finishes, nothing saves over the "
+                            "file and %s refuses to.",
+                            done, records, info.records, info.save_function),
+                  errhint("If the error logged above persists, correct its cause, or move \"%s\" out of the data "
+                          "directory (or set simple_cache.save = off) to go on without it.",
+                          info.name)));
+    return end;
+}
+
+// The log line's note on a load that earlier attempts had begun.
+const char *resumed_note(const LoadProgress &p)
+{
+    return p.attempts > 1 ? " The load resumed where an earlier attempt had stopped." : "";
+}
+
+// Loads (or goes on loading) the saved cache, and logs what happened.
+LoadEnd load_cache_at_startup(MemoryContext context)
+{
+    LoadResult r;
+    bool rejected = false;
+    bool completed = run_logged(context, "loading the saved cache", [&] {
+        try {
+            r = load_snapshot(shutdown_requested, false, saved_file_progress(SavedFile::cache));  // never undo newer writes
+        } catch (const RejectedFile &) {
+            rejected = true;
+            throw;
+        }
         if (!r.found) {
             pg::guard([] { ereport(DEBUG1, (errmsg_internal("simple_cache: no saved cache to load"))); });
             return;
         }
-        int64_t saved_at_ms = r.saved_at_ms;
-        pg::guard([=] {
-            ereport(LOG, (errmsg("simple_cache: loaded %llu entries from \"%s\"%s",
-                                 static_cast<unsigned long long>(r.loaded), kSnapshotFileName,
-                                 r.stopped ? " before a shutdown request stopped the load" : ""),
+        if (r.stopped)
+            return;
+        pg::guard([&] {
+            ereport(LOG, (errmsg("simple_cache: loaded %llu entries from \"%s\"",
+                                 static_cast<unsigned long long>(r.loaded), kSnapshotFileName),
                           errdetail("The file was saved at %s; %llu saved entries had expired, %llu did not fit, "
-                                    "%llu were left to what clients did since the start.",
-                                    timestamptz_to_str(saved_at_ms * 1000),
+                                    "%llu were left to what clients did since the start.%s",
+                                    timestamptz_to_str(r.saved_at_ms * 1000),
                                     static_cast<unsigned long long>(r.expired),
                                     static_cast<unsigned long long>(r.no_room),
-                                    static_cast<unsigned long long>(r.skipped))));
+                                    static_cast<unsigned long long>(r.skipped), resumed_note(r))));
         });
     });
-    if (stopped)
-        return false;
-    run_logged(context, "loading the saved free-space map", [&] {
-        fsm::MapLoadResult r = fsm::load_map(shutdown_requested, true);
-        stopped = r.stopped;
-        if (!r.found)
-            return;
-        pg::guard([=] {
-            ereport(LOG, (errmsg("simple_cache: loaded %llu relations from \"%s\"%s",
-                                 static_cast<unsigned long long>(r.loaded), fsm::kMapFileName,
-                                 r.stopped ? " before a shutdown request stopped the load" : ""),
-                          errdetail("%llu saved relations did not fit, %llu were left to what clients did since the start.",
-                                    static_cast<unsigned long long>(r.no_room),
-                                    static_cast<unsigned long long>(r.skipped))));
-        });
-    });
-    return !stopped;
+    return conclude_load(kCacheFile, completed, rejected, r.stopped);
 }
 
-// Saves the cache and the free-space map, logging the results at `level`.
+// Loads (or goes on loading) the saved free-space map, and logs what happened.
+LoadEnd load_map_at_startup(MemoryContext context)
+{
+    fsm::MapLoadResult r;
+    bool rejected = false;
+    bool completed = run_logged(context, "loading the saved free-space map", [&] {
+        try {
+            r = fsm::load_map(shutdown_requested, true, saved_file_progress(SavedFile::map));
+        } catch (const RejectedFile &) {
+            rejected = true;
+            throw;
+        }
+        if (!r.found || r.stopped)
+            return;
+        pg::guard([&] {
+            ereport(LOG, (errmsg("simple_cache: loaded %llu relations from \"%s\"",
+                                 static_cast<unsigned long long>(r.loaded), fsm::kMapFileName),
+                          errdetail("%llu saved relations did not fit, %llu were left to what clients did since the start.%s",
+                                    static_cast<unsigned long long>(r.no_room),
+                                    static_cast<unsigned long long>(r.skipped), resumed_note(r))));
+        });
+    });
+    return conclude_load(kMapFile, completed, rejected, r.stopped);
+}
+
+// Takes up the start-up loads that are unfinished (all of them after shared memory was set
+// up; after an earlier attempt stopped or failed, what it left) and ends the start-up load's
+// marks once no file is loading. With simple_cache.save off, a file not loaded yet is left
+// alone (not_loaded). Returns false when a load failed and is to be tried again.
+bool finish_startup_loads(MemoryContext context)
+{
+    struct Loader {
+        const SavedFileInfo &info;
+        LoadEnd (*load)(MemoryContext);
+    };
+    const Loader loaders[] = {{kCacheFile, load_cache_at_startup}, {kMapFile, load_map_at_startup}};
+    bool failed = false;
+    for (const Loader &loader : loaders) {
+        if (saved_file_state(loader.info.file) != SavedFileState::loading)
+            continue;
+        if (!save_enabled) {
+            set_saved_file_state(loader.info.file, SavedFileState::not_loaded);
+            continue;
+        }
+        if (ShutdownRequestPending)
+            continue;
+        LoadEnd end = loader.load(context);
+        if (end == LoadEnd::finished)
+            set_saved_file_state(loader.info.file, SavedFileState::loaded);
+        failed |= end == LoadEnd::failed;
+    }
+    if (!any_saved_file_loading())
+        finish_startup_load();
+    return !failed;
+}
+
+// Whether the worker may save over a file now: its load finished, or it was left alone at
+// start-up and has been removed since. Warns (once per worker) about a file it leaves alone.
+bool may_save_over(const SavedFileInfo &info, bool &warned)
+{
+    SavedFileState state = saved_file_state(info.file);
+    if (state == SavedFileState::loaded)
+        return true;
+    if (state == SavedFileState::loading)
+        return false;
+    if (access(info.name, F_OK) != 0 && errno == ENOENT) {
+        set_saved_file_state(info.file, SavedFileState::loaded);
+        return true;
+    }
+    if (!warned)
+        ereport(WARNING, (errmsg("simple_cache: not saving the %s over \"%s\", which was not loaded", info.what, info.name),
+                          errdetail("simple_cache.save was off when the file was to be loaded at start-up, so it "
+                                    "holds a save the %s does not have.",
+                                    info.what),
+                          errhint("Load it with %s, replace it with %s, or remove it; the periodic saves then resume.",
+                                  info.load_function, info.save_function)));
+    warned = true;
+    return false;
+}
+
+// Saves the cache and the free-space map, those whose file may be saved over, logging the
+// results at `level`.
 void save_now(MemoryContext context, const char *action, int level)
 {
-    run_logged(context, action, [=] {
-        SaveResult r = save_snapshot();
-        pg::guard([=] {
-            ereport(level, (errmsg("simple_cache: saved %llu entries to \"%s\" (%llu bytes)",
-                                   static_cast<unsigned long long>(r.entries), kSnapshotFileName,
-                                   static_cast<unsigned long long>(r.bytes))));
+    static bool warned_cache = false;
+    static bool warned_map = false;
+    if (may_save_over(kCacheFile, warned_cache))
+        run_logged(context, action, [=] {
+            SaveResult r = save_snapshot();
+            pg::guard([=] {
+                ereport(level, (errmsg("simple_cache: saved %llu entries to \"%s\" (%llu bytes)",
+                                       static_cast<unsigned long long>(r.entries), kSnapshotFileName,
+                                       static_cast<unsigned long long>(r.bytes))));
+            });
         });
-    });
-    run_logged(context, action, [=] {
-        SaveResult r = fsm::save_map();
-        pg::guard([=] {
-            ereport(level, (errmsg("simple_cache: saved %llu relations to \"%s\" (%llu bytes)",
-                                   static_cast<unsigned long long>(r.entries), fsm::kMapFileName,
-                                   static_cast<unsigned long long>(r.bytes))));
+    if (may_save_over(kMapFile, warned_map))
+        run_logged(context, action, [=] {
+            SaveResult r = fsm::save_map();
+            pg::guard([=] {
+                ereport(level, (errmsg("simple_cache: saved %llu relations to \"%s\" (%llu bytes)",
+                                       static_cast<unsigned long long>(r.entries), fsm::kMapFileName,
+                                       static_cast<unsigned long long>(r.bytes))));
+            });
         });
-    });
 }
 
 // Rereads the configuration file if a SIGHUP asked for it.
@@ -210,38 +323,51 @@ void reload_config_if_asked()
     }
 }
 
-// The worker's life: load, periodic saves until shutdown is requested, a last save.
+// Milliseconds from now until `seconds` after `since` (0 when that has passed).
+long millis_until(TimestampTz since, int seconds)
+{
+    TimestampTz due = TimestampTzPlusMilliseconds(since, static_cast<int64>(seconds) * 1000);
+    return TimestampDifferenceMilliseconds(GetCurrentTimestamp(), due);
+}
+
+// The worker's life: the start-up loads (a failed one is tried again every kRetrySeconds),
+// periodic saves until shutdown is requested, a last save.
 void worker_main()
 {
     MemoryContext context = AllocSetContextCreate(TopMemoryContext, "simple_cache persistence", ALLOCSET_DEFAULT_SIZES);
-    bool final_save_allowed = true;
-    if (claim_startup_load() && save_enabled)
-        final_save_allowed = load_at_startup(context);  // a half-done load must not replace the file
-    finish_startup_load();  // loaded, stopped, failed or not this worker's to do
-    TimestampTz last_save = GetCurrentTimestamp();
+    bool loads_to_retry = !finish_startup_loads(context);
+    TimestampTz last_try = GetCurrentTimestamp();
+    TimestampTz last_save = last_try;
 
     while (!ShutdownRequestPending) {
         reload_config_if_asked();
-        int events = WL_LATCH_SET | WL_EXIT_ON_PM_DEATH;
         long timeout = -1;
-        if (save_enabled && save_interval_seconds > 0) {
-            TimestampTz due = TimestampTzPlusMilliseconds(last_save, static_cast<int64>(save_interval_seconds) * 1000);
-            long delay = TimestampDifferenceMilliseconds(GetCurrentTimestamp(), due);
+        if (loads_to_retry) {
+            long delay = millis_until(last_try, kRetrySeconds);
             if (delay <= 0) {
-                save_now(context, "saving the cache periodically", DEBUG1);
+                loads_to_retry = !finish_startup_loads(context);
+                last_try = GetCurrentTimestamp();
+                continue;
+            }
+            timeout = delay;
+        }
+        if (save_enabled && save_interval_seconds > 0) {
+            long delay = millis_until(last_save, save_interval_seconds);
+            if (delay <= 0) {
+                save_now(context, "saving the cache periodically", DEBUG1);  // not a file still loading
                 last_save = GetCurrentTimestamp();
                 continue;
             }
-            events |= WL_TIMEOUT;
-            timeout = delay;
+            timeout = timeout < 0 || delay < timeout ? delay : timeout;
         }
+        int events = WL_LATCH_SET | WL_EXIT_ON_PM_DEATH | (timeout >= 0 ? WL_TIMEOUT : 0);
         (void) WaitLatch(MyLatch, events, timeout, PG_WAIT_EXTENSION);
         ResetLatch(MyLatch);
     }
 
     reload_config_if_asked();
-    if (save_enabled && final_save_allowed)
-        save_now(context, "saving the cache at shutdown", LOG);
+    if (save_enabled)
+        save_now(context, "saving the cache at shutdown", LOG);  // not a file still loading
 }
 
 // Registers the worker with the postmaster (while shared_preload_libraries is processed).
@@ -272,10 +398,9 @@ void persistence_init()
                             nullptr, nullptr);
     if (!process_shared_preload_libraries_in_progress)
         return;
-    previous_request_hook = shmem_request_hook;
-    shmem_request_hook = request_worker_shmem;
     register_worker();
     startup_load_install();
+    saved_files_install();
 }
 
 }  // namespace simple_cache::cache

@@ -193,10 +193,12 @@ cache::SaveResult save_map()
     return writer.commit(saved_at);
 }
 
-MapLoadResult load_map(bool (*stop_requested)(), bool at_startup)
+MapLoadResult load_map(bool (*stop_requested)(), bool at_startup, cache::LoadProgress *progress)
 {
     ReportSource source = at_startup ? ReportSource::startup_load : ReportSource::client;
     MapLoadResult out;
+    cache::LoadProgress fresh;
+    cache::LoadProgress &p = progress != nullptr ? *progress : fresh;
     SavedRelation r;
     pg::SavedScopes scopes;
     cache::FileLoad load = cache::load_file(
@@ -213,23 +215,24 @@ MapLoadResult load_map(bool (*stop_requested)(), bool at_startup)
             pg::check_for_interrupts();
             pg::ScopeId scope = scopes.scope_for(r.database);
             if (scope == pg::kNoScope) {
-                ++out.orphaned;
+                ++p.orphaned;
                 return RecordStep::next;
             }
             int64_t kept = restore_relation(r, scope, source);
             if (kept >= 0)
-                ++out.loaded;
+                ++p.loaded;
             else if (kept == kReportNoRoom)
-                ++out.no_room;
+                ++p.no_room;
             else
-                ++out.skipped;
+                ++p.skipped;
             return RecordStep::next;
-        });
+        },
+        p);
+    static_cast<cache::LoadProgress &>(out) = p;
     out.found = load.found;
-    out.saved_at_ms = load.result.saved_at_ms;
     if (load.found && !load.result.valid)
         throw cache::invalid_file_error(kMapFormat, load.result.problem + " The file changed while it was being loaded.",
-                                        (std::to_string(out.loaded) + " relations were loaded before the defect.").c_str());
+                                        (std::to_string(p.loaded) + " relations were loaded before the defect.").c_str());
     return out;
 }
 

@@ -1,7 +1,9 @@
 // SQL entry points for saving and loading the cache on demand: simple_cache_save() and
 // simple_cache_load(), and the same for the free-space map: simple_cache_fsm_save() and
-// simple_cache_fsm_load(). All work with or without shared_preload_libraries.
+// simple_cache_fsm_load(). All work with or without shared_preload_libraries; a save is refused
+// while the file's start-up load is unfinished (cache/persistence_state.hpp).
 #include "simple_cache/cache/persistence_file.hpp"
+#include "simple_cache/cache/persistence_state.hpp"
 #include "simple_cache/fsm/persistence.hpp"
 #include "simple_cache/pg/database_scope.hpp"
 #include "simple_cache/pg/error.hpp"
@@ -9,12 +11,14 @@
 
 namespace sc = simple_cache;
 
-// simple_cache_save() RETURNS bigint: entries written to simple_cache.dat. Databases dropped
-// since their entries were put are found first, so their entries are not saved.
+// simple_cache_save() RETURNS bigint: entries written to simple_cache.dat; 55000 while its
+// start-up load is unfinished.
 SIMPLE_CACHE_FUNCTION(simple_cache_save)
 {
-    sc::pg::collect_dead_scopes(true);
+    sc::cache::check_saved_file_replaceable(sc::cache::SavedFile::cache, sc::cache::kSnapshotFileName);
+    sc::pg::collect_dead_scopes(true);  // entries of dropped databases are not saved
     sc::cache::SaveResult result = sc::cache::save_snapshot();
+    sc::cache::note_saved_file_synced(sc::cache::SavedFile::cache);
     PG_RETURN_INT64(static_cast<int64>(result.entries));
 }
 
@@ -23,6 +27,7 @@ SIMPLE_CACHE_FUNCTION(simple_cache_save)
 SIMPLE_CACHE_FUNCTION(simple_cache_load)
 {
     sc::cache::LoadResult result = sc::cache::load_snapshot();
+    sc::cache::note_saved_file_synced(sc::cache::SavedFile::cache);
     if (!result.found)
         ereport(NOTICE, (errmsg("simple_cache: no saved cache to load"),
                          errdetail("The data directory has no file \"%s\".", sc::cache::kSnapshotFileName)));
@@ -33,12 +38,14 @@ SIMPLE_CACHE_FUNCTION(simple_cache_load)
     PG_RETURN_INT64(static_cast<int64>(result.loaded));
 }
 
-// simple_cache_fsm_save() RETURNS bigint: relations written to simple_cache_fsm.dat (not
-// those of dropped databases, as for simple_cache_save()).
+// simple_cache_fsm_save() RETURNS bigint: relations written to simple_cache_fsm.dat; 55000
+// while its start-up load is unfinished.
 SIMPLE_CACHE_FUNCTION(simple_cache_fsm_save)
 {
-    sc::pg::collect_dead_scopes(true);
+    sc::cache::check_saved_file_replaceable(sc::cache::SavedFile::map, sc::fsm::kMapFileName);
+    sc::pg::collect_dead_scopes(true);  // relations of dropped databases are not saved
     sc::cache::SaveResult result = sc::fsm::save_map();
+    sc::cache::note_saved_file_synced(sc::cache::SavedFile::map);
     PG_RETURN_INT64(static_cast<int64>(result.entries));
 }
 
@@ -48,6 +55,7 @@ SIMPLE_CACHE_FUNCTION(simple_cache_fsm_save)
 SIMPLE_CACHE_FUNCTION(simple_cache_fsm_load)
 {
     sc::fsm::MapLoadResult result = sc::fsm::load_map();
+    sc::cache::note_saved_file_synced(sc::cache::SavedFile::map);
     if (!result.found)
         ereport(NOTICE, (errmsg("simple_cache: no saved free-space map to load"),
                          errdetail("The data directory has no file \"%s\".", sc::fsm::kMapFileName)));

@@ -67,7 +67,6 @@ int CloseTransientFile(int) { unreachable("CloseTransientFile"); }
 DIR *AllocateDir(const char *) { unreachable("AllocateDir"); }
 struct dirent *ReadDir(DIR *, const char *) { unreachable("ReadDir"); }
 int FreeDir(DIR *) { unreachable("FreeDir"); }
-int durable_rename(const char *, const char *, int) { unreachable("durable_rename"); }
 int pg_fsync(int) { unreachable("pg_fsync"); }
 int errcode_for_file_access(void) { unreachable("errcode_for_file_access"); }
 int errmsg(const char *, ...) { unreachable("errmsg"); }

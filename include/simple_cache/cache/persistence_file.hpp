@@ -22,10 +22,11 @@
 //    25   4  value size (at most 1 GB)
 //    29      key bytes, then value bytes
 //
-// A save writes "simple_cache.dat.<pid>.tmp", fsyncs it and renames it over the file with
-// durable_rename(), so a reader sees the old file or the new one, never a mix. A load checks
-// the whole file (magic, version, both checksums, every record's bounds) before it restores
-// anything.
+// A save writes "simple_cache.dat.<pid>.tmp", fsyncs it, renames it over the file and fsyncs
+// the data directory, so a reader sees the old file or the new one, never a mix; the old file
+// is never opened, so one the server cannot read or write is replaced all the same. A load
+// checks the whole file (magic, version, both checksums, every record's bounds) before it
+// restores anything, and can resume where an earlier load of the same file stopped.
 #pragma once
 
 #include <cstddef>
@@ -85,12 +86,13 @@ struct ParseResult {
     std::string problem;      // why the file was rejected, for the log
     uint64_t entries = 0;     // the header's entry (record) count
     int64_t saved_at_ms = 0;  // the header's save time
+    uint32_t header_crc = 0;  // the header's checksum, which tells one save from another
     uint64_t records = 0;     // records read
 };
 
 // --- Saved files in general: the cache's file and the free-space map's share the header above
-// (with their own magic, version and name), the temporary file, fsync and durable_rename of a
-// save, and the checks of a load. Their payloads are sequences of records of their own. ---
+// (with their own magic, version and name), the temporary file, fsync and rename of a save,
+// and the checks of a load. Their payloads are sequences of records of their own. ---
 
 // What tells one kind of saved file from another.
 struct FileFormat {
@@ -156,8 +158,9 @@ using RecordReader = std::function<RecordStep(PayloadReader &in, uint64_t index,
 std::string record_label(uint64_t index);
 
 // Writes the temporary file of a save and, on commit, puts it in place of the format's file
-// (fsync, durable_rename). The temporary file is removed if the writer is destroyed without a
-// commit. Creating it first removes temporary files that crashed saves left behind.
+// (fsync, rename, fsync of the directory; the old file is never opened). The temporary file is
+// removed if the writer is destroyed without a commit. Creating it first removes temporary
+// files that crashed saves left behind.
 class FileWriter {
   public:
     explicit FileWriter(const FileFormat &format);
@@ -192,17 +195,43 @@ class FileWriter {
 // to read, and checks the payload's bounds and checksum. Trusts nothing in the file.
 ParseResult parse_file(const FileFormat &format, ByteSource &source, uint64_t size, const RecordReader &read);
 
-// Opens format's file (found = false when there is none), parses it with check (which must
-// change nothing), throwing SqlError XX001 when it is not valid, then parses it again with
-// read and returns that pass's result (result.valid false: the file changed in between).
+// How far loads of one file got, and what they did. A caller that keeps it between loads
+// (the worker keeps its start-up load's in shared memory) makes a load of the same file resume
+// after the records an earlier load handled: they are read again, not restored again.
+struct LoadProgress {
+    uint32_t header_crc = 0;  // the file being loaded: its header's checksum,
+    int64_t saved_at_ms = 0;  // save time
+    uint64_t records = 0;     // and record count
+    uint64_t done = 0;        // records handled (restored or deliberately not), in file order
+    uint64_t loaded = 0;      // entries (relations) restored
+    uint64_t expired = 0;     // entries skipped because their expiry had passed
+    uint64_t no_room = 0;     // entries that did not fit
+    uint64_t skipped = 0;     // entries the start-up load left to clients' newer changes
+    uint64_t orphaned = 0;    // entries of databases dropped (or re-created) since the save
+    uint32_t attempts = 0;    // loads of this file begun; more than 1 means it was resumed
+};
+
+// Opens format's file (found = false when there is none) and parses it with check (which must
+// change nothing), throwing RejectedFile when it is not valid. Then parses it again, handing
+// read the records from progress.done on (progress is reset first if it describes another
+// file) and advancing progress.done past each record read accepts; returns that pass's result
+// (result.valid false: the file changed in between).
 struct FileLoad {
     bool found = false;
     ParseResult result;
 };
-FileLoad load_file(const FileFormat &format, const RecordReader &check, const RecordReader &read);
+FileLoad load_file(const FileFormat &format, const RecordReader &check, const RecordReader &read,
+                   LoadProgress &progress);
 
 // The error for a file of `format` that fails the checks.
 pg::SqlError invalid_file_error(const FileFormat &format, const std::string &problem, const char *hint);
+
+// The error load_file raises for a file that fails the checks before anything is restored
+// (SqlError XX001), as its own type: such a file holds nothing a save could lose.
+class RejectedFile : public pg::SqlError {
+  public:
+    explicit RejectedFile(pg::SqlError error) : pg::SqlError(std::move(error)) {}
+};
 
 // --- The cache's file ---
 
@@ -217,28 +246,25 @@ using RecordVisitor = std::function<bool(const SnapshotEntry &)>;
 // at the end, so check the file first when that matters.
 ParseResult parse_snapshot(ByteSource &source, uint64_t size, const RecordVisitor *visit);
 
-// Writes every live entry of every database to the file (through the temporary file and
-// durable_rename). Throws on failure, leaving the previous file untouched.
+// Writes every live entry of every database to the file (through the temporary file and a
+// rename). Throws on failure, leaving the previous file untouched.
 SaveResult save_snapshot();
 
-// What a load did.
-struct LoadResult {
-    bool found = false;       // there was a file
-    bool stopped = false;     // stop_requested() ended the load early
-    uint64_t loaded = 0;      // entries restored
-    uint64_t expired = 0;     // entries skipped because their expiry had passed
-    uint64_t no_room = 0;     // entries that did not fit in the cache
-    uint64_t skipped = 0;     // entries the start-up load left to clients' newer changes
-    uint64_t orphaned = 0;    // entries of databases dropped (or re-created) since the save
-    int64_t saved_at_ms = 0;  // when the file was saved
+// What a load did: its progress (counts over every attempt, for a resumed load), and how it
+// ended.
+struct LoadResult : LoadProgress {
+    bool found = false;    // there was a file
+    bool stopped = false;  // stop_requested() ended the load early
 };
 
 // Checks the whole file, then restores its entries into the cache, merging: an entry replaces
 // the one with the same key in the same database, other entries stay. Entries of a database
-// that no longer exists as it was saved (dropped, or its oid reused) are left out. A missing file gives
-// found = false. A file that fails the checks throws SqlError XX001 (data_corrupted) before
-// anything is restored. stop_requested, if given, is polled between entries.
-LoadResult load_snapshot(bool (*stop_requested)() = nullptr, bool replace_existing = true);
+// that no longer exists as it was saved (dropped, or its oid reused) are left out. A missing
+// file gives found = false. A file that fails the checks throws RejectedFile (SqlError XX001,
+// data_corrupted) before anything is restored. stop_requested, if given, is polled between
+// entries. With progress, a load of the file that progress describes resumes where it ended.
+LoadResult load_snapshot(bool (*stop_requested)() = nullptr, bool replace_existing = true,
+                         LoadProgress *progress = nullptr);
 
 // --- Settings and background worker (persistence_worker.cpp) ---
 

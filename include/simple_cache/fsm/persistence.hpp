@@ -1,6 +1,6 @@
 // The saved free-space map: "simple_cache_fsm.dat" in the data directory, written and checked
 // by the cache's saved-file code (persistence_file.hpp: the same 48-byte header, with magic
-// "SCFSMAP\n", temporary file, fsync and durable_rename; a load checks the whole file before it
+// "SCFSMAP\n", temporary file, fsync and rename; a load checks the whole file before it
 // restores anything). One record per tracked relation, of every database, integers
 // little-endian:
 //
@@ -28,15 +28,11 @@ namespace simple_cache::fsm {
 
 inline constexpr const char *kMapFileName = "simple_cache_fsm.dat";
 
-// What a load did.
-struct MapLoadResult {
-    bool found = false;       // there was a file
-    bool stopped = false;     // stop_requested() ended the load early
-    uint64_t loaded = 0;      // relations restored
-    uint64_t no_room = 0;     // relations that did not fit in shared memory
-    uint64_t skipped = 0;     // relations the start-up load left to clients' newer changes
-    uint64_t orphaned = 0;    // relations of databases dropped (or re-created) since the save
-    int64_t saved_at_ms = 0;  // when the file was saved
+// What a load did: its progress (over every attempt, for a resumed load; `expired` stays 0),
+// and how it ended.
+struct MapLoadResult : cache::LoadProgress {
+    bool found = false;    // there was a file
+    bool stopped = false;  // stop_requested() ended the load early
 };
 
 // Writes every tracked relation of every database to the file. Throws on failure, leaving the
@@ -44,9 +40,12 @@ struct MapLoadResult {
 cache::SaveResult save_map();
 
 // Checks the whole file, then restores its relations (replacing those tracked already under
-// the same keys). A missing file gives found = false; a damaged one throws SqlError XX001
-// before anything is restored. stop_requested, if given, is polled between relations. The
-// start-up load (at_startup) skips relations that clients reported or forgot since the start.
-MapLoadResult load_map(bool (*stop_requested)() = nullptr, bool at_startup = false);
+// the same keys). A missing file gives found = false; a damaged one throws cache::RejectedFile
+// (SqlError XX001) before anything is restored. stop_requested, if given, is polled between
+// relations. The start-up load (at_startup) skips relations that clients reported or forgot
+// since the start. With progress, a load of the file that progress describes resumes where it
+// ended.
+MapLoadResult load_map(bool (*stop_requested)() = nullptr, bool at_startup = false,
+                       cache::LoadProgress *progress = nullptr);
 
 }  // namespace simple_cache::fsm
