@@ -7,7 +7,9 @@
 // every simple_cache.save_interval seconds, and once more when it is told to stop at a
 // clean shutdown (the postmaster sends SIGTERM and waits for it before the shutdown
 // checkpoint). An immediate shutdown or a crash kills it without a save, so the next start
-// loads the last periodic save. Failures are logged and the worker carries on.
+// loads the last periodic save. Failures are logged and the worker carries on. After a reload
+// it takes up a change of simple_cache.max_memory at once (cache.hpp).
+#include "simple_cache/cache/cache.hpp"
 #include "simple_cache/cache/persistence_file.hpp"
 #include "simple_cache/cache/startup_load.hpp"
 #include "simple_cache/fsm/persistence.hpp"
@@ -17,6 +19,7 @@
 
 #include "simple_cache/pg/error.hpp"
 #include "simple_cache/pg/postgres.hpp"
+#include "simple_cache/pg/shared_state.hpp"
 
 extern "C" {
 #include "postmaster/bgworker.h"
@@ -222,6 +225,8 @@ void worker_main()
 
     while (!ShutdownRequestPending) {
         reload_config_if_asked();
+        if (pg::area_exists())
+            run_logged(context, "taking up simple_cache.max_memory", [] { apply_max_memory_setting(); });
         int events = WL_LATCH_SET | WL_EXIT_ON_PM_DEATH;
         long timeout = -1;
         if (save_enabled && save_interval_seconds > 0) {
