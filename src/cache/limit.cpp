@@ -23,6 +23,16 @@ namespace {
                        "Drop entries first, or enable eviction.");
 }
 
+// What the cache's structures would take with every entry evicted: what is in use less the
+// entries, with the bucket array at the size an empty table shrinks to.
+int64_t structures_when_empty(CacheTable &table, int64_t in_use)
+{
+    auto array_bytes = [](unsigned size_log2) { return static_cast<int64_t>(sizeof(dsa_pointer)) << size_log2; };
+    core::DhtStats shape = table.stats();
+    int64_t arrays = array_bytes(shape.size_log2) + (shape.resizing ? array_bytes(shape.old_size_log2) : 0);
+    return in_use - bytes_held_by_entries() - arrays + array_bytes(CacheTable::kMinSizeLog2);
+}
+
 }  // namespace
 
 void set_size_limit(int64_t bytes)
@@ -33,14 +43,19 @@ void set_size_limit(int64_t bytes)
     pg::Attachment &attachment = pg::attach();
     // A change of simple_cache.max_memory this session has read was made before this call.
     pg::take_up_max_memory_setting();
+    // The old bucket array of a resize in progress (a flush leaves one while the entries of
+    // other databases move) would count as in use until the entries have moved on their own.
+    CacheTable &table = cache_table();
+    table.complete_resize();
     int64_t in_use = attachment.control->counters.total_bytes();
     if (in_use > bytes) {
         if (!eviction_enabled())
             throw_limit_below_use(bytes, in_use);
-        int64_t structures = in_use - bytes_held_by_entries();
+        // Evicting shrinks the table, so its structures count at the size it has when empty.
+        int64_t structures = structures_when_empty(table, in_use);
         if (bytes < structures)
             throw pg::SqlError(ERRCODE_OUT_OF_MEMORY, "simple_cache size limit is below the memory its own structures need",
-                               "The limit asked for is " + std::to_string(bytes) + " bytes; the tables and bucket arrays alone take about " +
+                               "The limit asked for is " + std::to_string(bytes) + " bytes; the tables alone, with every entry evicted, would take about " +
                                    std::to_string(structures) + " bytes.");
         if (!evict_down_to(bytes))
             throw pg::SqlError(ERRCODE_OUT_OF_MEMORY, "simple_cache could not evict down to the new size limit",
