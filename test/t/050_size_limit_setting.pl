@@ -7,7 +7,11 @@
 #     has read the new configuration does;
 #   * a server that only uses the free-space map obeys max_memory too;
 #   * with the library preloaded, the persistence worker takes a change up right after the
-#     reload, and evicts down to a lowered limit (eviction lru) with no client writing.
+#     reload, and evicts down to a lowered limit (eviction lru) with no client writing;
+#   * the README's way to change a setting works from a fresh session: without preloading,
+#     ALTER SYSTEM of a simple_cache setting fails in a session that has not loaded the library
+#     (on a server whose configuration never named it) and works after LOAD 'simple_cache';
+#     with preloading it works in any session.
 # "After the reload" is waited for by polling new sessions until they show the new value;
 # nothing here depends on how long anything takes.
 use strict;
@@ -65,6 +69,19 @@ BEGIN
 END
 $$;
 });
+
+# Each query() is a fresh session, which has not loaded the library.
+for my $setting (q{simple_cache.max_memory = '16MB'}, 'simple_cache.fsm_max_pages = 300000',
+	'simple_cache.save_interval = 120')
+{
+	my ($ret, $stdout, $stderr) = $node->psql('postgres', "ALTER SYSTEM SET $setting");
+	like($stderr, qr/unrecognized configuration parameter/,
+		"without the library loaded, ALTER SYSTEM SET $setting is refused");
+	is(query("LOAD 'simple_cache'; ALTER SYSTEM SET $setting; SELECT 'written'"), 'written',
+		"after LOAD 'simple_cache', ALTER SYSTEM SET $setting works");
+}
+query(q{LOAD 'simple_cache'; ALTER SYSTEM RESET simple_cache.max_memory; ALTER SYSTEM RESET simple_cache.fsm_max_pages;
+	ALTER SYSTEM RESET simple_cache.save_interval});
 
 query(q{SELECT simple_cache_put('first', 'v')});
 is(query('SELECT size_limit FROM simple_cache_stats'), 256 * $mb, 'the default limit, 256 MB, is in force');
@@ -146,6 +163,9 @@ $pre->init;
 $pre->append_conf('postgresql.conf', "shared_preload_libraries = 'simple_cache'\n");
 $pre->start;
 $pre->safe_psql('postgres', 'CREATE EXTENSION simple_cache');
+is($pre->safe_psql('postgres', q{ALTER SYSTEM SET simple_cache.fsm_max_pages = 300000;
+	ALTER SYSTEM RESET simple_cache.fsm_max_pages; SELECT 'written'}), 'written',
+	'preloaded: ALTER SYSTEM works in any session, without LOAD');
 $pre->safe_psql('postgres', q{SELECT count(simple_cache_put('fill:' || i, repeat('x', 2000))) FROM generate_series(1, 5000) i});
 ok($pre->safe_psql('postgres', 'SELECT area_bytes > 8 * 1024 * 1024 FROM simple_cache_stats') eq 't',
 	'preloaded: over 8 MB in use');
