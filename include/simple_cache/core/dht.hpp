@@ -610,8 +610,14 @@ class Dht {
             Partition &part = partition(p);
             policy_.lock(&part.lock, LockMode::exclusive);
             try {
-                while (part.old_remaining > 0)
+                // Each call stops after a run of empty buckets; stop too if one moved nothing.
+                for (;;) {
+                    uint64_t remaining = part.old_remaining;
+                    uint64_t cursor = part.next_old_bucket;
                     migrate_locked(p, kMigrateAll);
+                    if (part.old_remaining == 0 || (part.old_remaining == remaining && part.next_old_bucket == cursor))
+                        break;
+                }
             } catch (...) {
                 policy_.unlock(&part.lock, LockMode::exclusive);
                 throw;
