@@ -99,6 +99,39 @@ SELECT simple_cache_put('a11:int', '9223372036854775806') AS existed, simple_cac
 SELECT simple_cache_put('a11:int', '-9223372036854775807') AS existed, simple_cache_incr('a11:int', -1) AS result;
 SELECT simple_cache_incr('a11:int', 9223372036854775807) AS result;
 
+-- The stored number is read as PostgreSQL reads a bigint: the same whitespace may come before
+-- and after it (space, tab, newline, carriage return, vertical tab, form feed), none between
+-- the sign and the digits, nothing else around it. Each sample gets the same verdict from
+-- incr as from ::bigint: the same number (incr adds 1) or the same SQLSTATE.
+CREATE FUNCTION pg_temp.incr_verdict(v text) RETURNS text
+LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM simple_cache_put('a11:ws', v);
+    RETURN 'ok ' || simple_cache_incr('a11:ws');
+EXCEPTION WHEN OTHERS THEN
+    RETURN SQLSTATE;
+END
+$$;
+CREATE FUNCTION pg_temp.bigint_verdict(v text) RETURNS text
+LANGUAGE plpgsql AS $$
+BEGIN
+    RETURN 'ok ' || (v::bigint + 1);
+EXCEPTION WHEN OTHERS THEN
+    RETURN SQLSTATE;
+END
+$$;
+SELECT label, pg_temp.incr_verdict(v) AS incr, pg_temp.incr_verdict(v) = pg_temp.bigint_verdict(v) AS same_as_bigint
+FROM (VALUES ('spaces around', ' 7 '), ('tab before', E'\t7'), ('tab after', E'7\t'),
+             ('newline before', E'\n7'), ('newline after', E'7\n'), ('CR LF after', E'7\r\n'),
+             ('vertical tab around', E'\x0b7\x0b'), ('form feed around', E'\f7\f'),
+             ('all six around a sign', E' \t\n\r\x0b\f-7 \t\n\r\x0b\f'),
+             ('space after the sign', '- 7'), ('space inside', '7 7'), ('only spaces', E' \n '),
+             ('sign only', E'+\n'), ('no-break space after', '7' || chr(160)),
+             ('maximum with newline', E'9223372036854775806\n'), ('beyond with newline', E'9223372036854775808\n'))
+     AS s(label, v);
+SELECT simple_cache_put('a11:ws', E'\t41\r\n') AS existed, simple_cache_incr('a11:ws') AS result,
+       simple_cache_get('a11:ws') AS rewritten;
+
 -- incr errors change nothing. 22003 (numeric_value_out_of_range) when the result or the
 -- stored number is out of bigint range; 22P02 (invalid_text_representation) when the value
 -- is not an integer, or was stored as bytea; 22004 for a NULL key or delta.

@@ -94,9 +94,10 @@ SHOW simple_cache.max_memory;
 SELECT simple_cache_put('v14:apply', '4') AS existed;
 SELECT size_limit AS after_reset FROM simple_cache_stats;
 
--- Lowering simple_cache.max_memory below what is in use: with eviction = none the change is
--- refused with a WARNING (01000), the limit in force stays and nothing is evicted; with lru,
--- entries are evicted until the bytes in use are under the new setting.
+-- Lowering simple_cache.max_memory below what is in use: the next write takes it up whatever
+-- the eviction setting, since the limit set last is in force. With eviction = none nothing is
+-- evicted and a write that needs room fails with 53200; with lru, entries are evicted until
+-- the bytes in use are under the new setting.
 SET simple_cache.eviction = none;
 SELECT count(*) AS put FROM generate_series(1, 30) i WHERE NOT simple_cache_put('v14:mm:' || i, repeat(chr(64 + i), 100000));
 SELECT area_bytes > 3000000 AS over_3mb_in_use FROM simple_cache_stats;

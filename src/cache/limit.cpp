@@ -1,5 +1,6 @@
-// The area's size limit: simple_cache_set_size_limit() and the simple_cache.max_memory
-// setting both set it; whichever changed last is in force.
+// The cache's side of the area's size limit (the limit itself and simple_cache.max_memory are
+// the pg layer's: pg/size_limit.hpp): simple_cache_set_size_limit(), which evicts down to a
+// lower limit before installing it, and eviction down to a lowered max_memory.
 #include "simple_cache/cache/cache.hpp"
 
 #include <string>
@@ -7,26 +8,11 @@
 #include "simple_cache/cache/room.hpp"
 #include "simple_cache/pg/error.hpp"
 #include "simple_cache/pg/shared_state.hpp"
+#include "simple_cache/pg/size_limit.hpp"
 
 namespace simple_cache::cache {
 
-int64_t max_memory_bytes();
-
 namespace {
-
-// Puts a new limit in force for the whole area.
-void install_limit(pg::Attachment &attachment, int64_t bytes)
-{
-    dsa_area *area = attachment.area;
-    pg::guard([=] { dsa_set_size_limit(area, static_cast<size_t>(bytes)); });
-    // Segments made under a higher limit stay; until the limit rises again, writes also check
-    // the bytes in use against it.
-    uint64_t previous = attachment.control->size_limit.exchange(static_cast<uint64_t>(bytes));
-    if (previous == 0 || static_cast<uint64_t>(bytes) >= previous)
-        attachment.control->limit_lowered.store(false, std::memory_order_relaxed);
-    else
-        attachment.control->limit_lowered.store(true, std::memory_order_relaxed);
-}
 
 // The error for a limit below what is in use while eviction is off.
 [[noreturn]] void throw_limit_below_use(int64_t bytes, int64_t in_use)
@@ -37,6 +23,16 @@ void install_limit(pg::Attachment &attachment, int64_t bytes)
                        "Drop entries first, or enable eviction.");
 }
 
+// What the cache's structures would take with every entry evicted: what is in use less the
+// entries, with the bucket array at the size an empty table shrinks to.
+int64_t structures_when_empty(CacheTable &table, int64_t in_use)
+{
+    auto array_bytes = [](unsigned size_log2) { return static_cast<int64_t>(sizeof(dsa_pointer)) << size_log2; };
+    core::DhtStats shape = table.stats();
+    int64_t arrays = array_bytes(shape.size_log2) + (shape.resizing ? array_bytes(shape.old_size_log2) : 0);
+    return in_use - bytes_held_by_entries() - arrays + array_bytes(CacheTable::kMinSizeLog2);
+}
+
 }  // namespace
 
 void set_size_limit(int64_t bytes)
@@ -45,43 +41,37 @@ void set_size_limit(int64_t bytes)
         throw pg::SqlError(ERRCODE_INVALID_PARAMETER_VALUE, "simple_cache size limit must be positive",
                            "The limit given was " + std::to_string(bytes) + " bytes.");
     pg::Attachment &attachment = pg::attach();
-    // This call now decides the limit: the setting applies again only once it changes.
-    attachment.control->max_memory_applied.store(max_memory_bytes(), std::memory_order_relaxed);
+    // A change of simple_cache.max_memory this session has read was made before this call.
+    pg::take_up_max_memory_setting();
+    // The old bucket array of a resize in progress (a flush leaves one while the entries of
+    // other databases move) would count as in use until the entries have moved on their own.
+    CacheTable &table = cache_table();
+    table.complete_resize();
     int64_t in_use = attachment.control->counters.total_bytes();
     if (in_use > bytes) {
         if (!eviction_enabled())
             throw_limit_below_use(bytes, in_use);
-        int64_t structures = in_use - bytes_held_by_entries();
+        // Evicting shrinks the table, so its structures count at the size it has when empty.
+        int64_t structures = structures_when_empty(table, in_use);
         if (bytes < structures)
             throw pg::SqlError(ERRCODE_OUT_OF_MEMORY, "simple_cache size limit is below the memory its own structures need",
-                               "The limit asked for is " + std::to_string(bytes) + " bytes; the tables and bucket arrays alone take about " +
+                               "The limit asked for is " + std::to_string(bytes) + " bytes; the tables alone, with every entry evicted, would take about " +
                                    std::to_string(structures) + " bytes.");
         if (!evict_down_to(bytes))
             throw pg::SqlError(ERRCODE_OUT_OF_MEMORY, "simple_cache could not evict down to the new size limit",
                                "The limit asked for is " + std::to_string(bytes) + " bytes.");
     }
-    install_limit(attachment, bytes);
+    pg::install_size_limit(static_cast<uint64_t>(bytes));
 }
 
 void apply_max_memory_setting()
 {
+    if (!pg::take_up_max_memory_setting() || !eviction_enabled())
+        return;
     pg::Attachment &attachment = pg::attach();
-    int64_t wanted = max_memory_bytes();
-    int64_t applied = attachment.control->max_memory_applied.load(std::memory_order_relaxed);
-    if (applied == wanted ||
-        !attachment.control->max_memory_applied.compare_exchange_strong(applied, wanted))
-        return;
-    int64_t in_use = attachment.control->counters.total_bytes();
-    if (in_use > wanted && !(eviction_enabled() && evict_down_to(wanted))) {
-        // Refused, as simple_cache_set_size_limit() refuses it: the limit in force stays.
-        pg::guard([=] {
-            ereport(WARNING, (errmsg("simple_cache.max_memory (%lld bytes) is below the memory in use (%lld bytes) and was not applied",
-                                     static_cast<long long>(wanted), static_cast<long long>(in_use)),
-                              errhint("Drop entries or enable eviction, then change the setting again.")));
-        });
-        return;
-    }
-    install_limit(attachment, wanted);
+    int64_t limit = static_cast<int64_t>(attachment.control->size_limit.load(std::memory_order_relaxed));
+    if (attachment.control->counters.total_bytes() > limit)
+        evict_down_to(limit);
 }
 
 }  // namespace simple_cache::cache

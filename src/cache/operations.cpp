@@ -3,7 +3,6 @@
 #include "simple_cache/cache/cache.hpp"
 
 #include <algorithm>
-#include <cerrno>
 #include <cinttypes>
 #include <string>
 
@@ -11,6 +10,7 @@
 #include "simple_cache/cache/linking.hpp"
 #include "simple_cache/cache/room.hpp"
 #include "simple_cache/cache/startup_load.hpp"
+#include "simple_cache/core/decimal.hpp"
 #include "simple_cache/pg/error.hpp"
 #include "simple_cache/pg/memory.hpp"
 
@@ -86,24 +86,16 @@ CacheTable::NewItem build_item(const ScopedKey &key, const ValueBytes &value, in
     return item;
 }
 
-// Parses a stored value as a decimal int64, or throws 22P02.
+// Parses a stored value as PostgreSQL's bigint input would, or throws 22P02 (not an integer)
+// or 22003 (outside bigint).
 int64_t parse_counter(const char *data, size_t size)
 {
-    std::string text(data, size);
-    const char *begin = text.c_str();
-    while (*begin == ' ')
-        ++begin;
-    char *end = nullptr;
-    errno = 0;
-    long long value = std::strtoll(begin, &end, 10);
-    if (end == begin || errno == ERANGE)
-        throw pg::SqlError(errno == ERANGE ? ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE : ERRCODE_INVALID_TEXT_REPRESENTATION,
+    int64_t value = 0;
+    core::ParsedInt parsed = core::parse_int64(data, size, &value);
+    if (parsed != core::ParsedInt::ok)
+        throw pg::SqlError(parsed == core::ParsedInt::out_of_range ? ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE
+                                                                   : ERRCODE_INVALID_TEXT_REPRESENTATION,
                            "simple_cache value is not a 64-bit integer",
-                           "simple_cache_incr() needs the stored value to be an integer.");
-    while (*end == ' ')
-        ++end;
-    if (*end != '\0')
-        throw pg::SqlError(ERRCODE_INVALID_TEXT_REPRESENTATION, "simple_cache value is not a 64-bit integer",
                            "simple_cache_incr() needs the stored value to be an integer.");
     return value;
 }

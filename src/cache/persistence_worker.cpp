@@ -11,7 +11,9 @@
 // unfinished (persistence_state.hpp): a load that failed is logged and tried again, resuming
 // where it stopped, and a worker stopped in the middle of a load (a SIGTERM that is not part
 // of a shutdown) exits, and the worker the postmaster starts next resumes it. Other failures
-// are logged and the worker carries on.
+// are logged and the worker carries on. After a reload it takes up a change of
+// simple_cache.max_memory at once (cache.hpp).
+#include "simple_cache/cache/cache.hpp"
 #include "simple_cache/cache/persistence_file.hpp"
 #include "simple_cache/cache/persistence_state.hpp"
 #include "simple_cache/cache/startup_load.hpp"
@@ -24,6 +26,7 @@
 
 #include "simple_cache/pg/error.hpp"
 #include "simple_cache/pg/postgres.hpp"
+#include "simple_cache/pg/shared_state.hpp"
 
 extern "C" {
 #include "postmaster/bgworker.h"
@@ -341,6 +344,8 @@ void worker_main()
 
     while (!ShutdownRequestPending) {
         reload_config_if_asked();
+        if (pg::area_exists())
+            run_logged(context, "taking up simple_cache.max_memory", [] { apply_max_memory_setting(); });
         long timeout = -1;
         if (loads_to_retry) {
             long delay = millis_until(last_try, kRetrySeconds);

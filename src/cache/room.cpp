@@ -115,6 +115,16 @@ bool fits_after_evicting_all(size_t stored_key_size, size_t value_size, uint64_t
     return static_cast<int64_t>(item) <= static_cast<int64_t>(limit) - kept;
 }
 
+// Lets a table that eviction made sparse shrink, and frees the larger array of a shrink in
+// progress at once rather than once the entries left in it have moved on their own.
+void shrink_table_now(CacheTable &table)
+{
+    table.shrink_if_sparse();
+    core::DhtStats shape = table.stats();
+    if (shape.resizing && shape.size_log2 < shape.old_size_log2)
+        table.complete_resize();
+}
+
 // Whether a lowered limit left segments larger than it, so bytes in use need checking.
 bool attachment_limit_lowered()
 {
@@ -184,17 +194,20 @@ int64_t bytes_held_by_entries()
 
 bool evict_down_to(int64_t bytes)
 {
+    CacheTable &table = cache_table();
     pg::AllocationCounters &allocated = pg::attach().control->counters;
     int fruitless = 0;
-    while (allocated.total_bytes() > bytes) {
-        if (cache_table().stats().entries == 0)
+    for (;;) {
+        shrink_table_now(table);
+        if (allocated.total_bytes() <= bytes)
+            return true;
+        if (table.stats().entries == 0)
             return false;
         fruitless = evict_round() > 0 ? 0 : fruitless + 1;
         if (fruitless > kFruitlessRoundsAllowed)
             return false;
         pg::check_for_interrupts();
     }
-    return true;
 }
 
 }  // namespace simple_cache::cache

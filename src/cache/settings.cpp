@@ -1,4 +1,5 @@
-// The cache's settings: default time to live, memory limit and eviction policy.
+// The cache's settings: default time to live and eviction policy (simple_cache.max_memory, which
+// caps the whole area, is the pg layer's: src/pg/size_limit.cpp).
 #include "simple_cache/cache/cache.hpp"
 
 extern "C" {
@@ -10,7 +11,6 @@ namespace simple_cache::cache {
 namespace {
 
 int default_ttl_seconds = 0;
-int max_memory_kb = 256 * 1024;
 int eviction_policy = 0;
 
 enum EvictionPolicy { kLru = 0, kNone = 1 };
@@ -30,11 +30,6 @@ void init()
                             "Time to live of values put without one (0 = they never expire).",
                             nullptr, &default_ttl_seconds, 0, 0, INT_MAX, PGC_USERSET, GUC_UNIT_S,
                             nullptr, nullptr, nullptr);
-    DefineCustomIntVariable("simple_cache.max_memory",
-                            "Cap on the shared area's size.",
-                            "Applies to the whole server; change it with ALTER SYSTEM and a reload.",
-                            &max_memory_kb, 256 * 1024, 1024, INT_MAX, PGC_SIGHUP, GUC_UNIT_KB,
-                            nullptr, nullptr, nullptr);
     DefineCustomEnumVariable("simple_cache.eviction",
                              "What a put does when the cache is full: lru evicts, none fails.",
                              nullptr, &eviction_policy, kLru, eviction_options, PGC_SUSET, 0,
@@ -49,12 +44,6 @@ int64_t default_ttl_ms()
 bool eviction_enabled()
 {
     return eviction_policy == kLru;
-}
-
-// The configured memory cap in bytes.
-int64_t max_memory_bytes()
-{
-    return static_cast<int64_t>(max_memory_kb) * 1024;
 }
 
 }  // namespace simple_cache::cache

@@ -7,7 +7,6 @@ namespace simple_cache::cache {
 
 Stats stats()
 {
-    apply_max_memory_setting();
     CacheTable &table = cache_table();
     CacheRoot &root = cache_root();
     const CacheCounters &c = root.counters;

@@ -13,6 +13,9 @@ namespace {
 // DSA calls left before an injected failure; 0 means injection is off.
 int injected_failure_countdown = 0;
 
+// Run before every allocation, if set (see set_allocation_hook).
+void (*allocation_hook)() = nullptr;
+
 // Raises the injected ERROR when the countdown reaches zero. Called inside guard().
 void maybe_inject_failure()
 {
@@ -29,15 +32,23 @@ void set_injected_failure_countdown(int n)
     injected_failure_countdown = n;
 }
 
+void set_allocation_hook(void (*hook)())
+{
+    allocation_hook = hook;
+}
+
 int backend_stripe(int stripes)
 {
     return MyProcPid % stripes;
 }
 
 // Allocates from the area with the given dsa flags; null when the area's size limit or the
-// operating system refuses the memory. Other DSA errors arrive as PgError.
+// operating system refuses the memory. Other DSA errors arrive as PgError. The allocation
+// hook runs first (in the extension: taking up simple_cache.max_memory).
 DsaPolicy::Pointer DsaPolicy::allocate_with(size_t bytes, int flags)
 {
+    if (allocation_hook != nullptr)
+        allocation_hook();
     dsa_area *area = area_;
     Pointer p = guard([=] {
         maybe_inject_failure();

@@ -1,10 +1,11 @@
-// Start-up of the PostgreSQL layer: the failure-injection setting for tests and the shared
-// memory hooks for the preloaded case.
+// Start-up of the PostgreSQL layer: the failure-injection setting for tests, the size limit's
+// setting and the shared memory hooks for the preloaded case.
 #include "simple_cache/pg/init.hpp"
 
 #include "simple_cache/pg/dsa_policy.hpp"
 #include "simple_cache/pg/postgres.hpp"
 #include "simple_cache/pg/shared_state.hpp"
+#include "simple_cache/pg/size_limit.hpp"
 
 extern "C" {
 #include "utils/guc.h"
@@ -33,6 +34,7 @@ void init()
         "leaves no lock held and no memory leaked.",
         &debug_fail_after, 0, 0, INT_MAX, PGC_SUSET, GUC_NOT_IN_SAMPLE | GUC_NO_SHOW_ALL, nullptr,
         assign_debug_fail_after, nullptr);
+    define_size_limit_setting();
     if (process_shared_preload_libraries_in_progress)
         install_shmem_hooks();
 }

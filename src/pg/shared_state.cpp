@@ -66,6 +66,7 @@ void create_area(SharedRoot *root)
     control->layout_version = kSharedLayoutVersion;
     control->control_size = sizeof(AreaControl);
     LWLockInitialize(&control->init_lock, root->area_tranche);
+    LWLockInitialize(&control->limit_lock, root->area_tranche);
 
     root->control = control_ptr;
     root->area_handle = dsa_get_handle(area);
@@ -139,6 +140,18 @@ Attachment &attach()
         policy = new DsaPolicy(attachment.area, &attachment.control->counters, attachment.table_tranche);
     attachment.policy = policy;
     return attachment;
+}
+
+bool area_exists()
+{
+    if (attachment.area != nullptr)
+        return true;
+    return guard([] {
+        LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
+        bool exists = find_root()->area_handle != DSM_HANDLE_INVALID;
+        LWLockRelease(AddinShmemInitLock);
+        return exists;
+    });
 }
 
 void install_shmem_hooks()

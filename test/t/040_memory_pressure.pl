@@ -5,8 +5,8 @@
 #     limit, values close to it, and huge and small puts alternating;
 #   * several sessions at once putting large values and reading them back under that limit;
 #   * lowering the limit at run time below what is in use, with simple_cache.eviction = lru
-#     (evicts down to it) and none (refused, nothing changes), by simple_cache_set_size_limit
-#     and by simple_cache.max_memory with a reload.
+#     (evicts down to it) and none, by simple_cache_set_size_limit (refused, nothing changes)
+#     and by simple_cache.max_memory with a reload (in force; writes needing room fail).
 # Nothing may crash; every error must be 53200 (out_of_memory); and after every step these
 # invariants must hold: no partition lock held; the bytes in use, less the hash table's bucket
 # arrays, within the limit (a resize that eviction sets off allocates its new array without
@@ -213,30 +213,40 @@ is($outcomes, 'ok=20000', 'lru: further puts succeed, evicting');
 check('lru, puts after lowering');
 
 # --- Lowering simple_cache.max_memory below use, with a reload -----------------------------
+# Reloads the configuration and waits until new sessions see simple_cache.$name = $value.
+sub reload_until
+{
+	my ($name, $value) = @_;
+	query(q{SELECT pg_reload_conf()});
+	$node->poll_query_until('postgres', "SELECT current_setting('simple_cache.$name') = '$value'")
+	  or die "the reload of $name = $value was not seen";
+}
+
 query(q{SELECT simple_cache_set_size_limit(64 * 1024 * 1024)});
 puts(q{SELECT 'fill:' || i, 1000 + i % 3000 FROM generate_series(1, 20000) i});
-# eviction none (server-wide): refused with a WARNING at the next write, as
-# simple_cache_set_size_limit refuses it; the limit in force stays and nothing is evicted.
+# eviction none (server-wide): the next write takes the lower setting up all the same (the
+# limit set last is in force); a write that needs room then fails with 53200 and evicts
+# nothing, until entries are dropped.
 $before = query(q{SELECT md5(string_agg(key || value, ',' ORDER BY key)) FROM simple_cache_list()});
 query(q{ALTER SYSTEM SET simple_cache.max_memory = '4MB'});
 query(q{LOAD 'simple_cache'; ALTER SYSTEM SET simple_cache.eviction = 'none'});
-query(q{SELECT pg_reload_conf()});
-($ret, $stdout, $stderr) = $node->psql('postgres', q{SELECT mp_put('after:reload', 100)});
-like($stderr, qr/WARNING:  simple_cache.max_memory \(4194304 bytes\) is below the memory in use \(\d+ bytes\) and was not applied/,
-	'max_memory below use, eviction none: refused with a WARNING at the next write');
-is($stdout, 'ok', 'and the write goes ahead under the limit in force');
-is(query('SELECT size_limit FROM simple_cache_stats'), 64 * 1024 * 1024, 'the limit in force stays');
-is(query(q{SELECT md5(string_agg(key || value, ',' ORDER BY key)) FROM simple_cache_list() WHERE key <> 'after:reload'}),
-	$before, 'nothing was evicted');
-check('max_memory lowered, eviction none');
+reload_until('max_memory', '4MB');
+reload_until('eviction', 'none');
+is(puts(q{VALUES ('after:reload', 100)}), '53200=1',
+	'max_memory below use, eviction none: the next write is taken up and, needing room, fails with 53200');
+is(query('SELECT size_limit FROM simple_cache_stats'), 4 * 1024 * 1024, 'the lower limit is in force');
+is(query(q{SELECT md5(string_agg(key || value, ',' ORDER BY key)) FROM simple_cache_list()}), $before,
+	'nothing was evicted');
+my ($locks, $within, $agree, $bad) = split / /, invariants();
+is("$locks $agree $bad", '0 t 0', 'max_memory lowered, eviction none: no lock held, statistics agree, values intact');
 
 # eviction lru: the next write evicts down to the lowered setting.
 query(q{SELECT simple_cache_set_size_limit(64 * 1024 * 1024)});
 query(q{LOAD 'simple_cache'; ALTER SYSTEM SET simple_cache.eviction = 'lru'});
-query(q{SELECT pg_reload_conf()});
+reload_until('eviction', 'lru');
 puts(q{SELECT 'fill:' || i, 1000 + i % 3000 FROM generate_series(1, 20000) i});
 query(q{ALTER SYSTEM SET simple_cache.max_memory = '2MB'});
-query(q{SELECT pg_reload_conf()});
+reload_until('max_memory', '2MB');
 is(puts(q{VALUES ('after:lru', 100)}), 'ok=1', 'max_memory below use, lru: the next write succeeds');
 is(query('SELECT size_limit FROM simple_cache_stats'), 2 * 1024 * 1024, 'the lower limit is in force');
 check('max_memory lowered, lru');

@@ -38,6 +38,7 @@ using simple_cache::core::HeapPolicy;
 using simple_cache::core::InsertStatus;
 using simple_cache::core::KeyView;
 using simple_cache::core::LockMode;
+using simple_cache::core::SweepAction;
 using simple_cache::core::UpsertResult;
 
 using namespace dht_test;
@@ -796,6 +797,48 @@ TEST_F(DhtTest, GrowsThenShrinksBackToTheMinimum)
     EXPECT_EQ(policy_.live_blocks(), 2);  // header and the minimal bucket array
 }
 
+// A sweep that removes entries leaves the size alone; shrink_if_sparse then starts the
+// shrink, and complete_resize finishes it, so the large array is gone at once.
+TEST_F(DhtTest, ShrinkIfSparseAfterASweepEmptiedTheTable)
+{
+    const int64_t n = scaled(20'000);
+    Model m;
+    for (int64_t i = 0; i < n; ++i)
+        insert_new(t(), m, key_of(i), static_cast<uint64_t>(i), 1);
+    settle();
+    unsigned grown = t().stats().size_log2;
+    ASSERT_GT(grown, kMin + 4);
+    // Remove all but a few, by sweeping.
+    uint64_t kept = 0;
+    for (int round = 0; round < 1000 && t().stats().entries > 10; ++round)
+        t().sweep(1000, true, [&](TestEntry &e, const char *, uint32_t, char *) {
+            return e.value % 2000 == 0 ? SweepAction::keep : SweepAction::remove;
+        });
+    for (auto it = m.begin(); it != m.end();) {
+        if (it->second.value % 2000 == 0) {
+            ++kept;
+            ++it;
+        } else {
+            it = m.erase(it);
+        }
+    }
+    ASSERT_EQ(t().stats().entries, kept);
+    EXPECT_EQ(t().stats().size_log2, grown) << "a sweep does not shrink the table";
+    EXPECT_FALSE(t().stats().resizing);
+    t().shrink_if_sparse();
+    DhtStats s = t().stats();
+    EXPECT_LT(s.size_log2, grown);
+    EXPECT_TRUE(s.resizing) << "the kept entries are still to move";
+    t().complete_resize();
+    EXPECT_FALSE(t().stats().resizing);
+    expect_contents(m);
+    // A table that is not sparse is left as it is.
+    unsigned small = t().stats().size_log2;
+    t().shrink_if_sparse();
+    EXPECT_EQ(t().stats().size_log2, small);
+    EXPECT_FALSE(t().stats().resizing);
+}
+
 TEST_F(DhtTest, GrowthUsesTheDeclaredLoadFactor)
 {
     // After every settled insert, no partition holds more items than about two per bucket:
@@ -1017,6 +1060,28 @@ TEST_P(DhtResizeTest, EveryKeyIsFoundWhileItemsAreSplit)
     for (int i = 0; i < 1000; ++i)
         EXPECT_FALSE(get(t(), "absent-" + std::to_string(i)));
     settle();
+    expect_contents(m);
+}
+
+TEST_P(DhtResizeTest, CompleteResizeFreesTheOldArrayAtOnce)
+{
+    Model m;
+    start_resize(m, GetParam());
+    DhtStats before = t().stats();
+    ASSERT_TRUE(before.resizing);
+    ASSERT_GT(sum_partition_old_entries(t()), 1000u);
+    t().complete_resize();
+    DhtStats after = t().stats();
+    EXPECT_FALSE(after.resizing);
+    EXPECT_EQ(after.size_log2, before.size_log2);
+    EXPECT_EQ(sum_partition_old_entries(t()), 0u);
+    // Exact memory: the new array only, every item in it.
+    expect_contents(m);
+    for (const auto &[k, e] : m)
+        ASSERT_EQ(get(t(), k), e.value) << k;
+    // Without a resize in progress it does nothing.
+    t().complete_resize();
+    EXPECT_EQ(t().stats().size_log2, after.size_log2);
     expect_contents(m);
 }
 

@@ -91,7 +91,8 @@ void list(ListEmitter emit, void *context);
 // down to it; without, the change is refused (SqlError 53200) and nothing changes.
 void set_size_limit(int64_t bytes);
 
-// Applies simple_cache.max_memory if it changed since it was last applied (cheap to call).
+// Takes up a change of simple_cache.max_memory this process has read (see pg/size_limit.hpp)
+// and, with eviction on, evicts down to the limit it installed. Cheap when there is none.
 void apply_max_memory_setting();
 
 // Cache statistics, as shown by simple_cache_stats().

@@ -16,7 +16,8 @@ void sweep_expired_lightly();
 // An estimate of the bytes the cache's entries occupy (items with their headers).
 int64_t bytes_held_by_entries();
 
-// Evicts until the extension's allocated bytes are at most `bytes`; false if it cannot.
+// Evicts until the extension's allocated bytes are at most `bytes`; false if it cannot. The
+// table shrinks as it empties, and a shrink's old bucket array is freed at once.
 bool evict_down_to(int64_t bytes);
 
 }  // namespace simple_cache::cache

@@ -96,6 +96,7 @@ class Dht {
     static constexpr uint64_t kShrinkLoadDivisor = 8;    // shrink below one item per 8 buckets
     static constexpr int kMigrateOnExclusive = 3;
     static constexpr int kMigrateOnShared = 2;
+    static constexpr int kMigrateAll = 1 << 30;  // a budget that migrate_locked never runs out of
     static constexpr unsigned kMaxEmptyBucketsPerStep = 64;
     static constexpr uint32_t kMagic = 0x5cdd7a01;
 
@@ -596,6 +597,38 @@ class Dht {
         }
         return result;
     }
+
+    // Moves every item still in the old bucket array of the resize in progress, one partition
+    // at a time under its exclusive lock, so that the old array is freed before this returns
+    // instead of once ordinary operations have moved the items. Does nothing when no resize is
+    // in progress; a resize that another thread starts meanwhile may be left partly done.
+    void complete_resize()
+    {
+        for (uint32_t p = 0; p < kPartitions; ++p) {
+            if (header_->resizing.load(std::memory_order_acquire) == 0)
+                return;
+            Partition &part = partition(p);
+            policy_.lock(&part.lock, LockMode::exclusive);
+            try {
+                // Each call stops after a run of empty buckets; stop too if one moved nothing.
+                for (;;) {
+                    uint64_t remaining = part.old_remaining;
+                    uint64_t cursor = part.next_old_bucket;
+                    migrate_locked(p, kMigrateAll);
+                    if (part.old_remaining == 0 || (part.old_remaining == remaining && part.next_old_bucket == cursor))
+                        break;
+                }
+            } catch (...) {
+                policy_.unlock(&part.lock, LockMode::exclusive);
+                throw;
+            }
+            policy_.unlock(&part.lock, LockMode::exclusive);
+        }
+    }
+
+    // Starts shrinking the table if it has become sparse, as an exclusive scan that erased
+    // entries does (a sweep never does by itself). A failure only leaves the size as it is.
+    void shrink_if_sparse() noexcept { maybe_shrink_quietly(); }
 
     // A lock-free snapshot of the table's shape.
     DhtStats stats() const

@@ -96,6 +96,10 @@ class DsaPolicy {
 // Arms the failure injection used by tests: the n-th DSA call from now raises an ERROR (0: off).
 void set_injected_failure_countdown(int n);
 
+// Sets a function that every allocation through any DsaPolicy of this process runs first
+// (nullptr: none). It must not raise PostgreSQL errors: allocations happen under LWLocks.
+void set_allocation_hook(void (*hook)());
+
 // Returns dsa_dump()'s report on the area, captured from this backend's stderr.
 std::string capture_area_dump(dsa_area *area);
 

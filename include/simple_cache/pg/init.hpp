@@ -3,8 +3,8 @@
 
 namespace simple_cache::pg {
 
-// Defines the layer's settings and, when the library is being preloaded, reserves its shared
-// memory.
+// Defines the layer's settings (simple_cache.debug_fail_after, simple_cache.max_memory) and,
+// when the library is being preloaded, reserves its shared memory.
 void init();
 
 }  // namespace simple_cache::pg

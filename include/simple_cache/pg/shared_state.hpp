@@ -28,9 +28,12 @@ struct AreaControl {
     uint32_t layout_version;                   // kSharedLayoutVersion of the creating library
     uint32_t control_size;                     // sizeof(AreaControl) in the creating library
     LWLock init_lock;                          // serialises lazy creation of feature roots
+    LWLock limit_lock;                         // serialises changes of the size limit
     std::atomic<uint64_t> size_limit;          // bytes; 0 until set (DSA's own maximum applies)
-    std::atomic<int64_t> max_memory_applied;   // the simple_cache.max_memory value last applied
+    std::atomic<uint64_t> limit_high_water;    // the highest limit installed: segments may reach it
     std::atomic<bool> limit_lowered;           // segments may exceed the limit: check bytes in use
+    int64_t max_memory_taken;                  // simple_cache.max_memory last taken up (limit_lock)
+    int64_t max_memory_read_at;                // PgReloadTime of the process that took it up (limit_lock)
     std::atomic<dsa_pointer> cache_root;       // the cache: its table and counters
     std::atomic<dsa_pointer> fsm_root;         // the free-space map's root
     std::atomic<dsa_pointer> scope_registry;   // the database scopes (database_scope.cpp)
@@ -48,6 +51,9 @@ struct Attachment {
 
 // Returns this backend's attachment, creating or attaching the area on first use.
 Attachment &attach();
+
+// Whether some process has created the area already (never creates it).
+bool area_exists();
 
 // Reserves the shared struct and installs the startup hook (from _PG_init when preloaded).
 void install_shmem_hooks();

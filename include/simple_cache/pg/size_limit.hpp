@@ -1,0 +1,36 @@
+// The shared area's size limit, which the cache and the free-space map both obey. Two things
+// set it, and the one set last is in force: simple_cache_set_size_limit() (through the cache,
+// which evicts first) and the server setting simple_cache.max_memory.
+//
+// A change of the setting is taken up once: by the first process that has read the new
+// configuration and then allocates in the area (or calls take_up_max_memory_setting(), as the
+// cache's writes and the persistence worker do). Readings of the configuration are ordered by
+// the time the process made them (PgReloadTime): a process whose reading is not newer than
+// the last one taken up never installs its value. A statement that began before a reload
+// keeps the old value to its end, so without this order its writes would put the old value
+// back in force.
+#pragma once
+
+#include <cstdint>
+
+namespace simple_cache::pg {
+
+// Defines simple_cache.max_memory (from pg::init()) and makes every allocation in the area
+// take up a change of it first (take_up_max_memory_setting).
+void define_size_limit_setting();
+
+// simple_cache.max_memory as this process last read it, in bytes.
+int64_t max_memory_setting_bytes();
+
+// Takes up this process's reading of simple_cache.max_memory if it is newer than every reading
+// taken up before, installing the value as the limit if it differs from the last one taken
+// up. Returns whether it installed a limit. Cheap once this process's reading was judged;
+// raises no PostgreSQL error and never waits for more than an LWLock held briefly, so it may
+// run where other LWLocks are held. Needs this process attached to the area.
+bool take_up_max_memory_setting();
+
+// Installs `bytes` as the limit now. Callers take up the setting first, so that a change this
+// process has read counts as made before.
+void install_size_limit(uint64_t bytes);
+
+}  // namespace simple_cache::pg

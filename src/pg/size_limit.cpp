@@ -1,0 +1,114 @@
+// The shared area's size limit and the simple_cache.max_memory setting (see size_limit.hpp).
+#include "simple_cache/pg/size_limit.hpp"
+
+#include "simple_cache/pg/dsa_policy.hpp"
+#include "simple_cache/pg/error.hpp"
+#include "simple_cache/pg/shared_state.hpp"
+
+extern "C" {
+#include "utils/guc.h"
+#include "utils/timestamp.h"
+}
+
+namespace simple_cache::pg {
+
+namespace {
+
+int max_memory_kb = 256 * 1024;
+
+// PgReloadTime of the reading this process judged last; DT_NOBEGIN before the first.
+TimestampTz judged_reading = DT_NOBEGIN;
+
+// Holds the area's limit lock for a scope.
+class LimitLock {
+  public:
+    explicit LimitLock(AreaControl &control) : lock_(&control.limit_lock) { LWLockAcquire(lock_, LW_EXCLUSIVE); }
+    ~LimitLock() { LWLockRelease(lock_); }
+    LimitLock(const LimitLock &) = delete;
+    LimitLock &operator=(const LimitLock &) = delete;
+
+  private:
+    LWLock *lock_;
+};
+
+// Whether a reading of the configuration made at `mine` comes after the one taken up, made at
+// `taken`. A `taken` in the future means the system clock was set back since: readings can no
+// longer be told apart by time, so a different one is accepted rather than none ever again.
+bool newer_reading(TimestampTz mine, TimestampTz taken)
+{
+    if (mine > taken)
+        return true;
+    return mine != taken && taken > GetCurrentTimestamp();
+}
+
+// Puts `bytes` in force; the caller holds the limit lock. Segments made under a higher limit
+// stay, so while the limit is below the highest one installed, writes also check the bytes in
+// use against it (see the cache's room.cpp).
+void install_locked(Attachment &attachment, uint64_t bytes)
+{
+    AreaControl &control = *attachment.control;
+    dsa_area *area = attachment.area;
+    guard([=] { dsa_set_size_limit(area, static_cast<size_t>(bytes)); });
+    control.size_limit.store(bytes, std::memory_order_relaxed);
+    uint64_t high_water = control.limit_high_water.load(std::memory_order_relaxed);
+    if (bytes > high_water)
+        control.limit_high_water.store(bytes, std::memory_order_relaxed);
+    control.limit_lowered.store(bytes < high_water, std::memory_order_relaxed);
+}
+
+// Takes up the setting before an allocation, so that the cache and the free-space map both
+// obey it whichever of them allocates first.
+void take_up_before_allocating()
+{
+    take_up_max_memory_setting();
+}
+
+}  // namespace
+
+void define_size_limit_setting()
+{
+    DefineCustomIntVariable("simple_cache.max_memory",
+                            "Cap on the shared area's size.",
+                            "Applies to the whole server; change it with ALTER SYSTEM and a reload.",
+                            &max_memory_kb, 256 * 1024, 1024, INT_MAX, PGC_SIGHUP, GUC_UNIT_KB,
+                            nullptr, nullptr, nullptr);
+    set_allocation_hook(take_up_before_allocating);
+}
+
+int64_t max_memory_setting_bytes()
+{
+    return static_cast<int64_t>(max_memory_kb) * 1024;
+}
+
+bool take_up_max_memory_setting()
+{
+    TimestampTz read_at = PgReloadTime;
+    if (read_at == judged_reading)
+        return false;
+    Attachment &attachment = attach();
+    AreaControl &control = *attachment.control;
+    int64_t wanted = max_memory_setting_bytes();
+    bool installed = false;
+    {
+        LimitLock lock(control);
+        if (newer_reading(read_at, control.max_memory_read_at)) {
+            if (control.max_memory_taken != wanted) {
+                install_locked(attachment, static_cast<uint64_t>(wanted));
+                control.max_memory_taken = wanted;
+                installed = true;
+            }
+            control.max_memory_read_at = read_at;
+        }
+    }
+    judged_reading = read_at;
+    return installed;
+}
+
+void install_size_limit(uint64_t bytes)
+{
+    Attachment &attachment = attach();
+    LimitLock lock(*attachment.control);
+    install_locked(attachment, bytes);
+}
+
+}  // namespace simple_cache::pg
