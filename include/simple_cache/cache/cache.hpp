@@ -74,13 +74,21 @@ bool cas(const char *key, size_t key_size, const char *expected, size_t expected
 // Removes every entry of the current database; returns how many.
 uint64_t flush();
 
-// Receives one entry of a listing; runs with no lock held and may raise PostgreSQL errors.
-using ListEmitter = void (*)(void *context, const char *key, size_t key_size, const char *value,
-                             size_t value_size);
+// One row of a listing: the key and the value as text datums, valid until the emitter
+// returns. value is null when the value cannot be shown in a row (a WARNING names the key).
+struct ListedRow {
+    text *key;
+    text *value;
+};
 
-// Calls emit for every live entry of the current database, partition by partition; checks
-// for query cancel between partitions.
-void list(ListEmitter emit, void *context);
+// Receives one row of a listing; runs with no lock held and may raise PostgreSQL errors.
+using ListEmitter = void (*)(void *context, const ListedRow &row);
+
+// Calls emit for every live entry of the current database (listing.cpp). Entries are copied
+// out of the table in batches of at most batch_bytes (a larger entry makes a batch of its
+// own), so the listing holds one batch and one row at a time; checks for query cancel
+// between batches.
+void list(size_t batch_bytes, ListEmitter emit, void *context);
 
 // Caps the area's total size in bytes. Below current use: with eviction, entries are evicted
 // down to it; without, the change is refused (SqlError 53200) and nothing changes.
