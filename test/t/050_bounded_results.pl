@@ -5,8 +5,10 @@
 #     work_mem = 4MB and 64kB;
 #   * simple_cache_fsm_pages of a relation with 8 million pages, with work_mem = 4MB;
 #   * simple_cache_list of a database that holds a 600 MB bytea value that is not valid text
-#     (its hex form would not fit in a text value): that row shows a NULL value and a WARNING
-#     names its key, and every other row is listed as usual.
+#     (its hex form would not fit in a text value), then a text value of 1 GB less 10 bytes
+#     (its row would not fit in one allocation): that row shows a NULL value and a WARNING
+#     names its key, and every other row is listed as usual; mget of the 1 GB value fails
+#     with 54000.
 # Memory is measured, not assumed: each call runs in a session of its own, whose backend reads
 # /proc/self/status before and after the call: its peak resident set (VmHWM) less the shared
 # memory pages it has touched (RssShmem), which reading the cache's shared area adds whatever
@@ -24,7 +26,7 @@ my $bound_mb = 100;    # generous: the old code took 300 to 600 MB here
 my $node = PostgreSQL::Test::Cluster->new('bounded_results');
 $node->init;
 $node->append_conf('postgresql.conf',
-	"simple_cache.max_memory = '2GB'\nsimple_cache.fsm_max_pages = 10000000\n");
+	"simple_cache.max_memory = '3GB'\nsimple_cache.fsm_max_pages = 10000000\n");
 $node->start;
 
 sub query { return $node->safe_psql('postgres', $_[0]); }
@@ -43,6 +45,15 @@ DECLARE
 BEGIN
     EXECUTE q INTO result;
     growth_mb := (peak_kb() - before) / 1024;
+END
+$$;
+-- The SQLSTATE a command raises, or 'ok'.
+CREATE FUNCTION sqlstate_of(command text) RETURNS text LANGUAGE plpgsql AS $$
+BEGIN
+    EXECUTE command;
+    RETURN 'ok';
+EXCEPTION WHEN OTHERS THEN
+    RETURN SQLSTATE;
 END
 $$;
 -- The value stored under a key of the listed database.
@@ -125,6 +136,27 @@ cmp_ok($growth, '<', $bound_mb, "listing the 600 MB value's row grows the backen
 is(query(qq{SELECT octet_length(v) = $huge AND get_byte(v, 0) = 255 AND get_byte(v, $huge - 1) = 97
 	FROM (SELECT simple_cache_get_bytea('huge:bin') AS v) s}), 't',
 	'simple_cache_get_bytea still reads the huge value');
+
+# 5. A text value of 1 GB less 10 bytes: valid text, but its row would pass the 1 GB limit of
+# one allocation. The big values above go first, to keep the cluster's memory down.
+query(q{SELECT simple_cache_drop('huge:bin'), count(simple_cache_drop('L:' || g)) FROM generate_series(1, 300) g});
+my $giant = 1024 * 1024 * 1024 - 1 - 4 - 10;    # MaxAllocSize less a varlena header, less 10
+query(qq{SELECT simple_cache_put('giant', repeat('x', $giant))});
+($rc, $out, $err) = $node->psql('postgres', q{
+	SELECT count(*) || ' ' || count(*) FILTER (WHERE key = 'giant' AND value IS NULL)
+	FROM simple_cache_list();
+});
+is($rc, 0, 'list of a database holding a 1 GB text value succeeds');
+is($out, '20001 1', 'the 1 GB value is listed as NULL, every other entry as usual');
+like($err, qr/WARNING:  simple_cache_list: the value of key "giant" is not shown\n.*1 GB limit of a row.*\n.*HINT:  Read it with simple_cache_get\(\)/,
+	'a WARNING names the key whose row would be too large');
+($rc, $out, $err) = $node->psql('postgres', q{SELECT count(*) FROM simple_cache_mget(ARRAY['S:1', 'giant'])});
+like($err, qr/ERROR:  simple_cache_mget: the value of key "giant" is too large for a row/,
+	'mget of the 1 GB value fails with a clear error');
+is(query(q{SELECT sqlstate_of($$SELECT count(*) FROM simple_cache_mget(ARRAY['giant'])$$)}), '54000',
+	'its SQLSTATE is 54000');
+is(query(qq{SELECT length(simple_cache_get('giant')) = $giant}), 't', 'simple_cache_get still reads it');
+query(q{SELECT simple_cache_drop('giant')});
 
 $node->stop;
 done_testing();
