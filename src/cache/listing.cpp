@@ -22,25 +22,15 @@ using core::LockMode;
 
 namespace {
 
-// Room a row needs besides its key and value: tuple header, null bitmap, alignment, the two
-// varlena headers (generously rounded up).
-constexpr size_t kRowOverhead = 64;
-
 // The size of bytea's hex form of n bytes: \x and two digits per byte.
 constexpr size_t hex_size(size_t n) { return 2 + 2 * n; }
 
-// Whether a row with a key and a value shown in `shown` bytes fits PostgreSQL's 1 GB limit on
-// one allocation (a text datum, and the tuple that holds the row).
-bool row_fits(size_t key_size, size_t shown)
-{
-    return key_size + shown + kRowOverhead <= MaxAllocSize;
-}
-
 // How an entry will be shown.
 enum class Shown : uint8_t {
-    as_is,         // text, or bytea that is valid text
-    check_bytea,   // bytea: as is if valid text, else in hex (which fits)
-    not_shown,     // does not fit in a row: NULL value and a WARNING
+    as_is,         // text, or bytea found to be valid text
+    text_or_hex,   // bytea: as is if valid text, else in hex (which fits in a row)
+    text_or_none,  // bytea whose hex form would not fit: as is if valid text, else not shown
+    not_shown,     // no room in a row: a NULL value, and a WARNING
 };
 
 // One entry copied out of the table: its key and value laid out as text datums in one chunk.
@@ -63,12 +53,11 @@ size_t copy_bytes(size_t key_size, size_t value_size, bool with_value)
 // How a stored value can be shown, judged by its size and kind alone (no look at its bytes).
 Shown shown_by_size(size_t key_size, const CacheEntry &entry)
 {
+    if (!fits_in_row(key_size, entry.value_size))
+        return Shown::not_shown;
     if (static_cast<ValueKind>(entry.kind) == ValueKind::text)
-        return row_fits(key_size, entry.value_size) ? Shown::as_is : Shown::not_shown;
-    if (row_fits(key_size, hex_size(entry.value_size)))
-        return Shown::check_bytea;
-    // Only as is, if the bytes are valid text: take() looks.
-    return row_fits(key_size, entry.value_size) ? Shown::as_is : Shown::not_shown;
+        return Shown::as_is;
+    return fits_in_row(key_size, hex_size(entry.value_size)) ? Shown::text_or_hex : Shown::text_or_none;
 }
 
 // The entries of one batch, copied under the partition lock into the batch's memory context.
@@ -82,11 +71,10 @@ class Batch {
     void take(const char *key, size_t key_size, const CacheEntry &entry, const char *value)
     {
         Shown shown = shown_by_size(key_size, entry);
-        // A bytea value too large for its hex form is shown only if it is valid text; checking
-        // here (pg_verifymbstr never raises with noError) spares copying one that is not.
-        if (shown == Shown::as_is && static_cast<ValueKind>(entry.kind) == ValueKind::bytea &&
-            !pg_verifymbstr(value, static_cast<int>(entry.value_size), true))
-            shown = Shown::not_shown;
+        // Checking here (pg_verifymbstr never raises with noError) spares copying a value that
+        // will not be shown.
+        if (shown == Shown::text_or_none)
+            shown = pg_verifymbstr(value, static_cast<int>(entry.value_size), true) ? Shown::as_is : Shown::not_shown;
         bool with_value = shown != Shown::not_shown;
         char *chunk = static_cast<char *>(
             pg::palloc_in_or_null(context_, copy_bytes(key_size, entry.value_size, with_value)));
@@ -135,7 +123,7 @@ void warn_not_shown(const CopiedEntry &e)
     int key_size = static_cast<int>(VARSIZE(e.key) - VARHDRSZ);
     int shown_size = pg_mbcliplen(key, key_size, 100);
     const char *more = shown_size < key_size ? "..." : "";
-    if (e.kind == ValueKind::bytea && row_fits(static_cast<size_t>(key_size), e.value_size))
+    if (e.kind == ValueKind::bytea && fits_in_row(static_cast<size_t>(key_size), e.value_size))
         ereport(WARNING,
                 (errmsg("simple_cache_list: the value of key \"%.*s%s\" is not shown", shown_size, key, more),
                  errdetail("It is a bytea value of %llu bytes that is not valid text in this database's "
@@ -159,7 +147,7 @@ void emit_batch(const CopiedEntry *first, ListEmitter emit, void *context, Memor
         ListedRow row{e->key, e->value};
         if (e->shown == Shown::not_shown)
             warn_not_shown(*e);
-        if (e->shown == Shown::check_bytea &&
+        if (e->shown == Shown::text_or_hex &&
             !pg_verifymbstr(VARDATA(e->value), static_cast<int>(e->value_size), true)) {
             // Not text in this encoding: shown in bytea's hex form, \x and two digits a byte.
             size_t size = hex_size(e->value_size);

@@ -53,10 +53,6 @@ void emit_row(void *context, const sc::cache::ListedRow &row)
     tuplestore_putvalues(target->store, target->desc, values, nulls);
 }
 
-// The bytes, beyond the key and the value, that a (key, value) row can need: tuple header,
-// null bitmap, alignment and varlena headers, generously.
-constexpr size_t kRowOverhead = 64;
-
 }  // namespace
 
 // simple_cache_put(key text, value text [, ttl interval]) RETURNS boolean: whether the key existed.
@@ -182,7 +178,7 @@ SIMPLE_CACHE_FUNCTION(simple_cache_mget)
             varlena *value = sc::cache::get(VARDATA_ANY(key), key_size, ValueKind::text);
             if (value != nullptr) {
                 size_t value_size = VARSIZE(value) - VARHDRSZ;
-                if (key_size + value_size + kRowOverhead > MaxAllocSize)
+                if (!sc::cache::fits_in_row(key_size, value_size))
                     ereport(ERROR, (errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
                                     errmsg("simple_cache_mget: the value of key \"%.*s%s\" is too large for a row",
                                            pg_mbcliplen(VARDATA_ANY(key), static_cast<int>(key_size), 100),

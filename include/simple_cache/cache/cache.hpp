@@ -74,6 +74,14 @@ bool cas(const char *key, size_t key_size, const char *expected, size_t expected
 // Removes every entry of the current database; returns how many.
 uint64_t flush();
 
+// Whether a (key, value) row with a key and a value of these sizes fits PostgreSQL's 1 GB limit
+// on one allocation: its text datums and the tuple that holds them (the 64 bytes cover the
+// tuple header, null bitmap, alignment and the varlena headers, generously).
+inline bool fits_in_row(size_t key_size, size_t value_size)
+{
+    return key_size + value_size + 64 <= MaxAllocSize;
+}
+
 // One row of a listing: the key and the value as text datums, valid until the emitter
 // returns. value is null when the value cannot be shown in a row (a WARNING names the key).
 struct ListedRow {
