@@ -1,5 +1,5 @@
-// The cache's data operations: put and its conditional forms, get, drop, expiry, incr, cas,
-// flush and list.
+// The cache's data operations: put and its conditional forms, get, drop, expiry, incr, cas
+// and flush (the listing is in listing.cpp).
 #include "simple_cache/cache/cache.hpp"
 
 #include <algorithm>
@@ -98,53 +98,6 @@ int64_t parse_counter(const char *data, size_t size)
                            "simple_cache value is not a 64-bit integer",
                            "simple_cache_incr() needs the stored value to be an integer.");
     return value;
-}
-
-// One listed entry, packed into the per-partition batch buffer.
-struct PackedHeader {
-    size_t key_size;
-    size_t value_size;
-    ValueKind kind;
-};
-
-// Appends a stored entry's user key and value to the batch.
-void pack(std::string &batch, const char *key, size_t key_size, const char *value, size_t value_size,
-          ValueKind kind)
-{
-    PackedHeader header{key_size, value_size, kind};
-    batch.append(reinterpret_cast<const char *>(&header), sizeof header);
-    batch.append(key, key_size);
-    batch.append(value, value_size);
-}
-
-// Hands every packed entry of the batch to emit, then checks for cancel. Plain PostgreSQL
-// work, run under guard().
-void emit_batch(const std::string &batch, ListEmitter emit, void *context)
-{
-    const char *at = batch.data();
-    const char *end = at + batch.size();
-    while (at < end) {
-        PackedHeader header;
-        std::memcpy(&header, at, sizeof header);
-        at += sizeof header;
-        const char *key = at;
-        const char *value = key + header.key_size;
-        at = value + header.value_size;
-        if (header.kind == ValueKind::bytea &&
-            !pg_verifymbstr(value, static_cast<int>(header.value_size), true)) {
-            // Not text in this encoding: shown as bytea's hex form, \x followed by hex digits.
-            size_t hex_size = 2 + 2 * header.value_size;
-            char *hex = static_cast<char *>(palloc(hex_size));
-            hex[0] = '\\';
-            hex[1] = 'x';
-            hex_encode(value, header.value_size, hex + 2);
-            emit(context, key, header.key_size, hex, hex_size);
-            pfree(hex);
-            continue;
-        }
-        emit(context, key, header.key_size, value, header.value_size);
-    }
-    CHECK_FOR_INTERRUPTS();
 }
 
 // Removes every entry whose scope `matches`, one partition at a time under its exclusive
@@ -326,26 +279,6 @@ void purge_scopes(const pg::ScopeId *scopes, size_t count)
     if (!cache_exists())
         return;
     remove_entries_where([=](pg::ScopeId of) { return std::find(scopes, scopes + count, of) != scopes + count; });
-}
-
-void list(ListEmitter emit, void *context)
-{
-    pg::ScopeId scope = pg::current_scope();
-    CacheTable &table = cache_table();
-    CacheTable::Scan scan(table, LockMode::shared);
-    std::string batch;
-    int64_t now = now_ms();
-    while (scan.next_partition()) {
-        batch.clear();
-        while (scan.next()) {
-            if (ScopedKey::scope_of(scan.key_data()) != scope || scan.entry().expired_at(now))
-                continue;
-            pack(batch, ScopedKey::user_part(scan.key_data()), ScopedKey::user_size(scan.key_size()),
-                 scan.tail(), scan.entry().value_size, static_cast<ValueKind>(scan.entry().kind));
-        }
-        scan.release_partition();
-        pg::guard([&] { emit_batch(batch, emit, context); });
-    }
 }
 
 }  // namespace simple_cache::cache

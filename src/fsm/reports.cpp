@@ -1,7 +1,9 @@
 // Reading the map: the per-relation rows of the simple_cache_fsm_relations view, a relation's
 // pages, the summary, and the consistency check. Readers never hold up writers for long: the summary reads relaxed
 // totals; the view copies the directory under a brief shared directory lock, then takes each
-// relation's lock in shared mode, one at a time.
+// relation's lock in shared mode, one at a time; a relation's pages are copied in batches of
+// bounded size, each under the relation's lock in shared mode.
+#include <algorithm>
 #include <vector>
 
 #include "simple_cache/fsm/directory.hpp"
@@ -58,6 +60,22 @@ bool read_row(Shared &s, const Slot &slot, RelationRow *row)
     return true;
 }
 
+// The position of rel's first tracked page at or after block (count() if none); pages are
+// kept in block order.
+uint32_t first_at_or_after(const FsmRelation &rel, uint32_t block)
+{
+    uint32_t low = 0;
+    uint32_t high = rel.count();
+    while (low < high) {
+        uint32_t middle = low + (high - low) / 2;
+        if (rel.page_at(middle).block < block)
+            low = middle + 1;
+        else
+            high = middle;
+    }
+    return low;
+}
+
 // Fixed room for the check's description of a problem.
 char problem_text[256];
 
@@ -101,24 +119,38 @@ void list_relations(RowEmitter emit, void *context)
     }
 }
 
-void list_pages(Oid relid, PageEmitter emit, void *context)
+void list_pages(Oid relid, size_t batch_bytes, PageEmitter emit, void *context)
 {
     Shared &s = shared();
+    size_t batch_pages = std::max<size_t>(1, batch_bytes / sizeof(cf::PageEntry));
     std::vector<cf::PageEntry> pages;
-    bool index;
-    {
-        RelationLock lock;
-        RelationEntry *e = open_relation(s, key_of(relid), LW_SHARED, lock);
-        if (e == nullptr)
-            return;
-        FsmRelation rel(*s.policy, e->state);
-        index = rel.is_index();
-        pages.reserve(rel.count());  // std::bad_alloc releases the lock on its way up
-        for (uint32_t i = 0; i < rel.count(); ++i)
-            pages.push_back(rel.page_at(i));
+    bool index = false;
+    uint32_t from = 0;  // the first block the next batch may show
+    for (bool more = true; more;) {
+        pages.clear();
+        {
+            RelationLock lock;
+            RelationEntry *e = open_relation(s, key_of(relid), LW_SHARED, lock);
+            if (e == nullptr)
+                return;
+            FsmRelation rel(*s.policy, e->state);
+            index = rel.is_index();
+            uint32_t count = rel.count();
+            uint32_t i = first_at_or_after(rel, from);
+            // std::bad_alloc releases the lock on its way up.
+            pages.reserve(std::min<size_t>(batch_pages, count - i));
+            for (; i < count && pages.size() < batch_pages; ++i)
+                pages.push_back(rel.page_at(i));
+            more = i < count;
+        }
+        if (!pages.empty())
+            from = pages.back().block + 1;  // a tracked block is at most MaxBlockNumber
+        pg::guard([&] {
+            for (const cf::PageEntry &page : pages)
+                emit(context, page.block, index ? -1 : page.avail);
+            CHECK_FOR_INTERRUPTS();
+        });
     }
-    for (const cf::PageEntry &page : pages)
-        pg::guard([&] { emit(context, page.block, index ? -1 : page.avail); });
 }
 
 Summary summary()

@@ -3,6 +3,7 @@
 #include "simple_cache/pg/error.hpp"
 
 extern "C" {
+#include "mb/pg_wchar.h"
 #include "utils/array.h"
 #include "utils/lsyscache.h"
 }
@@ -43,15 +44,12 @@ struct RowTarget {
     TupleDesc desc;
 };
 
-// Adds one (key, value) row to a materialised result; a null value pointer gives NULL.
-void emit_row(void *context, const char *key, size_t key_size, const char *value, size_t value_size)
+// Adds one (key, value) row of a listing to a materialised result; a null value gives NULL.
+void emit_row(void *context, const sc::cache::ListedRow &row)
 {
     auto *target = static_cast<RowTarget *>(context);
-    Datum values[2];
-    bool nulls[2] = {false, value == nullptr};
-    values[0] = PointerGetDatum(cstring_to_text_with_len(key, static_cast<int>(key_size)));
-    values[1] = value == nullptr ? Datum(0)
-                                 : PointerGetDatum(cstring_to_text_with_len(value, static_cast<int>(value_size)));
+    Datum values[2] = {PointerGetDatum(row.key), PointerGetDatum(row.value)};
+    bool nulls[2] = {false, row.value == nullptr};
     tuplestore_putvalues(target->store, target->desc, values, nulls);
 }
 
@@ -155,7 +153,10 @@ SIMPLE_CACHE_FUNCTION(simple_cache_cas)
 }
 
 // simple_cache_mget(keys text[]) RETURNS TABLE(key text, value text): one row per element, in
-// order; NULL value for absent keys (and for NULL elements, whose key is NULL too).
+// order; NULL value for absent keys (and for NULL elements, whose key is NULL too). Each value
+// is copied into a memory context emptied once its row is stored, so the call holds one value
+// at a time besides its tuplestore (which spills to disk past work_mem), however many keys it
+// is asked for.
 SIMPLE_CACHE_FUNCTION(simple_cache_mget)
 {
     ArrayType *keys = PG_GETARG_ARRAYTYPE_P(0);
@@ -165,29 +166,47 @@ SIMPLE_CACHE_FUNCTION(simple_cache_mget)
     bool *element_nulls;
     int count;
     deconstruct_array(keys, TEXTOID, -1, false, TYPALIGN_INT, &elements, &element_nulls, &count);
+    MemoryContext row_context = AllocSetContextCreate(CurrentMemoryContext, "simple_cache_mget row",
+                                                      ALLOCSET_DEFAULT_SIZES);
+    MemoryContext caller = MemoryContextSwitchTo(row_context);
     for (int i = 0; i < count; ++i) {
         Datum values[2] = {elements[i], Datum(0)};
         bool nulls[2] = {element_nulls[i], true};
         if (!element_nulls[i]) {
             varlena *key = PG_DETOAST_DATUM_PACKED(elements[i]);
-            varlena *value = sc::cache::get(VARDATA_ANY(key), VARSIZE_ANY_EXHDR(key), ValueKind::text);
+            size_t key_size = VARSIZE_ANY_EXHDR(key);
+            varlena *value = sc::cache::get(VARDATA_ANY(key), key_size, ValueKind::text);
             if (value != nullptr) {
+                size_t value_size = VARSIZE(value) - VARHDRSZ;
+                if (!sc::cache::fits_in_row(key_size, value_size))
+                    ereport(ERROR, (errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+                                    errmsg("simple_cache_mget: the value of key \"%.*s%s\" is too large for a row",
+                                           pg_mbcliplen(VARDATA_ANY(key), static_cast<int>(key_size), 100),
+                                           VARDATA_ANY(key), key_size > 100 ? "..." : ""),
+                                    errdetail("Its key and value, %zu bytes, would pass the 1 GB limit of a row.",
+                                              key_size + value_size),
+                                    errhint("Read it with simple_cache_get().")));
                 values[1] = PointerGetDatum(value);
                 nulls[1] = false;
             }
         }
         tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+        MemoryContextReset(row_context);
         CHECK_FOR_INTERRUPTS();
     }
+    MemoryContextSwitchTo(caller);
+    MemoryContextDelete(row_context);
     return (Datum) 0;
 }
 
-// simple_cache_list(OUT key text, OUT value text) RETURNS SETOF record.
+// simple_cache_list(OUT key text, OUT value text) RETURNS SETOF record. Entries are copied out
+// of the cache in batches of at most work_mem, so the call holds one batch and one row besides
+// its tuplestore.
 SIMPLE_CACHE_FUNCTION(simple_cache_list)
 {
     InitMaterializedSRF(fcinfo, 0);
     auto *rsinfo = reinterpret_cast<ReturnSetInfo *>(fcinfo->resultinfo);
     RowTarget target{rsinfo->setResult, rsinfo->setDesc};
-    sc::cache::list(emit_row, &target);
+    sc::cache::list(static_cast<size_t>(work_mem) * 1024, emit_row, &target);
     return (Datum) 0;
 }

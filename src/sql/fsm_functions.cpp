@@ -297,11 +297,12 @@ SIMPLE_CACHE_FUNCTION(simple_cache_fsm_relations)
 
 // simple_cache_fsm_pages(rel regclass, OUT block bigint, OUT avail integer) RETURNS SETOF
 // record: the pages the map keeps for rel, in block order; avail is NULL for index-style lists.
+// The pages are read in batches of at most work_mem.
 SIMPLE_CACHE_FUNCTION(simple_cache_fsm_pages)
 {
     fsm::check_right("simple_cache_fsm_pages", PG_GETARG_OID(0), fsm::Right::read);
     InitMaterializedSRF(fcinfo, 0);
-    fsm::list_pages(PG_GETARG_OID(0), emit_page, fcinfo->resultinfo);
+    fsm::list_pages(PG_GETARG_OID(0), static_cast<size_t>(work_mem) * 1024, emit_page, fcinfo->resultinfo);
     return (Datum) 0;
 }
 

@@ -617,56 +617,6 @@ TEST_F(DhtTest, KeysOfDifferentLengthsAreDistinct)
     expect_contents(m);
 }
 
-// Keys with identical hashes. hash_bytes folds 8-byte words into a 64-bit state with invertible
-// steps, so for any key A and any prefix P (a multiple of 8 bytes long) there is a word u such
-// that P + u ends in the same state as A: the two keys then have the same hash. This builds
-// such keys, including ones that extend A itself.
-namespace collide {
-
-constexpr uint64_t kK1 = 0x9e3779b97f4a7c15ULL;  // the constants of hash_bytes
-constexpr uint64_t kK2 = 0xbf58476d1ce4e5b9ULL;
-
-uint64_t inverse(uint64_t a)  // of an odd number, modulo 2^64
-{
-    uint64_t x = a;
-    for (int i = 0; i < 6; ++i)
-        x *= 2 - a * x;
-    return x;
-}
-
-uint64_t rotl(uint64_t x, unsigned r) { return (x << r) | (x >> (64 - r)); }
-uint64_t rotr(uint64_t x, unsigned r) { return (x >> r) | (x << (64 - r)); }
-
-// hash_bytes' state after the whole words of data, for a key of total length n.
-uint64_t state_after(const std::string &data, size_t n)
-{
-    uint64_t state = kK1 ^ (static_cast<uint64_t>(n) * kK2);
-    for (size_t off = 0; off + 8 <= data.size(); off += 8) {
-        uint64_t word;
-        std::memcpy(&word, data.data() + off, 8);
-        state = rotl(state ^ (word * kK2), 29) * kK1;
-    }
-    if (data.size() % 8 != 0) {
-        uint64_t word = 0;
-        std::memcpy(&word, data.data() + data.size() / 8 * 8, data.size() % 8);
-        state = rotl(state ^ (word * kK2), 29) * kK1;
-    }
-    return state;
-}
-
-// prefix (length a multiple of 8) + one more word, with the same hash as target.
-std::string extend_to_collide(const std::string &prefix, const std::string &target)
-{
-    uint64_t want = state_after(target, target.size());
-    uint64_t before = state_after(prefix, prefix.size() + 8);
-    uint64_t u = (rotr(want * inverse(kK1), 29) ^ before) * inverse(kK2);
-    std::string out = prefix;
-    out.append(reinterpret_cast<const char *>(&u), 8);
-    return out;
-}
-
-}  // namespace collide
-
 TEST_F(DhtTest, KeysWithIdenticalHashesAreDistinct)
 {
     const std::string base = "abcdefgh";  // 8 bytes

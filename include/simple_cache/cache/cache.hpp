@@ -79,13 +79,29 @@ uint64_t flush();
 // nothing when the cache was never used in this server).
 void purge_scopes(const pg::ScopeId *scopes, size_t count);
 
-// Receives one entry of a listing; runs with no lock held and may raise PostgreSQL errors.
-using ListEmitter = void (*)(void *context, const char *key, size_t key_size, const char *value,
-                             size_t value_size);
+// Whether a (key, value) row with a key and a value of these sizes fits PostgreSQL's 1 GB limit
+// on one allocation: its text datums and the tuple that holds them (the 64 bytes cover the
+// tuple header, null bitmap, alignment and the varlena headers, generously).
+inline bool fits_in_row(size_t key_size, size_t value_size)
+{
+    return key_size + value_size + 64 <= MaxAllocSize;
+}
 
-// Calls emit for every live entry of the current database, partition by partition; checks
-// for query cancel between partitions.
-void list(ListEmitter emit, void *context);
+// One row of a listing: the key and the value as text datums, valid until the emitter
+// returns. value is null when the value cannot be shown in a row (a WARNING names the key).
+struct ListedRow {
+    text *key;
+    text *value;
+};
+
+// Receives one row of a listing; runs with no lock held and may raise PostgreSQL errors.
+using ListEmitter = void (*)(void *context, const ListedRow &row);
+
+// Calls emit for every live entry of the current database (listing.cpp). Entries are copied
+// out of the table in batches of at most batch_bytes (a larger entry makes a batch of its
+// own), so the listing holds one batch and one row at a time; checks for query cancel
+// between batches.
+void list(size_t batch_bytes, ListEmitter emit, void *context);
 
 // Caps the area's total size in bytes. Below current use: with eviction, entries are evicted
 // down to it; without, the change is refused (SqlError 53200) and nothing changes.

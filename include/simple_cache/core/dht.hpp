@@ -16,6 +16,8 @@
 //
 // Scans visit one partition at a time under its lock, old buckets then new, so every entry that
 // exists for the whole scan is seen exactly once, whatever resizing happens between partitions.
+// Batch scans (dht_batch_scan.hpp) keep that guarantee while releasing the lock inside a
+// partition too, after a batch of entries whose size the caller bounds.
 //
 // Memory and locks come from a Policy (see policy.hpp); the server binds it to DSA and
 // LWLocks, the unit tests to malloc and std::shared_mutex.
@@ -83,6 +85,9 @@ struct DhtPartitionInfo {
 };
 
 template <class Policy, class Entry>
+class DhtBatchScan;  // dht_batch_scan.hpp
+
+template <class Policy, class Entry>
 class Dht {
   public:
     using Pointer = typename Policy::Pointer;
@@ -103,7 +108,13 @@ class Dht {
     static_assert(std::is_trivially_copyable_v<Entry>, "entries live in shared memory");
     static_assert(alignof(Entry) <= 8, "entries are 8-byte aligned at most");
 
+    // A scan in batches of bounded size (defined in dht_batch_scan.hpp).
+    using BatchScan = DhtBatchScan<Policy, Entry>;
+
   private:
+    template <class, class>
+    friend class DhtBatchScan;
+
     struct ItemHeader {
         Pointer next;
         uint32_t hash;

@@ -95,8 +95,11 @@ void list_relations(RowEmitter emit, void *context);
 // lock held and may raise PostgreSQL errors.
 using PageEmitter = void (*)(void *context, uint32_t block, int32_t avail);
 
-// Calls emit for every page rel tracks, in block order (nothing when it is not tracked).
-void list_pages(Oid relid, PageEmitter emit, void *context);
+// Calls emit for every page rel tracks, in block order (nothing when it is not tracked). The
+// pages are copied in batches of at most batch_bytes, each under rel's lock, so a page tracked
+// for the whole call is shown once, with its amount when its batch was copied; pages added or
+// removed meanwhile may or may not be shown.
+void list_pages(Oid relid, size_t batch_bytes, PageEmitter emit, void *context);
 
 // The whole map (every database), as simple_cache_fsm_summary() shows it. Pages are page
 // slots: chunks times 32, the unit of simple_cache.fsm_max_pages.
