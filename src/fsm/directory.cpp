@@ -1,5 +1,6 @@
-// The relation directory (see directory.hpp): slots, totals, targets, reclaiming room from
-// relations over their targets, creating and removing relations, and applying the settings.
+// The relation directory (see directory.hpp): slots, kept grouped by database, totals,
+// targets, reclaiming room from relations over their targets, creating, evicting and removing
+// relations, and applying the settings.
 #include "simple_cache/fsm/directory.hpp"
 
 #include <algorithm>
@@ -17,6 +18,13 @@ namespace {
 
 constexpr uint32_t kFirstSlotCapacity = 16;
 
+// Bytes of the slot array for capacity slots: the slots, then as many scratch DatabaseShare
+// records for recompute_targets() (a database has at least one slot).
+size_t slot_array_bytes(uint32_t capacity)
+{
+    return size_t{capacity} * (sizeof(Slot) + sizeof(cf::DatabaseShare));
+}
+
 // Makes room for one more slot, doubling the array when it is full; false when out of memory
 // (nothing changed then).
 bool ensure_slot_room(Shared &s)
@@ -26,7 +34,7 @@ bool ensure_slot_room(Shared &s)
     if (n < root.slot_capacity)
         return true;
     uint32_t capacity = std::max(kFirstSlotCapacity, root.slot_capacity * 2);
-    dsa_pointer fresh = s.policy->allocate(size_t{capacity} * sizeof(Slot));
+    dsa_pointer fresh = s.policy->allocate(slot_array_bytes(capacity));
     if (!DsaPointerIsValid(fresh))
         return false;
     if (n > 0) {
@@ -34,13 +42,13 @@ bool ensure_slot_room(Shared &s)
         try {
             to = s.policy->address(fresh);
         } catch (...) {
-            s.policy->deallocate(fresh, size_t{capacity} * sizeof(Slot));
+            s.policy->deallocate(fresh, slot_array_bytes(capacity));
             throw;
         }
         std::memcpy(to, slots(s), size_t{n} * sizeof(Slot));
     }
     dsa_pointer old = root.slots;
-    size_t old_bytes = size_t{root.slot_capacity} * sizeof(Slot);
+    size_t old_bytes = slot_array_bytes(root.slot_capacity);
     root.slots = fresh;
     root.slot_capacity = capacity;
     if (DsaPointerIsValid(old)) {
@@ -53,26 +61,25 @@ bool ensure_slot_room(Shared &s)
     return true;
 }
 
-// Evicts the least recently used relation (CLOCK over the slots: a relation used since the
-// hand last passed gets another round). False when no relation is tracked.
-bool evict_one(Shared &s)
+// The scratch records that follow the slots in their allocation.
+cf::DatabaseShare *scratch_shares(Shared &s, Slot *all)
+{
+    return reinterpret_cast<cf::DatabaseShare *>(all + s.root->slot_capacity);
+}
+
+// Inserts slot at position `at` of all (room for it was ensured), keeping the clocks on the
+// relations they pointed at. Never throws.
+void insert_slot(Shared &s, Slot *all, uint32_t at, const Slot &slot)
 {
     FsmRoot &root = *s.root;
     uint32_t n = relation_count(s);
-    if (n == 0)
-        return false;
-    Slot *all = slots(s);
-    for (uint32_t step = 0; step < 2 * n; ++step) {
-        uint32_t i = root.evict_hand % n;
-        root.evict_hand = i + 1 < n ? i + 1 : 0;
-        RelationEntry *e = entry_of(s, all[i].key);
-        if (e != nullptr && __atomic_exchange_n(&e->referenced, 0, __ATOMIC_RELAXED) != 0)
-            continue;
-        remove_relation(s, all, i);
-        root.evictions.fetch_add(1, std::memory_order_relaxed);
-        return true;
-    }
-    return false;
+    std::memmove(all + at + 1, all + at, size_t{n - at} * sizeof(Slot));
+    all[at] = slot;
+    root.relations.store(n + 1, std::memory_order_relaxed);
+    if (n > 0 && root.reclaim_clock >= at)
+        ++root.reclaim_clock;
+    if (n > 0 && root.evict_hand >= at)
+        ++root.evict_hand;
 }
 
 }  // namespace
@@ -91,12 +98,44 @@ uint32_t relation_count(Shared &s)
 
 int32_t find_slot(Shared &s, const FsmKey &key)
 {
-    uint32_t n = relation_count(s);
     const Slot *all = slots(s);
-    for (uint32_t i = 0; i < n; ++i)
-        if (all[i].key.relid == key.relid && all[i].key.database == key.database)
+    DatabaseRun run = database_run(s, all, key.database);
+    for (uint32_t i = run.begin; i < run.end; ++i)
+        if (all[i].key.relid == key.relid)
             return static_cast<int32_t>(i);
     return kNoSlot;
+}
+
+DatabaseRun database_run(Shared &s, const Slot *all, pg::ScopeId database)
+{
+    uint32_t n = relation_count(s);
+    const Slot *end = all + n;
+    const Slot *first = std::lower_bound(
+        all, end, database, [](const Slot &slot, pg::ScopeId d) { return slot.key.database < d; });
+    const Slot *last = std::upper_bound(
+        first, end, database, [](pg::ScopeId d, const Slot &slot) { return d < slot.key.database; });
+    return DatabaseRun{static_cast<uint32_t>(first - all), static_cast<uint32_t>(last - all)};
+}
+
+bool evict_one(Shared &s, pg::ScopeId newcomer, cf::EvictionScope scope)
+{
+    FsmRoot &root = *s.root;
+    uint32_t n = relation_count(s);
+    if (n == 0)
+        return false;
+    Slot *all = slots(s);
+    size_t hand = root.evict_hand;
+    size_t i = cf::choose_eviction(
+        n, [all](size_t j) { return all[j].key.database; }, newcomer, scope, &hand, [&](size_t j) {
+            RelationEntry *e = entry_of(s, all[j].key);
+            return e != nullptr && __atomic_exchange_n(&e->referenced, 0, __ATOMIC_RELAXED) != 0;
+        });
+    if (i == n)
+        return false;
+    root.evict_hand = static_cast<uint32_t>(hand);
+    remove_relation(s, all, static_cast<uint32_t>(i));
+    root.evictions.fetch_add(1, std::memory_order_relaxed);
+    return true;
 }
 
 RelationEntry *entry_of(Shared &s, const FsmKey &key)
@@ -105,13 +144,18 @@ RelationEntry *entry_of(Shared &s, const FsmKey &key)
     return ref ? &ref.entry() : nullptr;
 }
 
-int32_t create_relation(Shared &s, const FsmKey &key, cf::RelationKind kind, RelationEntry **entry)
+int32_t create_relation(Shared &s, const FsmKey &key, cf::RelationKind kind, const DatabaseLimits &limits,
+                        RelationEntry **entry)
 {
     FsmRoot &root = *s.root;
     apply_settings(s);
-    uint32_t limit = static_cast<uint32_t>(std::max(1, root.max_relations_applied.load(std::memory_order_relaxed)));
     bool evicted = false;
-    while (relation_count(s) >= limit && evict_one(s))
+    if (limits.apply && limits.max_relations > 0)
+        while (database_run(s, slots(s), key.database).size() >= limits.max_relations &&
+               evict_one(s, key.database, cf::EvictionScope::own_database))
+            evicted = true;
+    uint32_t limit = static_cast<uint32_t>(std::max(1, root.max_relations_applied.load(std::memory_order_relaxed)));
+    while (relation_count(s) >= limit && evict_one(s, key.database, cf::EvictionScope::fair))
         evicted = true;
     if (evicted)
         recompute_targets(s, slots(s));
@@ -119,6 +163,10 @@ int32_t create_relation(Shared &s, const FsmKey &key, cf::RelationKind kind, Rel
         throw pg::SqlError(ERRCODE_OUT_OF_MEMORY, "simple_cache: no shared memory for the free-space map",
                            "The relation could not be added to the map's directory.");
     Slot *all = slots(s);  // before the insertion: nothing below may fail once it is done
+    DatabaseRun run = database_run(s, all, key.database);
+    uint32_t database_limit = run.size() > 0 ? all[run.begin].database_limit_chunks
+                              : limits.apply ? limits.max_chunks
+                                             : kNoChunkLimit;
     int tranche = s.relation_tranche;
     core::InsertStatus status;
     FsmTable::Ref ref = s.table->find_or_insert(
@@ -136,10 +184,8 @@ int32_t create_relation(Shared &s, const FsmKey &key, cf::RelationKind kind, Rel
         throw pg::SqlError(ERRCODE_DATA_CORRUPTED, "simple_cache: free-space map entry without a directory slot");
     *entry = &ref.entry();
     ref.release();
-    uint32_t i = relation_count(s);
-    all[i] = Slot{key, static_cast<uint32_t>(kind), 0, 0, 0, 0};
-    root.relations.store(i + 1, std::memory_order_relaxed);
-    return static_cast<int32_t>(i);
+    insert_slot(s, all, run.end, Slot{key, static_cast<uint32_t>(kind), 0, 0, 0, 0, database_limit});
+    return static_cast<int32_t>(run.end);
 }
 
 void remove_relation(Shared &s, Slot *all, uint32_t i)
@@ -192,18 +238,26 @@ void reset_relation(Shared &s, Slot &slot, RelationEntry &e, cf::RelationKind ki
     root.held_chunks.fetch_sub(slot.chunks, std::memory_order_relaxed);
     root.requested_chunks.fetch_sub(
         cf::chunks_for_pages(static_cast<cf::RelationKind>(slot.kind), slot.requested_pages), std::memory_order_relaxed);
-    slot = Slot{slot.key, static_cast<uint32_t>(kind), 0, 0, 0, 0};
+    slot = Slot{slot.key, static_cast<uint32_t>(kind), 0, 0, 0, 0, slot.database_limit_chunks};
 }
 
 void recompute_targets(Shared &s, Slot *all)
 {
     FsmRoot &root = *s.root;
     uint32_t n = relation_count(s);
+    if (n == 0) {
+        root.requested_chunks.store(0, std::memory_order_relaxed);
+        return;
+    }
     cf::BudgetSettings settings{root.capacity_chunks.load(std::memory_order_relaxed), cf::kDefaultMinimumChunks};
-    cf::BudgetTotals totals = cf::compute_targets(
-        n, settings,
+    cf::BudgetTotals totals = cf::compute_database_targets(
+        n, settings, scratch_shares(s, all), [all](size_t i) { return all[i].key.database; },
         [all](size_t i) {
             return cf::TargetRequest{all[i].requested_pages, static_cast<cf::RelationKind>(all[i].kind)};
+        },
+        [all](size_t i) {
+            uint32_t limit = all[i].database_limit_chunks;
+            return limit == kNoChunkLimit ? cf::kNoDatabaseLimit : uint64_t{limit};
         },
         [all](size_t i, cf::Target t) {
             all[i].target_chunks = static_cast<uint32_t>(t.chunks);
@@ -219,23 +273,27 @@ uint64_t free_chunks(Shared &s)
     return capacity > held ? capacity - held : 0;
 }
 
+uint64_t trim_slot(Shared &s, Slot &slot)
+{
+    if (!cf::over_target(slot.chunks, slot.target_chunks))
+        return 0;
+    RelationEntry *e = entry_of(s, slot.key);
+    if (e == nullptr)
+        return 0;
+    RelationLock lock(*e, LW_EXCLUSIVE);
+    FsmRelation rel(*s.policy, e->state);
+    uint64_t freed = cf::trim_over_target(rel, slot.target_chunks, BLCKSZ);
+    set_chunks(s, slot, rel.chunks());
+    return freed;
+}
+
 uint64_t reclaim(Shared &s, Slot *all, int32_t except, uint64_t needed)
 {
     FsmRoot &root = *s.root;
     uint32_t n = relation_count(s);
     size_t clock = static_cast<size_t>(root.reclaim_clock);
     cf::ReclaimResult result = cf::reclaim_chunks(needed, n, &clock, n, [&](size_t i) -> uint64_t {
-        Slot &slot = all[i];
-        if (static_cast<int32_t>(i) == except || !cf::over_target(slot.chunks, slot.target_chunks))
-            return 0;
-        RelationEntry *e = entry_of(s, slot.key);
-        if (e == nullptr)
-            return 0;
-        RelationLock lock(*e, LW_EXCLUSIVE);
-        FsmRelation rel(*s.policy, e->state);
-        uint64_t freed = cf::trim_over_target(rel, slot.target_chunks, BLCKSZ);
-        set_chunks(s, slot, rel.chunks());
-        return freed;
+        return static_cast<int32_t>(i) == except ? 0 : trim_slot(s, all[i]);
     });
     root.reclaim_clock = clock;
     return result.freed_chunks;
@@ -271,7 +329,8 @@ void apply_settings(Shared &s)
     }
     if (root.max_relations_applied.load(std::memory_order_relaxed) != relations) {
         bool evicted = false;
-        while (relation_count(s) > static_cast<uint32_t>(relations) && evict_one(s))
+        while (relation_count(s) > static_cast<uint32_t>(relations) &&
+               evict_one(s, pg::kNoScope, cf::EvictionScope::fair))
             evicted = true;
         if (evicted)
             recompute_targets(s, all);

@@ -4,6 +4,7 @@
 // add_free_page needs the directory lock only when the list must grow or the relation is new
 // (its chunks change then, and the held total must stay exact); a page that fits in the list's
 // current storage is added under the relation's lock alone.
+#include "simple_cache/fsm/database_limits.hpp"
 #include "simple_cache/fsm/directory.hpp"
 #include "simple_cache/fsm/fsm.hpp"
 #include "simple_cache/fsm/locks.hpp"
@@ -49,11 +50,13 @@ AddOutcome add_without_directory(Shared &s, Oid relid, uint32_t block, int64_t n
     return out;
 }
 
-// The directory-locked part of add_with_directory() for the relation of slot (entry e).
-void add_locked(Shared &s, Slot &slot, RelationEntry &e, uint32_t block, int64_t nblocks, AddOutcome *out)
+// The directory-locked part of add_with_directory() for the relation of slot i (entry e).
+void add_locked(Shared &s, Slot *all, int32_t i, RelationEntry &e, uint32_t block, int64_t nblocks,
+                AddOutcome *out)
 {
-    uint64_t allowance = cf::allowance_chunks(std::max<uint64_t>(slot.target_chunks, cf::kDefaultMinimumChunks),
-                                              slot.chunks, free_chunks(s));
+    Slot &slot = all[i];
+    uint64_t want = std::max<uint64_t>(slot.target_chunks, cf::kDefaultMinimumChunks);
+    uint64_t allowance = cf::allowance_chunks(database_room(s, all, i, want), slot.chunks, free_chunks(s));
     RelationLock lock(e, LW_EXCLUSIVE);
     FsmRelation rel(*s.policy, e.state);
     out->done = true;
@@ -68,25 +71,28 @@ void add_locked(Shared &s, Slot &slot, RelationEntry &e, uint32_t block, int64_t
         out->trailing = rel.trailing_free_pages(static_cast<uint32_t>(nblocks));
 }
 
-// Adds block under the directory lock: creates the relation if needed and lets its list grow
-// up to its allowance (its target, or the minimum guarantee for a list never reported).
+// Adds block under the directory lock: creates the relation if needed (within the database's
+// limits) and lets its list grow up to its allowance (its target, or the minimum guarantee for
+// a list never reported, within the database's page limit).
 AddOutcome add_with_directory(Shared &s, Oid relid, uint32_t block, int64_t nblocks, KindRule rule)
 {
     AddOutcome out;
     FsmKey key = key_of(relid);
+    DatabaseLimits limits = own_database_limits();
     DirectoryLock directory(s, LW_EXCLUSIVE);
     apply_settings(s);
+    apply_database_limits(s, key.database, limits);
     RelationEntry *e = nullptr;
     int32_t i = find_slot(s, key);
     bool created = i == kNoSlot;
     if (created)
-        i = create_relation(s, key, rule.kind, &e);
+        i = create_relation(s, key, rule.kind, limits, &e);
     else
         e = entry_of(s, key);
     if (e == nullptr)
         throw pg::SqlError(ERRCODE_DATA_CORRUPTED, "simple_cache: free-space map directory slot without an entry");
     try {
-        add_locked(s, slots(s)[i], *e, block, nblocks, &out);
+        add_locked(s, slots(s), i, *e, block, nblocks, &out);
     } catch (...) {
         if (created)
             uncreate_relation(s, key);

@@ -1,9 +1,11 @@
-// Wholesale reports (record_many, and vacuum's result): the relation's request is updated, all
-// targets are recomputed, room is reclaimed from relations over their targets when the map has
-// too little free, and the relation's pages are replaced, trimmed to what it may keep.
+// Wholesale reports (record_many, and vacuum's result): the database's own limits are put in
+// force, the relation's request is updated, all targets are recomputed, room is reclaimed from
+// relations over their targets when the map (or the database, within its page limit) has too
+// little free, and the relation's pages are replaced, trimmed to what it may keep.
 #include "simple_cache/fsm/report.hpp"
 
 #include "simple_cache/cache/startup_load.hpp"
+#include "simple_cache/fsm/database_limits.hpp"
 #include "simple_cache/fsm/directory.hpp"
 #include "simple_cache/fsm/fsm.hpp"
 #include "simple_cache/fsm/locks.hpp"
@@ -15,12 +17,12 @@ namespace cf = core::fsm;
 
 namespace {
 
-// The chunks the relation in slot i may hold for its new report: its target, reclaimed from
-// others when the map's free chunks fall short.
+// The chunks the relation in slot i may hold for its new report: its target (within its
+// database's page limit), reclaimed from others when the map's free chunks fall short.
 uint64_t allowance_for(Shared &s, Slot *all, int32_t i)
 {
     Slot &slot = all[i];
-    uint64_t want = slot.target_chunks;
+    uint64_t want = database_room(s, all, i, slot.target_chunks);
     uint64_t allow = cf::allowance_chunks(want, slot.chunks, free_chunks(s));
     if (allow < want) {
         reclaim(s, all, i, want - allow);
@@ -51,14 +53,15 @@ int64_t replace_locked(Shared &s, Slot *all, int32_t i, RelationEntry &e, const 
 }
 
 // The tracked relation key, its slot and entry, created with rule's kind when new (*created
-// says so), or reset to it when an authoritative rule says the existing entry has the wrong
-// kind.
-int32_t relation_for_report(Shared &s, const FsmKey &key, KindRule rule, RelationEntry **e, bool *created)
+// says so; within limits), or reset to it when an authoritative rule says the existing entry
+// has the wrong kind.
+int32_t relation_for_report(Shared &s, const FsmKey &key, KindRule rule, const DatabaseLimits &limits,
+                            RelationEntry **e, bool *created)
 {
     int32_t i = find_slot(s, key);
     *created = i == kNoSlot;
     if (*created)
-        return create_relation(s, key, rule.kind, e);
+        return create_relation(s, key, rule.kind, limits, e);
     *e = entry_of(s, key);
     if (*e == nullptr)
         throw pg::SqlError(ERRCODE_DATA_CORRUPTED, "simple_cache: free-space map directory slot without an entry");
@@ -78,7 +81,7 @@ void undo_request(Shared &s, Slot *all, int32_t i, uint32_t old_request) noexcep
 }  // namespace
 
 int64_t report_for_key(const FsmKey &key, const cf::PreparedPages &pages, KindRule rule, uint32_t request,
-                       ReportSource source, uint32_t saved_average)
+                       ReportSource source, uint32_t saved_average, const DatabaseLimits &limits)
 {
     if (source == ReportSource::client)
         cache::note_write_during_startup_load(key_view(key));  // before the directory lock
@@ -89,9 +92,10 @@ int64_t report_for_key(const FsmKey &key, const cf::PreparedPages &pages, KindRu
         if (source == ReportSource::startup_load && !cache::startup_load_may_restore_relation(key_view(key)))
             return kReportSkipped;
         apply_settings(s);
+        apply_database_limits(s, key.database, limits);
         RelationEntry *e = nullptr;
         bool created = false;
-        int32_t i = relation_for_report(s, key, rule, &e, &created);
+        int32_t i = relation_for_report(s, key, rule, limits, &e, &created);
         Slot *all = nullptr;
         uint32_t old_request = 0;
         try {
@@ -120,7 +124,8 @@ int64_t report_for_key(const FsmKey &key, const cf::PreparedPages &pages, KindRu
 uint32_t record_report(const char *function, Oid relid, const cf::PreparedPages &pages, KindRule rule)
 {
     uint32_t request = static_cast<uint32_t>(std::min<size_t>(pages.size(), UINT32_MAX));
-    int64_t kept = report_for_key(key_of(relid), pages, rule, request);
+    int64_t kept =
+        report_for_key(key_of(relid), pages, rule, request, ReportSource::client, 0, own_database_limits());
     if (kept < 0)
         throw_no_room(function, relid);
     return static_cast<uint32_t>(kept);

@@ -184,6 +184,15 @@ CheckResult check()
     for (uint32_t i = 0; i < n; ++i) {
         if (!check_slot(s, all[i]))
             return result;
+        if (i > 0 && all[i - 1].key.database > all[i].key.database) {
+            problem("directory slots are not ordered by database", all[i].key.relid);
+            return result;
+        }
+        if (i > 0 && all[i - 1].key.database == all[i].key.database &&
+            all[i - 1].database_limit_chunks != all[i].database_limit_chunks) {
+            problem("a database's slots differ in its page limit", all[i].key.relid);
+            return result;
+        }
         held += all[i].chunks;
         requested += cf::chunks_for_pages(static_cast<cf::RelationKind>(all[i].kind), all[i].requested_pages);
     }

@@ -4,6 +4,12 @@
 // the map is one budget for the whole server, so per-session values would make no sense.
 // They are applied lazily: the next operation that takes the directory lock (or a report)
 // notices that its backend's value differs from the one in force and applies it.
+//
+// simple_cache.fsm_max_relations_per_database and simple_cache.fsm_max_pages_per_database
+// are superuser settings (PGC_SUSET), meant for ALTER DATABASE ... SET (or the server's
+// configuration, as every database's default): an ordinary role can change neither, so a
+// database's users cannot lift the limits an administrator gave it. Each database's sessions
+// apply their values to their own database (database_limits.hpp).
 #include "simple_cache/fsm/fsm.hpp"
 #include "simple_cache/fsm/shared.hpp"
 
@@ -17,6 +23,8 @@ namespace {
 
 int max_pages = 200000;
 int max_relations = 1000;
+int max_relations_per_database = 0;
+int max_pages_per_database = 0;
 
 }  // namespace
 
@@ -33,6 +41,19 @@ void init()
                             "recently used one is forgotten.",
                             "Change it with ALTER SYSTEM and a reload.", &max_relations, 1000, 1, 1000000,
                             PGC_SIGHUP, 0, nullptr, nullptr, nullptr);
+    DefineCustomIntVariable("simple_cache.fsm_max_relations_per_database",
+                            "Relations the free-space map tracks at most for one database (0: no "
+                            "limit of its own); beyond it the database's least recently used one is "
+                            "forgotten.",
+                            "Superuser only: set it with ALTER DATABASE ... SET, or server-wide as "
+                            "every database's default.",
+                            &max_relations_per_database, 0, 0, 1000000, PGC_SUSET, 0, nullptr, nullptr, nullptr);
+    DefineCustomIntVariable("simple_cache.fsm_max_pages_per_database",
+                            "Page slots the free-space map may use for one database's relations "
+                            "together (0: no limit of its own).",
+                            "Counted like simple_cache.fsm_max_pages. Superuser only: set it with "
+                            "ALTER DATABASE ... SET, or server-wide as every database's default.",
+                            &max_pages_per_database, 0, 0, INT_MAX, PGC_SUSET, 0, nullptr, nullptr, nullptr);
     if (process_shared_preload_libraries_in_progress)
         install_shmem_hooks();
 }
@@ -45,6 +66,16 @@ int setting_max_pages()
 int setting_max_relations()
 {
     return max_relations;
+}
+
+int setting_max_relations_per_database()
+{
+    return max_relations_per_database;
+}
+
+int setting_max_pages_per_database()
+{
+    return max_pages_per_database;
 }
 
 }  // namespace simple_cache::fsm

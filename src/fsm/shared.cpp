@@ -19,7 +19,7 @@ namespace simple_cache::fsm {
 
 namespace {
 
-constexpr uint32_t kRootMagic = 0x5cf5a001;
+constexpr uint32_t kRootMagic = 0x5cf5a002;  // changes with the layout of FsmRoot and Slot
 constexpr const char *kShmemName = "simple_cache_fsm";
 
 // The struct in the main segment.

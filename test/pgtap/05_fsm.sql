@@ -5,7 +5,7 @@
 BEGIN;
 CREATE EXTENSION IF NOT EXISTS pgtap;
 CREATE EXTENSION IF NOT EXISTS simple_cache;
-SELECT plan(56);
+SELECT plan(59);
 
 SELECT has_function('simple_cache_fsm_record_many', ARRAY['regclass', 'bigint[]', 'integer[]']);
 SELECT has_function('simple_cache_fsm_record', ARRAY['regclass', 'bigint', 'integer']);
@@ -119,6 +119,21 @@ SELECT is(pg_temp.visible_to('tap_fsm_reader'), 1::bigint, 'the view shows it to
 SELECT simple_cache_fsm_forget('tap_fsm_t');
 SELECT is((SELECT locks_held FROM simple_cache_fsm_check()), 0, 'no map lock held after the errors');
 SELECT ok((SELECT consistent FROM simple_cache_fsm_check()), 'the map is consistent');
+
+-- The per-database limits: superuser settings (ALTER DATABASE ... SET), off by default; an
+-- ordinary role can neither SET them nor lift them for its database.
+SELECT results_eq($$SELECT name::text, context::text, setting FROM pg_settings
+                    WHERE name IN ('simple_cache.fsm_max_relations_per_database',
+                                   'simple_cache.fsm_max_pages_per_database') ORDER BY name$$,
+                  $$VALUES ('simple_cache.fsm_max_pages_per_database', 'superuser', '0'),
+                           ('simple_cache.fsm_max_relations_per_database', 'superuser', '0')$$,
+                  'the per-database limits are superuser settings, off by default');
+SELECT throws_ok($$SET LOCAL ROLE tap_fsm_nobody; SET simple_cache.fsm_max_pages_per_database = 0$$, '42501',
+                 'permission denied to set parameter "simple_cache.fsm_max_pages_per_database"',
+                 'an ordinary role cannot set a per-database limit: 42501');
+SELECT throws_ok($$SET LOCAL ROLE tap_fsm_nobody; SET simple_cache.fsm_max_relations_per_database = 0$$, '42501',
+                 'permission denied to set parameter "simple_cache.fsm_max_relations_per_database"',
+                 'nor the other one: 42501');
 
 SELECT ok(simple_cache_fsm_forget(3700001) AND simple_cache_fsm_forget(3700002), 'both relations forgotten');
 SELECT * FROM finish();

@@ -121,7 +121,7 @@ struct CheckResult {
 };
 
 // Verifies the map's invariants (directory against entries, every relation's storage, the
-// totals), holding the directory lock in shared mode throughout.
+// totals, slots grouped by database), holding the directory lock in shared mode throughout.
 CheckResult check();
 
 // FSM locks this backend holds now (0 between statements).
@@ -130,8 +130,11 @@ unsigned locks_held();
 // Defines the settings and, when preloaded, reserves the tranche ids (from _PG_init).
 void init();
 
-// The settings as this backend sees them.
+// The settings as this backend sees them (the per-database ones: for its own database; 0 is
+// no limit).
 int setting_max_pages();
 int setting_max_relations();
+int setting_max_relations_per_database();
+int setting_max_pages_per_database();
 
 }  // namespace simple_cache::fsm

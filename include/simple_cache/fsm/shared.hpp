@@ -3,10 +3,14 @@
 //   FsmRoot          one per cluster, found through AreaControl::fsm_root (pg::ensure_root)
 //     directory      LWLock (tranche "simple_cache_fsm"): guards the slots, the totals' exact
 //                    values, the clocks, and every change of a relation's chunks or request
-//     slots          array of Slot, one per tracked relation in creation order (a stable
-//                    order): kind, request, chunks held and target, i.e. all that sharing out
-//                    the budget needs, in one contiguous array, so targets are recomputed in
-//                    O(relations) without touching the hash table
+//     slots          array of Slot, one per tracked relation, ordered by database (scope
+//                    number), then by creation (a stable order): kind, request, chunks held,
+//                    target and the database's page limit, i.e. all that sharing out the
+//                    budget needs, in one contiguous array, so targets are recomputed in
+//                    O(relations) without touching the hash table. Each database's relations
+//                    are contiguous (a run), as core::fsm's database_targets.hpp and
+//                    eviction.hpp need. The same allocation holds, after slot_capacity slots,
+//                    as many DatabaseShare records: scratch room for dividing the budget
 //     totals         relations, capacity, chunks held, chunks requested: atomics, exact under
 //                    the directory lock and read relaxed by reports
 //     table          Dht<DsaPolicy, RelationEntry> keyed by FsmKey; partition locks in the
@@ -28,6 +32,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <type_traits>
 
 #include "simple_cache/core/dht.hpp"
 #include "simple_cache/core/fsm/fsm.hpp"
@@ -59,6 +64,9 @@ struct RelationEntry {
 using FsmTable = core::Dht<pg::DsaPolicy, RelationEntry>;
 using FsmRelation = core::fsm::Relation<pg::DsaPolicy>;
 
+// A database without a page limit of its own (Slot::database_limit_chunks).
+inline constexpr uint32_t kNoChunkLimit = UINT32_MAX;
+
 // What the directory keeps for one relation. requested_pages and chunks mirror the entry's
 // state (both change only under the directory lock); the target is the directory's own.
 struct Slot {
@@ -66,16 +74,22 @@ struct Slot {
     uint32_t kind;             // a core::fsm::RelationKind; never changes while tracked
     uint32_t requested_pages;  // distinct pages of the last wholesale report
     uint32_t chunks;           // chunks the relation holds
-    uint32_t target_chunks;    // its share of the capacity (targets.hpp)
+    uint32_t target_chunks;    // its share of the capacity (database_targets.hpp)
     uint32_t target_pages;
+    uint32_t database_limit_chunks;  // its database's page limit as a session of that
+                                     // database last put it in force (equal in all of the
+                                     // database's slots); kNoChunkLimit: none
 };
+static_assert(sizeof(Slot) % alignof(core::fsm::DatabaseShare) == 0, "the scratch records follow the slots");
+static_assert(std::is_same<pg::ScopeId, core::fsm::DatabaseId>::value && pg::kNoScope == core::fsm::kNoDatabase,
+              "the map's databases are scopes");
 
 // The map's root in the DSA area.
 struct FsmRoot {
     uint32_t magic;
     LWLock directory;
     dsa_pointer table;
-    dsa_pointer slots;                      // Slot[slot_capacity]; invalid while 0
+    dsa_pointer slots;                      // Slot[slot_capacity] + DatabaseShare[slot_capacity]; invalid while 0
     uint32_t slot_capacity;
     std::atomic<uint32_t> relations;        // slots in use
     std::atomic<uint64_t> capacity_chunks;  // capacity_chunks(max_pages_applied)

@@ -4,6 +4,9 @@
 //   types.hpp            BlockNumber, Avail, kInvalidBlock, RelationKind, PageEntry
 //   chunks.hpp           the budget's unit: 32 heap pages or 48 index pages per chunk
 //   targets.hpp          sharing the capacity among relations: compute_targets()
+//   fair_share.hpp       sharing the capacity among databases, max-min fair: fair_shares()
+//   database_targets.hpp both together, databases first: compute_database_targets()
+//   eviction.hpp         which relation goes when the map is full: choose_eviction()
 //   histogram.hpp        choosing the pages a heap relation keeps: choose_thresholds()
 //   max_tree.hpp         O(log n) search for a page with enough space: MaxTreeView
 //   prepared_pages.hpp   a wholesale report sorted and deduplicated outside any lock
@@ -19,7 +22,7 @@
 //   record_many(rel, blocks, avail):
 //     pages = PreparedPages::from_arrays(blocks, avail, n)       // no lock held; may throw
 //     lock the directory exclusively
-//       compute_targets(...) with pages.size() as rel's request  // O(N) arithmetic
+//       compute_database_targets(...) with pages.size() as rel's request  // O(N) arithmetic
 //       want = target[rel].chunks
 //       allow = allowance_chunks(want, chunks of rel, C - held)
 //       if allow < want:                                        // others hold too much
@@ -41,6 +44,8 @@
 //   shrinking an index relation           n = trailing_free_pages(nblocks); truncate the file to
 //                                           nblocks - n pages; forget_pages_from(nblocks - n)
 //   dropping a relation                   release(); then recompute targets when convenient
+//   a new relation when N is at the limit  i = choose_eviction(..., fair, ...); drop relation i
+//                                           (relations kept grouped by database, see eviction.hpp)
 // Locks are always taken directory first, then relation: never a relation lock while waiting
 // for the directory. Operations that change chunks() (replace_pages, trim_to, add_free_page)
 // run under the directory lock so that `held` stays exact; the others need only rel's lock.
@@ -49,6 +54,9 @@
 #pragma once
 
 #include "simple_cache/core/fsm/chunks.hpp"
+#include "simple_cache/core/fsm/database_targets.hpp"
+#include "simple_cache/core/fsm/eviction.hpp"
+#include "simple_cache/core/fsm/fair_share.hpp"
 #include "simple_cache/core/fsm/histogram.hpp"
 #include "simple_cache/core/fsm/max_tree.hpp"
 #include "simple_cache/core/fsm/prepared_pages.hpp"
