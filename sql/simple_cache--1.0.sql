@@ -124,6 +124,12 @@ CREATE FUNCTION simple_cache_dump_area()
 RETURNS text AS 'MODULE_PATHNAME', 'simple_cache_dump_area'
 LANGUAGE C STRICT VOLATILE PARALLEL SAFE;
 
+-- One row per database that uses the extension: its cache entries' bytes in the shared area
+-- (items with their headers) and the sessions using it now.
+CREATE FUNCTION simple_cache_databases(OUT datid oid, OUT cache_bytes bigint, OUT sessions integer)
+RETURNS SETOF record AS 'MODULE_PATHNAME', 'simple_cache_databases'
+LANGUAGE C STRICT VOLATILE PARALLEL RESTRICTED;
+
 CREATE FUNCTION simple_cache_dump_hash_table()
 RETURNS text AS 'MODULE_PATHNAME', 'simple_cache_dump_hash_table'
 LANGUAGE C STRICT VOLATILE PARALLEL SAFE;
@@ -150,10 +156,12 @@ REVOKE ALL ON FUNCTION simple_cache_flush() FROM PUBLIC;
 REVOKE ALL ON FUNCTION simple_cache_stats_reset() FROM PUBLIC;
 REVOKE ALL ON FUNCTION simple_cache_dump_area() FROM PUBLIC;
 REVOKE ALL ON FUNCTION simple_cache_dump_hash_table() FROM PUBLIC;
+REVOKE ALL ON FUNCTION simple_cache_databases() FROM PUBLIC;
 REVOKE ALL ON FUNCTION simple_cache_save() FROM PUBLIC;
 REVOKE ALL ON FUNCTION simple_cache_load() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION simple_cache_dump_area() TO pg_monitor;
 GRANT EXECUTE ON FUNCTION simple_cache_dump_hash_table() TO pg_monitor;
+GRANT EXECUTE ON FUNCTION simple_cache_databases() TO pg_monitor;
 
 -- ---------------------------------------------------------------------------------------------
 -- Free-space map: per relation of the current database, pages with their free bytes

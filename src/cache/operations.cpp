@@ -64,7 +64,7 @@ void reap_if_expired(const ScopedKey &key)
 {
     CacheTable::Ref ref = cache_table().find(key.view(), LockMode::exclusive);
     if (ref && ref.entry().expired_at(now_ms())) {
-        count_removed(ref.entry(), ScopedKey::user_size(ref.key_size()));
+        count_removed(ref.entry(), ref.key_data(), ref.key_size());
         cache_counters().add(kExpirations, 1);
         cache_table().erase(std::move(ref));
     }
@@ -111,7 +111,7 @@ uint64_t remove_entries_where(Matches &&matches)
         while (scan.next()) {
             if (!matches(ScopedKey::scope_of(scan.key_data())))
                 continue;
-            count_removed(scan.entry(), ScopedKey::user_size(scan.key_size()));
+            count_removed(scan.entry(), scan.key_data(), scan.key_size());
             scan.erase_current();
             ++removed;
         }
@@ -129,7 +129,7 @@ PutOutcome put(const char *key, size_t key_size, ValueBytes value, PutMode mode,
     note_write_during_startup_load(scoped.view());
     int64_t now = now_ms();
     CacheTable::NewItem item = build_item(scoped, value, expiry_for(ttl, now));
-    PutOutcome outcome = link_item(std::move(item), key_size, now, [mode](const CacheEntry *live, const char *) {
+    PutOutcome outcome = link_item(std::move(item), scoped, now, [mode](const CacheEntry *live, const char *) {
         return mode == PutMode::upsert || (mode == PutMode::add) == (live == nullptr);
     });
     sweep_expired_lightly();
@@ -176,7 +176,7 @@ bool drop(const char *key, size_t key_size)
     if (!ref)
         return false;
     bool live = !ref.entry().expired_at(ref.entry().has_expiry() ? now_ms() : 0);
-    count_removed(ref.entry(), ScopedKey::user_size(ref.key_size()));
+    count_removed(ref.entry(), ref.key_data(), ref.key_size());
     table.erase(std::move(ref));
     cache_counters().add(live ? kDrops : kExpirations, 1);
     sweep_expired_lightly();
@@ -239,7 +239,7 @@ int64_t incr(const char *key, size_t key_size, int64_t delta)
         int length = snprintf(digits, sizeof digits, "%lld", static_cast<long long>(result));
         CacheTable::NewItem item =
             build_item(scoped, ValueBytes{digits, static_cast<size_t>(length), ValueKind::text}, expires);
-        PutOutcome outcome = link_item(std::move(item), key_size, now, [&](const CacheEntry *live, const char *tail) {
+        PutOutcome outcome = link_item(std::move(item), scoped, now, [&](const CacheEntry *live, const char *tail) {
             if (!present)
                 return live == nullptr;
             return live != nullptr && live->value_size == seen.size() &&
@@ -257,7 +257,7 @@ bool cas(const char *key, size_t key_size, const char *expected, size_t expected
     int64_t now = now_ms();
     CacheTable::NewItem item = build_item(scoped, new_value, 0);
     CacheEntry *fresh = &item.entry();
-    PutOutcome outcome = link_item(std::move(item), key_size, now, [&](const CacheEntry *live, const char *tail) {
+    PutOutcome outcome = link_item(std::move(item), scoped, now, [&](const CacheEntry *live, const char *tail) {
         if (live == nullptr || live->value_size != expected_size ||
             (expected_size > 0 && std::memcmp(tail, expected, expected_size) != 0))
             return false;

@@ -1,13 +1,11 @@
-// Eviction (approximate LRU by the CLOCK algorithm) and expiry sweeping.
-//
-// Readers set an entry's referenced bit with a relaxed store under their shared lock: no
-// exclusive lock just to record recency. The eviction hand sweeps the partitions: an expired
-// entry goes first, a referenced one loses its bit and stays, an unreferenced one is evicted.
+// Making room for a new item: the checks that a value can fit at all, within the area's limit
+// and its database's, and the eviction (eviction.hpp) that frees the room.
 #include "simple_cache/cache/room.hpp"
 
 #include <string>
 
 #include "simple_cache/cache/cache.hpp"
+#include "simple_cache/cache/eviction.hpp"
 #include "simple_cache/cache/key.hpp"
 #include "simple_cache/pg/error.hpp"
 #include "simple_cache/pg/shared_state.hpp"
@@ -15,66 +13,6 @@
 namespace simple_cache::cache {
 
 namespace {
-
-// Entries examined per eviction round, and per light expiry sweep.
-constexpr uint64_t kEvictionBatch = 64;
-constexpr uint64_t kExpirySweepBatch = 8;
-
-// Rounds of eviction without freeing anything before giving up (each clears reference bits,
-// so two full passes over the table must evict something if anything is evictable).
-constexpr int kFruitlessRoundsAllowed = 2 * CacheTable::kPartitions;
-
-// Removed entries, by cause, to be added to the shared counters.
-struct Removed {
-    int64_t evicted = 0;
-    int64_t expired = 0;
-    int64_t key_value_bytes = 0;
-    int64_t with_ttl = 0;
-
-    // Records one removed entry.
-    void note(const CacheEntry &entry, uint32_t stored_key_size, bool expired_entry)
-    {
-        (expired_entry ? expired : evicted) += 1;
-        key_value_bytes += static_cast<int64_t>(ScopedKey::user_size(stored_key_size) + entry.value_size);
-        with_ttl += entry.has_expiry() ? 1 : 0;
-    }
-
-    // Adds the records to the shared counters.
-    void publish() const
-    {
-        CacheCounters &c = cache_counters();
-        if (evicted != 0)
-            c.add(kEvictions, evicted);
-        if (expired != 0)
-            c.add(kExpirations, expired);
-        if (key_value_bytes != 0)
-            c.add(kKeyValueBytes, -key_value_bytes);
-        if (with_ttl != 0)
-            c.add(kEntriesWithTtl, -with_ttl);
-    }
-};
-
-// One CLOCK round; returns how many entries it removed.
-int64_t evict_round()
-{
-    int64_t now = now_ms();
-    Removed removed;
-    cache_table().sweep(kEvictionBatch, true,
-                        [&](CacheEntry &entry, const char *, uint32_t key_size, char *) {
-                            if (entry.expired_at(now)) {
-                                removed.note(entry, key_size, true);
-                                return core::SweepAction::remove;
-                            }
-                            if (entry.referenced != 0) {
-                                entry.referenced = 0;
-                                return core::SweepAction::keep;
-                            }
-                            removed.note(entry, key_size, false);
-                            return core::SweepAction::remove;
-                        });
-    removed.publish();
-    return removed.evicted + removed.expired;
-}
 
 // The error for a value that cannot be stored.
 [[noreturn]] void throw_cache_full(size_t key_size, size_t value_size, const char *why)
@@ -115,20 +53,56 @@ bool fits_after_evicting_all(size_t stored_key_size, size_t value_size, uint64_t
     return static_cast<int64_t>(item) <= static_cast<int64_t>(limit) - kept;
 }
 
-// Lets a table that eviction made sparse shrink, and frees the larger array of a shrink in
-// progress at once rather than once the entries left in it have moved on their own.
-void shrink_table_now(CacheTable &table)
-{
-    table.shrink_if_sparse();
-    core::DhtStats shape = table.stats();
-    if (shape.resizing && shape.size_log2 < shape.old_size_log2)
-        table.complete_resize();
-}
-
 // Whether a lowered limit left segments larger than it, so bytes in use need checking.
 bool attachment_limit_lowered()
 {
     return pg::attach().control->limit_lowered.load(std::memory_order_relaxed);
+}
+
+
+// Evicts at least one entry that filter allows, for an item of item_bytes; false when none is
+// left. A large item needs a run of whole pages, which evicting small entries seldom frees
+// (they share their pages with others), so large entries go first for it.
+bool evict_some(const EvictionFilter &filter, size_t item_bytes)
+{
+    auto one = [](const EvictionRound &so_far) { return so_far.removed > 0; };
+    if (item_bytes > core::kLargestSmallObject && evict_until(filter.at_least(core::kLargestSmallObject + 1), one))
+        return true;
+    return evict_until(filter, one);
+}
+
+// Makes some room, fairly, for a writer of scope storing item_bytes when the area is full:
+// first from the databases that would still hold more than the writer, then from the
+// writer's own entries; never from a database that is not larger. False when nothing is left.
+bool evict_fairly(pg::ScopeId writer, size_t item_bytes)
+{
+    return evict_some(EvictionFilter::larger_than(writer, item_bytes), item_bytes) ||
+           evict_some(EvictionFilter::own(writer), item_bytes);
+}
+
+// Keeps the writer's database within simple_cache.database_max_memory, when it is set: an
+// item that would take the database over it evicts the database's own entries first (lru), or
+// is refused (none, or the item alone is over the limit). Applies to the writer's own database
+// only (a load restoring other databases' entries is not held to this session's setting).
+void keep_database_within_limit(core::KeyView key, size_t value_size)
+{
+    int64_t cap = database_max_memory_bytes();
+    pg::ScopeId scope = ScopedKey::scope_of(key.data);
+    if (cap == 0 || scope != pg::resolved_scope())
+        return;
+    auto item = static_cast<int64_t>(CacheTable::item_bytes(key.size, value_size));
+    size_t user_key = ScopedKey::user_size(key.size);
+    auto fits = [&](const EvictionRound &) { return pg::scope_usage(scope, kScopeCacheBytes) + item <= cap; };
+    if (fits(EvictionRound{}))
+        return;
+    std::string limit = " within this database's limit of " + std::to_string(cap) +
+                        " bytes (simple_cache.database_max_memory)";
+    if (item > cap)
+        throw_cache_full(user_key, value_size, (limit + ": the entry alone is larger.").c_str());
+    if (!eviction_enabled())
+        throw_cache_full(user_key, value_size, (limit + " (simple_cache.eviction is none).").c_str());
+    if (!evict_until(EvictionFilter::own(scope), fits))  // down to the cap: bytes, whatever their size
+        throw_cache_full(user_key, value_size, (limit + ": eviction could not make room.").c_str());
 }
 
 }  // namespace
@@ -136,22 +110,25 @@ bool attachment_limit_lowered()
 CacheTable::NewItem make_item_with_room(core::KeyView key, size_t value_size)
 {
     apply_max_memory_setting();
+    keep_database_within_limit(key, value_size);
     CacheTable &table = cache_table();
     uint64_t limit = pg::attach().control->size_limit.load(std::memory_order_relaxed);
     size_t user_key = ScopedKey::user_size(key.size);
+    pg::ScopeId writer = ScopedKey::scope_of(key.data);
     if (limit != 0 && CacheTable::item_bytes(key.size, value_size) > limit)
         throw_cache_full(user_key, value_size, ": the entry is larger than the whole limit.");
     if (attachment_limit_lowered()) {
         int64_t room = static_cast<int64_t>(limit) - static_cast<int64_t>(CacheTable::item_bytes(key.size, value_size));
-        bool over = pg::attach().control->counters.total_bytes() > room;
+        const pg::AllocationCounters &counters = pg::attach().control->counters;
+        bool over = counters.total_bytes() > room;
         if (over && !eviction_enabled())
             throw_cache_full(user_key, value_size, " (simple_cache.eviction is none).");
         if (over && !fits_after_evicting_all(key.size, value_size, limit))
             throw_cache_full(user_key, value_size, ": it would not fit even with every entry evicted.");
-        if (over)
-            evict_down_to(room);
+        while (over && evict_fairly(writer, CacheTable::item_bytes(key.size, value_size)))
+            over = counters.total_bytes() > room;
     }
-    int fruitless = 0;
+    bool checked_fit = false;
     for (;;) {
         CacheTable::NewItem item = table.make_item(key, value_size);
         if (item)
@@ -160,29 +137,14 @@ CacheTable::NewItem make_item_with_room(core::KeyView key, size_t value_size)
             throw_cache_full(user_key, value_size, " (simple_cache.eviction is none).");
         if (table.stats().entries == 0)
             throw_cache_full(user_key, value_size, " even with every other entry evicted.");
-        if (fruitless == 0 && limit != 0 && !fits_after_evicting_all(key.size, value_size, limit))
+        if (!checked_fit && limit != 0 && !fits_after_evicting_all(key.size, value_size, limit))
             throw_cache_full(user_key, value_size, ": it would not fit even with every entry evicted.");
-        fruitless = evict_round() > 0 ? 0 : fruitless + 1;
-        if (fruitless > kFruitlessRoundsAllowed)
+        checked_fit = true;
+        // Room for one more try: something evicted (fairly), or give up. Who is larger is
+        // looked at again each time, as the larger databases shrink.
+        if (!evict_fairly(writer, CacheTable::item_bytes(key.size, value_size)))
             throw_cache_full(user_key, value_size, ": eviction could not make room.");
-        pg::check_for_interrupts();
     }
-}
-
-void sweep_expired_lightly()
-{
-    if (cache_counters().total(kEntriesWithTtl) <= 0)
-        return;
-    int64_t now = now_ms();
-    Removed removed;
-    cache_table().sweep(kExpirySweepBatch, false,
-                        [&](CacheEntry &entry, const char *, uint32_t key_size, char *) {
-                            if (!entry.expired_at(now))
-                                return core::SweepAction::keep;
-                            removed.note(entry, key_size, true);
-                            return core::SweepAction::remove;
-                        });
-    removed.publish();
 }
 
 int64_t bytes_held_by_entries()
@@ -190,24 +152,6 @@ int64_t bytes_held_by_entries()
     int64_t entries = static_cast<int64_t>(cache_table().stats().entries);
     int64_t per_item = static_cast<int64_t>(CacheTable::item_bytes(ScopedKey::kPrefixBytes, 0));
     return cache_counters().total(kKeyValueBytes) + entries * per_item;
-}
-
-bool evict_down_to(int64_t bytes)
-{
-    CacheTable &table = cache_table();
-    pg::AllocationCounters &allocated = pg::attach().control->counters;
-    int fruitless = 0;
-    for (;;) {
-        shrink_table_now(table);
-        if (allocated.total_bytes() <= bytes)
-            return true;
-        if (table.stats().entries == 0)
-            return false;
-        fruitless = evict_round() > 0 ? 0 : fruitless + 1;
-        if (fruitless > kFruitlessRoundsAllowed)
-            return false;
-        pg::check_for_interrupts();
-    }
 }
 
 }  // namespace simple_cache::cache

@@ -128,7 +128,7 @@ RestoreOutcome restore_entry(pg::ScopeId scope, const char *key, size_t key_size
     if (value.size > 0)
         std::memcpy(item.tail(), value.data, value.size);
     PutOutcome outcome = link_item(
-        std::move(item), key_size, now,
+        std::move(item), scoped, now,
         [&](const CacheEntry *live, const char *) {
             return replace_existing || (live == nullptr && startup_load_may_restore_entry(stored_key));
         },

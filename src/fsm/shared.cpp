@@ -90,8 +90,9 @@ void startup_shmem()
 }
 
 // Makes the map's root and hash table; runs once per cluster, under the area's init lock.
-dsa_pointer create_root(pg::DsaPolicy &area_policy)
+dsa_pointer create_root(pg::DsaPolicy &)
 {
+    pg::DsaPolicy &area_policy = *fsm_policy;  // the map's own: it may take room from the cache
     dsa_pointer root_ptr = area_policy.allocate_zeroed(sizeof(FsmRoot));
     if (!DsaPointerIsValid(root_ptr))
         throw pg::SqlError(ERRCODE_OUT_OF_MEMORY, "simple_cache: no shared memory for the free-space map");
@@ -127,8 +128,10 @@ void attach_map()
 {
     FsmShmem *m = shmem();
     pg::Attachment &a = pg::attach();
-    if (fsm_policy == nullptr)
+    if (fsm_policy == nullptr) {
         fsm_policy = new pg::DsaPolicy(a.area, &a.control->counters, m->directory_tranche);
+        fsm_policy->take_room_from_others();  // the map's capacity comes before the cache's entries
+    }
     dsa_pointer root_ptr = pg::ensure_root(a.control->fsm_root, create_root);
     auto *root = static_cast<FsmRoot *>(fsm_policy->address(root_ptr));
     if (root->magic != kRootMagic)

@@ -7,6 +7,7 @@
 // only after its scope was retired and purged with no backend and no load using it.
 #include "simple_cache/pg/database_scope.hpp"
 
+#include <algorithm>
 #include <atomic>
 
 #include "simple_cache/pg/error.hpp"
@@ -50,6 +51,7 @@ struct ScopeRecord {
     std::atomic<int32_t> pins;      // loads writing saved data into it
     uint32_t generation;            // bumped whenever the slot takes a new scope
     DatabaseIdentity identity;      // changed only under the registry lock
+    std::atomic<int64_t> usage[kScopeUsageCounters];  // the features' counters
 };
 
 // The registry's root in the shared area.
@@ -75,6 +77,9 @@ bool invalidation_callbacks_registered = false;
 
 // Scopes pinned by loads in this process, unpinned by ~SavedScopes or at exit.
 std::vector<ScopeRecord *> pinned_records;
+
+// This backend's addresses of the registry's blocks, filled as they are first needed.
+ScopeRecord *block_addresses[kMaxBlocks];
 
 // Makes the registry's root; runs once per cluster, under the area's init lock.
 dsa_pointer create_registry(DsaPolicy &policy)
@@ -159,7 +164,7 @@ ScopeRecord *claim_slot(ScopeRegistry &reg, const DatabaseIdentity &identity)
             block = fresh;
         }
         record = record_at(reg, slot);
-        reg.slots_used = slot + 1;
+        __atomic_store_n(&reg.slots_used, slot + 1, __ATOMIC_RELEASE);  // read without the lock too
         slot += 1;
     }
     // slot is now the record's slot number + 1.
@@ -167,9 +172,47 @@ ScopeRecord *claim_slot(ScopeRegistry &reg, const DatabaseIdentity &identity)
     record->identity = identity;
     record->backends.store(0, std::memory_order_relaxed);
     record->pins.store(0, std::memory_order_relaxed);
-    record->id.store((record->generation << kSlotBits) | slot, std::memory_order_relaxed);
+    for (auto &counter : record->usage)
+        counter.store(0, std::memory_order_relaxed);
+    record->id.store((record->generation << kSlotBits) | slot, std::memory_order_release);
     record->state.store(kLive, std::memory_order_release);
     return record;
+}
+
+// This backend's address of registry block `index`, found without the registry lock; nullptr
+// when the block does not exist yet (or cannot be reached).
+ScopeRecord *block_at(uint32_t index) noexcept
+{
+    ScopeRecord *&block = block_addresses[index];
+    if (block == nullptr) {
+        try {
+            if (!registry_exists())
+                return nullptr;
+            dsa_pointer ptr = registry().blocks[index];  // written once, before any slot in it is used
+            if (!DsaPointerIsValid(ptr))
+                return nullptr;
+            block = static_cast<ScopeRecord *>(attach().policy->address(ptr));
+        } catch (...) {
+            return nullptr;
+        }
+    }
+    return block;
+}
+
+// The record currently holding scope id, found without the registry lock; nullptr when the
+// scope is not registered (or its block cannot be reached).
+ScopeRecord *record_of_unlocked(ScopeId id) noexcept
+{
+    if (id == my_scope && my_record != nullptr)
+        return my_record;
+    uint32_t slot = (id & kSlotMask) - 1;
+    if (id == kNoScope || slot / kSlotsPerBlock >= kMaxBlocks)
+        return nullptr;
+    ScopeRecord *block = block_at(slot / kSlotsPerBlock);
+    if (block == nullptr)
+        return nullptr;
+    ScopeRecord *record = block + slot % kSlotsPerBlock;
+    return record->id.load(std::memory_order_acquire) == id ? record : nullptr;
 }
 
 // The error for a full registry.
@@ -452,6 +495,67 @@ ScopeId SavedScopes::scope_for(const DatabaseIdentity &identity)
     }
     known_.push_back(ScopeEntry{id, identity});
     return id;
+}
+
+void add_scope_usage(ScopeId scope, int counter, int64_t delta) noexcept
+{
+    if (ScopeRecord *record = record_of_unlocked(scope))
+        record->usage[counter].fetch_add(delta, std::memory_order_relaxed);
+}
+
+int64_t scope_usage(ScopeId scope, int counter) noexcept
+{
+    ScopeRecord *record = record_of_unlocked(scope);
+    return record == nullptr ? 0 : record->usage[counter].load(std::memory_order_relaxed);
+}
+
+std::vector<ScopeReport> scope_reports()
+{
+    std::vector<ScopeReport> reports;
+    if (!registry_exists())
+        return reports;
+    ScopeRegistry &reg = registry();
+    reports.reserve(__atomic_load_n(&reg.slots_used, __ATOMIC_ACQUIRE) + 16);
+    LockHolder lock(&reg.lock, LW_SHARED);
+    for (uint32_t slot = 0; slot < reg.slots_used && reports.size() < reports.capacity(); ++slot) {
+        ScopeRecord *record = record_at(reg, slot);
+        if (record->state.load(std::memory_order_relaxed) != kLive)
+            continue;
+        ScopeReport report{record->id.load(std::memory_order_relaxed), record->identity,
+                           record->backends.load(std::memory_order_relaxed), {}};
+        for (int i = 0; i < kScopeUsageCounters; ++i)
+            report.usage[i] = record->usage[i].load(std::memory_order_relaxed);
+        reports.push_back(report);
+    }
+    return reports;
+}
+
+int64_t largest_scope_usage(int counter) noexcept
+{
+    if (registry_root == nullptr)
+        return 0;
+    uint32_t used = __atomic_load_n(&registry_root->slots_used, __ATOMIC_ACQUIRE);
+    int64_t largest = 0;
+    for (uint32_t slot = 0; slot < used; ++slot) {
+        ScopeRecord *block = block_at(slot / kSlotsPerBlock);
+        if (block == nullptr)
+            continue;
+        ScopeRecord &r = block[slot % kSlotsPerBlock];
+        if (r.state.load(std::memory_order_acquire) == kLive)
+            largest = std::max(largest, r.usage[counter].load(std::memory_order_relaxed));
+    }
+    return largest;
+}
+
+bool scope_is_live(ScopeId scope) noexcept
+{
+    ScopeRecord *record = record_of_unlocked(scope);
+    return record != nullptr && record->state.load(std::memory_order_acquire) == kLive;
+}
+
+ScopeId resolved_scope() noexcept
+{
+    return my_scope;
 }
 
 void register_scope_purger(ScopePurger purger)

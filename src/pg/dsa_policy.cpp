@@ -16,6 +16,19 @@ int injected_failure_countdown = 0;
 // Run before every allocation, if set (see set_allocation_hook).
 void (*allocation_hook)() = nullptr;
 
+// Lower-priority users of the area that can give room back.
+Reclaimer reclaimers[2];
+int reclaimer_count = 0;
+
+// Asks the reclaimers for room for `bytes`; false when none could free anything.
+bool reclaim_room(size_t bytes)
+{
+    bool freed = false;
+    for (int i = 0; i < reclaimer_count; ++i)
+        freed = reclaimers[i](bytes) || freed;
+    return freed;
+}
+
 // Raises the injected ERROR when the countdown reaches zero. Called inside guard().
 void maybe_inject_failure()
 {
@@ -26,6 +39,15 @@ void maybe_inject_failure()
 }
 
 }  // namespace
+
+void register_reclaimer(Reclaimer reclaimer)
+{
+    for (int i = 0; i < reclaimer_count; ++i)
+        if (reclaimers[i] == reclaimer)
+            return;
+    if (reclaimer_count < static_cast<int>(sizeof reclaimers / sizeof reclaimers[0]))
+        reclaimers[reclaimer_count++] = reclaimer;
+}
 
 void set_injected_failure_countdown(int n)
 {
@@ -54,6 +76,8 @@ DsaPolicy::Pointer DsaPolicy::allocate_with(size_t bytes, int flags)
         maybe_inject_failure();
         return dsa_allocate_extended(area, bytes, flags);
     });
+    while (!DsaPointerIsValid(p) && takes_room_ && reclaim_room(bytes))
+        p = guard([=] { return dsa_allocate_extended(area, bytes, flags); });
     if (DsaPointerIsValid(p)) {
         counters_->add(static_cast<int64_t>(bytes), 1);
         counters_->note_size(bytes);

@@ -1,6 +1,7 @@
 // SQL entry points of the cache's administrative functions: size limit, flush, statistics and
 // the dump reports.
 #include "arguments.hpp"
+#include "simple_cache/pg/database_scope.hpp"
 #include "simple_cache/pg/error.hpp"
 
 namespace sc = simple_cache;
@@ -51,6 +52,24 @@ SIMPLE_CACHE_FUNCTION(simple_cache_stats)
 {
     sc::cache::Stats s = sc::cache::stats();
     return stats_row(fcinfo, s);
+}
+
+// simple_cache_databases(OUT datid oid, OUT cache_bytes bigint, OUT sessions integer)
+// RETURNS SETOF record: one row per database using the extension (see the install script).
+SIMPLE_CACHE_FUNCTION(simple_cache_databases)
+{
+    std::vector<sc::pg::ScopeReport> reports = sc::pg::scope_reports();
+    sc::pg::guard([&] {
+        InitMaterializedSRF(fcinfo, 0);
+        auto *rsinfo = reinterpret_cast<ReturnSetInfo *>(fcinfo->resultinfo);
+        for (const sc::pg::ScopeReport &r : reports) {
+            Datum values[3] = {ObjectIdGetDatum(r.identity.database),
+                               Int64GetDatum(r.usage[sc::cache::kScopeCacheBytes]), Int32GetDatum(r.backends)};
+            bool nulls[3] = {};
+            tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+        }
+    });
+    return (Datum) 0;
 }
 
 // simple_cache_stats_reset() RETURNS void.

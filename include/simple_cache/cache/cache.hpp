@@ -137,5 +137,6 @@ void init();
 // The settings, as read by the cache code.
 int64_t default_ttl_ms();
 bool eviction_enabled();
+int64_t database_max_memory_bytes();  // this session's simple_cache.database_max_memory (0: none)
 
 }  // namespace simple_cache::cache

@@ -24,7 +24,7 @@ class ScopedKey {
     core::KeyView view() const { return core::KeyView{data_, size_}; }
 
     // The scope a stored key belongs to.
-    static pg::ScopeId scope_of(const char *stored)
+    static pg::ScopeId scope_of(const void *stored)
     {
         pg::ScopeId scope;
         std::memcpy(&scope, stored, sizeof scope);

@@ -7,35 +7,41 @@
 #include <utility>
 
 #include "simple_cache/cache/cache.hpp"
+#include "simple_cache/cache/key.hpp"
 #include "simple_cache/cache/table.hpp"
 
 namespace simple_cache::cache {
 
-// Accounts for an entry leaving the table (removed or replaced).
-inline void count_removed(const CacheEntry &entry, size_t user_key_size)
+// Accounts for an entry leaving the table (removed or replaced), under its stored key.
+inline void count_removed(const CacheEntry &entry, const void *stored_key, size_t stored_key_size)
 {
     CacheCounters &c = cache_counters();
-    c.add(kKeyValueBytes, -static_cast<int64_t>(user_key_size + entry.value_size));
+    c.add(kKeyValueBytes, -static_cast<int64_t>(ScopedKey::user_size(stored_key_size) + entry.value_size));
     if (entry.has_expiry())
         c.add(kEntriesWithTtl, -1);
+    pg::add_scope_usage(ScopedKey::scope_of(stored_key), kScopeCacheBytes,
+                        -static_cast<int64_t>(CacheTable::item_bytes(stored_key_size, entry.value_size)));
 }
 
-// Accounts for an entry entering the table.
-inline void count_added(const CacheEntry &entry, size_t user_key_size)
+// Accounts for an entry entering the table under its stored key.
+inline void count_added(const CacheEntry &entry, const void *stored_key, size_t stored_key_size)
 {
     CacheCounters &c = cache_counters();
-    c.add(kKeyValueBytes, static_cast<int64_t>(user_key_size + entry.value_size));
+    c.add(kKeyValueBytes, static_cast<int64_t>(ScopedKey::user_size(stored_key_size) + entry.value_size));
     if (entry.has_expiry())
         c.add(kEntriesWithTtl, 1);
+    pg::add_scope_usage(ScopedKey::scope_of(stored_key), kScopeCacheBytes,
+                        static_cast<int64_t>(CacheTable::item_bytes(stored_key_size, entry.value_size)));
 }
 
 // Links item under its key when allow(existing live entry or nullptr, its value) says so,
 // keeping the counters right; a stored item counts as a put unless count_as_put is false. An
 // expired entry counts as absent and is replaced.
 template <class Allow>
-PutOutcome link_item(CacheTable::NewItem &&item, size_t user_key_size, int64_t now, Allow &&allow,
+PutOutcome link_item(CacheTable::NewItem &&item, const ScopedKey &key, int64_t now, Allow &&allow,
                      bool count_as_put = true)
 {
+    core::KeyView stored = key.view();
     const CacheEntry *fresh = item ? &item.entry() : nullptr;  // valid until linked or freed
     CacheEntry added{};
     bool saw_live = false;
@@ -59,10 +65,10 @@ PutOutcome link_item(CacheTable::NewItem &&item, size_t user_key_size, int64_t n
     if (result.stored) {
         CacheCounters &c = cache_counters();
         if (replaced_any)
-            count_removed(replaced, user_key_size);
+            count_removed(replaced, stored.data, stored.size);
         if (replaced_any && !saw_live)
             c.add(kExpirations, 1);
-        count_added(added, user_key_size);
+        count_added(added, stored.data, stored.size);
         if (count_as_put)
             c.add(kPuts, 1);
     }

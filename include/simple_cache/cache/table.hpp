@@ -53,6 +53,10 @@ enum CacheCounter {
 };
 using CacheCounters = pg::StripedCounters<kCacheCounterCount>;
 
+// The cache's counter among each database scope's usage counters (pg/database_scope.hpp):
+// bytes of the scope's entries in the area, items with their headers.
+inline constexpr int kScopeCacheBytes = 0;
+
 // The cache's root in the shared area.
 struct CacheRoot {
     dsa_pointer table;

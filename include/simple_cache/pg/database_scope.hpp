@@ -73,6 +73,33 @@ class SavedScopes {
     std::vector<ScopeEntry> known_;  // identities looked up so far, kNoScope ids included
 };
 
+// Usage counters per scope, kept by the features (which counter means what is theirs to
+// say). Lock-free and never throwing: adds to a scope that is no longer registered are
+// dropped, and such a scope reads as 0.
+inline constexpr int kScopeUsageCounters = 2;
+void add_scope_usage(ScopeId scope, int counter, int64_t delta) noexcept;
+int64_t scope_usage(ScopeId scope, int counter) noexcept;
+
+// One live scope as reports show it.
+struct ScopeReport {
+    ScopeId id;
+    DatabaseIdentity identity;
+    int32_t backends;  // backends of the database using it now
+    int64_t usage[kScopeUsageCounters];
+};
+
+// Every live scope, for reports.
+std::vector<ScopeReport> scope_reports();
+
+// The largest value of a usage counter over the live scopes (without the registry lock).
+int64_t largest_scope_usage(int counter) noexcept;
+
+// Whether scope is registered and live (its data reachable), found without the registry lock.
+bool scope_is_live(ScopeId scope) noexcept;
+
+// This backend's scope if it has resolved one (kNoScope otherwise); never reads the catalogs.
+ScopeId resolved_scope() noexcept;
+
 // Reclaims every entry or relation of the given (retired) scopes. Registered by each feature
 // from _PG_init; must do nothing when the feature was never used in this server.
 using ScopePurger = void (*)(const ScopeId *scopes, size_t count);

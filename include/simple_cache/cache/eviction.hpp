@@ -1,0 +1,84 @@
+// Eviction (approximate LRU by the CLOCK algorithm), confined to some databases when fairness
+// or a database's own limit asks for it, and light sweeping of expired entries.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+
+#include "simple_cache/pg/database_scope.hpp"
+
+namespace simple_cache::cache {
+
+// Which entries eviction may take. Expired entries may always be taken, and so may entries of
+// a scope that is no longer registered (a dropped database's, waiting to be purged).
+struct EvictionFilter {
+    enum class Kind {
+        any,          // every entry
+        own,          // only entries of `scope`
+        larger,       // entries of scopes holding more than `scope` would with `threshold` more
+        largest,      // only entries of scopes holding at least `threshold` bytes
+    } kind = Kind::any;
+    pg::ScopeId scope = pg::kNoScope;
+    int64_t threshold = 0;
+    size_t min_item_bytes = 0;  // only entries whose item is at least this big (0: any size)
+
+    static EvictionFilter any() { return EvictionFilter{}; }
+    static EvictionFilter own(pg::ScopeId scope) { return EvictionFilter{Kind::own, scope}; }
+
+    // Entries of the databases that hold more of the cache than scope would once it stored
+    // item_bytes more: what a writer may take from others, so that no database ever pushes
+    // out the entries of one that is not larger than itself.
+    static EvictionFilter larger_than(pg::ScopeId scope, size_t item_bytes)
+    {
+        return EvictionFilter{Kind::larger, scope, static_cast<int64_t>(item_bytes), 0};
+    }
+
+    // Only the databases holding the most bytes (within a superblock's worth of the largest),
+    // for room given to another user of the area, which is no database's write. Each round
+    // looks again at who is largest.
+    static EvictionFilter largest();
+
+    // Whether a live entry of scope `of` whose item takes item_bytes may be evicted.
+    bool allows(pg::ScopeId of, size_t item_bytes) const noexcept;
+
+    // The same filter, restricted to entries of at least item_bytes.
+    EvictionFilter at_least(size_t item_bytes) const
+    {
+        EvictionFilter f = *this;
+        f.min_item_bytes = item_bytes;
+        return f;
+    }
+};
+
+// What a round of the hand did.
+struct EvictionRound {
+    uint64_t visited = 0;
+    uint64_t removed = 0;
+    uint64_t bytes = 0;  // of the removed items
+};
+
+// One CLOCK round over up to a batch of entries: expired entries and allowed entries not read
+// since the hand last passed are removed; allowed entries read since then lose their mark;
+// other entries are left as they are.
+EvictionRound evict_round(const EvictionFilter &filter);
+
+// Runs rounds until done(what the rounds removed so far) is true, or the hand made two full
+// passes without removing anything, or the table is empty; returns whether done() became
+// true. Checks for cancel between rounds.
+bool evict_until(const EvictionFilter &filter, const std::function<bool(const EvictionRound &so_far)> &done);
+
+// Evicts until the extension's allocated bytes are at most `bytes`; false if it cannot. The
+// table shrinks as it empties, and a shrink's old bucket array is freed at once.
+bool evict_down_to(int64_t bytes);
+
+// Reclaims a few expired entries, without waiting for any lock, when any entry has a TTL.
+void sweep_expired_lightly();
+
+// Gives room to another user of the shared area (the free-space map), which has priority over
+// the cache: evicts, from the databases holding the most, items of at least `bytes` (and at
+// least a superblock's worth) in all; false when nothing could be removed. Registered with the
+// pg layer (pg::register_reclaimer) from init().
+bool reclaim_for_others(size_t bytes);
+
+}  // namespace simple_cache::cache
