@@ -24,11 +24,13 @@
 
 #include <unistd.h>
 
+#include "simple_cache/pg/database_scope.hpp"
 #include "simple_cache/pg/error.hpp"
 #include "simple_cache/pg/postgres.hpp"
 #include "simple_cache/pg/shared_state.hpp"
 
 extern "C" {
+#include "access/xact.h"
 #include "postmaster/bgworker.h"
 #include "postmaster/interrupt.h"
 #include "storage/latch.h"
@@ -293,10 +295,25 @@ bool may_save_over(const SavedFileInfo &info, bool &warned)
 
 // Saves the cache and the free-space map, those whose file may be saved over, logging the
 // results at `level`.
+// Retires the scopes of databases dropped since their entries were put, and purges them, in a
+// transaction of its own (it reads pg_database), so that no save writes their entries.
+void collect_dead_databases()
+{
+    pg::guard([] { StartTransactionCommand(); });
+    try {
+        pg::collect_dead_scopes(true);
+    } catch (...) {
+        pg::guard([] { AbortCurrentTransaction(); });
+        throw;
+    }
+    pg::guard([] { CommitTransactionCommand(); });
+}
+
 void save_now(MemoryContext context, const char *action, int level)
 {
     static bool warned_cache = false;
     static bool warned_map = false;
+    run_logged(context, "finding dropped databases before a save", [] { collect_dead_databases(); });
     if (may_save_over(kCacheFile, warned_cache))
         run_logged(context, action, [=] {
             SaveResult r = save_snapshot();
@@ -368,6 +385,9 @@ void worker_main()
         int events = WL_LATCH_SET | WL_EXIT_ON_PM_DEATH | (timeout >= 0 ? WL_TIMEOUT : 0);
         (void) WaitLatch(MyLatch, events, timeout, PG_WAIT_EXTENSION);
         ResetLatch(MyLatch);
+        // Connected, the worker takes part in signal barriers (DROP DATABASE waits for every
+        // process to absorb one): handle them, and log a cancel rather than exit on it.
+        run_logged(context, "processing interrupts", [] { pg::check_for_interrupts(); });
     }
 
     reload_config_if_asked();
@@ -379,7 +399,9 @@ void worker_main()
 void register_worker()
 {
     BackgroundWorker worker = {};
-    worker.bgw_flags = BGWORKER_SHMEM_ACCESS;
+    // A connection to no database: the worker reads pg_database (a shared catalog) to leave
+    // dropped databases' entries out of its saves.
+    worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
     worker.bgw_start_time = BgWorkerStart_ConsistentState;
     worker.bgw_restart_time = kRestartSeconds;
     strlcpy(worker.bgw_library_name, kLibraryName, sizeof worker.bgw_library_name);
@@ -416,6 +438,7 @@ extern "C" void simple_cache_persistence_main(Datum)
     pqsignal(SIGTERM, SignalHandlerForShutdownRequest);
     pqsignal(SIGHUP, SignalHandlerForConfigReload);
     BackgroundWorkerUnblockSignals();
+    BackgroundWorkerInitializeConnection(nullptr, nullptr, 0);
     simple_cache::cache::worker_main();
     // Exit status 1 asks the postmaster to start the worker again after bgw_restart_time: a
     // SIGTERM that is not part of a shutdown (pg_terminate_backend) must not end the periodic

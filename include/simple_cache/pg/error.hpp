@@ -61,7 +61,7 @@ auto guard(F &&f) -> decltype(f())
     MemoryContext caller_context = CurrentMemoryContext;
     int saved_holdoff = InterruptHoldoffCount;
     int saved_cancel_holdoff = QueryCancelHoldoffCount;
-    bool failed = false;
+    volatile bool failed = false;  // set in PG_CATCH, after the longjmp
     std::exception_ptr cpp_failure;
     if constexpr (std::is_void_v<Result>) {
         PG_TRY();
