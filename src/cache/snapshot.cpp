@@ -41,15 +41,6 @@ void pack_current(std::string &batch, const CacheTable::Scan &scan)
     batch.append(scan.tail(), packed.value_size);
 }
 
-// The identity of scope among the live scopes; nullptr when it is not live.
-const pg::DatabaseIdentity *identity_of(const std::vector<pg::ScopeEntry> &live, pg::ScopeId scope)
-{
-    for (const pg::ScopeEntry &entry : live)
-        if (entry.id == scope)
-            return &entry.identity;
-    return nullptr;
-}
-
 // Hands every entry of a batch whose scope is live to visit; returns how many it handed.
 uint64_t visit_batch(const std::string &batch, const std::vector<pg::ScopeEntry> &live,
                      const SnapshotVisitor &visit)
@@ -63,7 +54,7 @@ uint64_t visit_batch(const std::string &batch, const std::vector<pg::ScopeEntry>
         at += sizeof packed;
         const char *key = at;
         at += packed.key_size + packed.value_size;
-        const pg::DatabaseIdentity *database = identity_of(live, packed.scope);
+        const pg::DatabaseIdentity *database = pg::identity_in(live, packed.scope);
         if (database == nullptr)
             continue;
         SnapshotEntry entry{*database, static_cast<ValueKind>(packed.kind), packed.expires_ms,

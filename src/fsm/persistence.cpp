@@ -160,15 +160,6 @@ int64_t restore_relation(const SavedRelation &r, pg::ScopeId scope, ReportSource
     return report_for_key(FsmKey{scope, r.relid}, pages, KindRule{r.kind, true}, request, source, r.avg_request);
 }
 
-// The identity of scope among the live scopes; nullptr when it is not live.
-const pg::DatabaseIdentity *identity_of(const std::vector<pg::ScopeEntry> &live, pg::ScopeId scope)
-{
-    for (const pg::ScopeEntry &entry : live)
-        if (entry.id == scope)
-            return &entry.identity;
-    return nullptr;
-}
-
 }  // namespace
 
 cache::SaveResult save_map()
@@ -182,7 +173,7 @@ cache::SaveResult save_map()
         SavedRelation r;
         for (const Slot &slot : copy_all_slots(s)) {
             pg::check_for_interrupts();
-            const pg::DatabaseIdentity *database = identity_of(live, slot.key.database);
+            const pg::DatabaseIdentity *database = pg::identity_in(live, slot.key.database);
             if (database == nullptr)
                 continue;  // a retired scope's relation, about to be purged
             r.database = *database;

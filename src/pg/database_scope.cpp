@@ -129,6 +129,15 @@ ScopeRecord *record_of(ScopeRegistry &reg, ScopeId id)
     return record;
 }
 
+// Calls visit(record) for every slot used so far, under the registry lock in shared mode.
+template <class Visit>
+void for_each_record(ScopeRegistry &reg, Visit &&visit)
+{
+    LockHolder lock(&reg.lock, LW_SHARED);
+    for (uint32_t slot = 0; slot < reg.slots_used; ++slot)
+        visit(*record_at(reg, slot));
+}
+
 // The live record of database, or nullptr (at most one is live per database). Caller holds
 // the lock.
 ScopeRecord *find_live(ScopeRegistry &reg, Oid database)
@@ -362,15 +371,10 @@ bool claim_collection(ScopeRegistry &reg, bool force)
 void retire_dead_scopes(ScopeRegistry &reg)
 {
     std::vector<ScopeEntry> unused;
-    {
-        LockHolder lock(&reg.lock, LW_SHARED);
-        for (uint32_t slot = 0; slot < reg.slots_used; ++slot) {
-            ScopeRecord *record = record_at(reg, slot);
-            if (record->state.load(std::memory_order_relaxed) == kLive &&
-                record->backends.load(std::memory_order_acquire) == 0)
-                unused.push_back(ScopeEntry{record->id.load(std::memory_order_relaxed), record->identity});
-        }
-    }
+    for_each_record(reg, [&](ScopeRecord &record) {
+        if (record.state.load(std::memory_order_relaxed) == kLive && record.backends.load(std::memory_order_acquire) == 0)
+            unused.push_back(ScopeEntry{record.id.load(std::memory_order_relaxed), record.identity});
+    });
     std::vector<ScopeId> dead;
     for (const ScopeEntry &entry : unused) {
         Oid database = entry.identity.database;
@@ -393,16 +397,11 @@ void retire_dead_scopes(ScopeRegistry &reg)
 void purge_retired_scopes(ScopeRegistry &reg)
 {
     std::vector<ScopeId> idle;
-    {
-        LockHolder lock(&reg.lock, LW_SHARED);
-        for (uint32_t slot = 0; slot < reg.slots_used; ++slot) {
-            ScopeRecord *record = record_at(reg, slot);
-            if (record->state.load(std::memory_order_relaxed) == kRetired &&
-                record->backends.load(std::memory_order_acquire) == 0 &&
-                record->pins.load(std::memory_order_acquire) == 0)
-                idle.push_back(record->id.load(std::memory_order_relaxed));
-        }
-    }
+    for_each_record(reg, [&](ScopeRecord &record) {
+        if (record.state.load(std::memory_order_relaxed) == kRetired &&
+            record.backends.load(std::memory_order_acquire) == 0 && record.pins.load(std::memory_order_acquire) == 0)
+            idle.push_back(record.id.load(std::memory_order_relaxed));
+    });
     if (idle.empty())
         return;
     for (int i = 0; i < purger_count; ++i)
@@ -432,13 +431,10 @@ std::vector<ScopeEntry> live_scopes()
     std::vector<ScopeEntry> live;
     if (!registry_exists())
         return live;
-    ScopeRegistry &reg = registry();
-    LockHolder lock(&reg.lock, LW_SHARED);
-    for (uint32_t slot = 0; slot < reg.slots_used; ++slot) {
-        ScopeRecord *record = record_at(reg, slot);
-        if (record->state.load(std::memory_order_relaxed) == kLive)
-            live.push_back(ScopeEntry{record->id.load(std::memory_order_relaxed), record->identity});
-    }
+    for_each_record(registry(), [&](ScopeRecord &record) {
+        if (record.state.load(std::memory_order_relaxed) == kLive)
+            live.push_back(ScopeEntry{record.id.load(std::memory_order_relaxed), record.identity});
+    });
     return live;
 }
 
@@ -514,19 +510,15 @@ std::vector<ScopeReport> scope_reports()
     std::vector<ScopeReport> reports;
     if (!registry_exists())
         return reports;
-    ScopeRegistry &reg = registry();
-    reports.reserve(__atomic_load_n(&reg.slots_used, __ATOMIC_ACQUIRE) + 16);
-    LockHolder lock(&reg.lock, LW_SHARED);
-    for (uint32_t slot = 0; slot < reg.slots_used && reports.size() < reports.capacity(); ++slot) {
-        ScopeRecord *record = record_at(reg, slot);
-        if (record->state.load(std::memory_order_relaxed) != kLive)
-            continue;
-        ScopeReport report{record->id.load(std::memory_order_relaxed), record->identity,
-                           record->backends.load(std::memory_order_relaxed), {}};
+    for_each_record(registry(), [&](ScopeRecord &record) {
+        if (record.state.load(std::memory_order_relaxed) != kLive)
+            return;
+        ScopeReport report{record.id.load(std::memory_order_relaxed), record.identity,
+                           record.backends.load(std::memory_order_relaxed), {}};
         for (int i = 0; i < kScopeUsageCounters; ++i)
-            report.usage[i] = record->usage[i].load(std::memory_order_relaxed);
+            report.usage[i] = record.usage[i].load(std::memory_order_relaxed);
         reports.push_back(report);
-    }
+    });
     return reports;
 }
 

@@ -7,6 +7,7 @@
 
 #include "simple_cache/cache/startup_load.hpp"
 #include "simple_cache/fsm/shared.hpp"
+#include "simple_cache/pg/lock_holder.hpp"
 
 namespace simple_cache::fsm {
 
@@ -14,27 +15,9 @@ namespace simple_cache::fsm {
 inline unsigned relation_locks_held = 0;
 
 // The directory lock, held from construction until release() or destruction.
-class DirectoryLock {
+class DirectoryLock : public pg::LockHolder {
   public:
-    DirectoryLock(Shared &s, LWLockMode mode) : lock_(&s.root->directory)
-    {
-        LWLockAcquire(lock_, mode);
-    }
-    DirectoryLock(const DirectoryLock &) = delete;
-    DirectoryLock &operator=(const DirectoryLock &) = delete;
-    ~DirectoryLock() { release(); }
-
-    // Releases the lock early; safe to call twice.
-    void release() noexcept
-    {
-        if (lock_ != nullptr) {
-            LWLockRelease(lock_);
-            lock_ = nullptr;
-        }
-    }
-
-  private:
-    LWLock *lock_;
+    DirectoryLock(Shared &s, LWLockMode mode) : pg::LockHolder(&s.root->directory, mode) {}
 };
 
 // One relation's lock; starts empty, acquire() takes it.

@@ -54,6 +54,15 @@ struct ScopeEntry {
 // collect_dead_scopes(true) first where the catalogs can be read.
 std::vector<ScopeEntry> live_scopes();
 
+// The identity of scope among entries (from live_scopes()); nullptr when it is not there.
+inline const DatabaseIdentity *identity_in(const std::vector<ScopeEntry> &entries, ScopeId scope)
+{
+    for (const ScopeEntry &entry : entries)
+        if (entry.id == scope)
+            return &entry.identity;
+    return nullptr;
+}
+
 // The scopes that a load of saved data writes into. Each identity maps to the live scope of
 // its database, registered if the database has none yet (a backend of that database later
 // confirms it or retires it), or to kNoScope when the database already has a live scope with
