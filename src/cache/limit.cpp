@@ -6,6 +6,7 @@
 
 #include "simple_cache/cache/room.hpp"
 #include "simple_cache/pg/error.hpp"
+#include "simple_cache/pg/segments.hpp"
 #include "simple_cache/pg/shared_state.hpp"
 
 namespace simple_cache::cache {
@@ -18,10 +19,14 @@ namespace {
 void install_limit(pg::Attachment &attachment, int64_t bytes)
 {
     dsa_area *area = attachment.area;
-    pg::guard([=] { dsa_set_size_limit(area, static_cast<size_t>(bytes)); });
+    uint64_t previous;
+    {
+        pg::AreaLimitLock lock;  // not while a give-back of segments has lowered it for a moment
+        pg::guard([=] { dsa_set_size_limit(area, static_cast<size_t>(bytes)); });
+        previous = attachment.control->size_limit.exchange(static_cast<uint64_t>(bytes));
+    }
     // Segments made under a higher limit stay; until the limit rises again, writes also check
     // the bytes in use against it.
-    uint64_t previous = attachment.control->size_limit.exchange(static_cast<uint64_t>(bytes));
     if (previous == 0 || static_cast<uint64_t>(bytes) >= previous)
         attachment.control->limit_lowered.store(false, std::memory_order_relaxed);
     else

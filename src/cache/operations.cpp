@@ -6,6 +6,7 @@
 #include <cinttypes>
 #include <string>
 
+#include "simple_cache/cache/give_back.hpp"
 #include "simple_cache/cache/key.hpp"
 #include "simple_cache/cache/linking.hpp"
 #include "simple_cache/cache/room.hpp"
@@ -317,6 +318,8 @@ uint64_t flush()
         scan.release_partition();
         pg::check_for_interrupts();
     }
+    scan.finish();  // and a shrink of the table, which frees its large bucket array
+    give_back_segments();
     return removed;
 }
 

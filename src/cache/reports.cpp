@@ -40,8 +40,8 @@ std::string dump_area()
     pg::AreaSegments segments = pg::read_area_segments(dump);
     if (segments.parsed)
         line(out, "segments", std::to_string(segments.total_bytes) + " bytes in " +
-                                  std::to_string(segments.count) + " segments, " +
-                                  std::to_string(segments.wholly_free) + " of them wholly free");
+                                  std::to_string(segments.count()) + " segments, " +
+                                  std::to_string(segments.wholly_free()) + " of them wholly free");
     out += "dsa_dump:\n";
     out += dump;
     return out;

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include "simple_cache/pg/error.hpp"
+#include "simple_cache/pg/segments.hpp"
 
 namespace simple_cache::pg {
 
@@ -35,7 +36,9 @@ int backend_stripe(int stripes)
 }
 
 // Allocates from the area with the given dsa flags; null when the area's size limit or the
-// operating system refuses the memory. Other DSA errors arrive as PgError.
+// operating system refuses the memory. A give-back of free segments holds the free space for
+// a moment, so a refusal while one runs is retried once it is over. Other DSA errors arrive as
+// PgError.
 DsaPolicy::Pointer DsaPolicy::allocate_with(size_t bytes, int flags)
 {
     dsa_area *area = area_;
@@ -43,6 +46,8 @@ DsaPolicy::Pointer DsaPolicy::allocate_with(size_t bytes, int flags)
         maybe_inject_failure();
         return dsa_allocate_extended(area, bytes, flags);
     });
+    if (!DsaPointerIsValid(p) && wait_for_give_back())
+        p = guard([=] { return dsa_allocate_extended(area, bytes, flags); });
     if (DsaPointerIsValid(p)) {
         counters_->add(static_cast<int64_t>(bytes), 1);
         counters_->note_size(bytes);

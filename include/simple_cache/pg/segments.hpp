@@ -1,24 +1,73 @@
-// The area's DSM segments: what they add up to, read from dsa_dump()'s report (PostgreSQL 15
-// has no other accessor for them).
+// The area's DSM segments: what they add up to, and giving back the ones left wholly free.
+//
+// PostgreSQL's allocator (dsa.c) hands a segment back to the operating system only when it
+// destroys a superblock of small objects (up to 8 kB) and then finds the segment wholly free.
+// Two of its behaviours therefore keep free segments:
+//  - freeing a large allocation (over 8 kB: whole 4 kB pages) returns the pages to their
+//    segment but never looks at the segment, so a segment whose last allocation was a large
+//    one stays, wholly free, until the server restarts;
+//  - a size class's current superblock is never destroyed by a free, only by dsa_trim(), so an
+//    empty one keeps the segment it sits in (and the span descriptor block that describes it
+//    keeps its own).
+// give_back_free_segments() works round both (see segments.cpp). PostgreSQL 15 has no
+// accessor for the segments, so their figures are read from dsa_dump()'s report.
 #pragma once
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "simple_cache/pg/postgres.hpp"
 
 namespace simple_cache::pg {
+
+// One segment as dsa_dump() reports it, in 4 kB pages.
+struct SegmentInfo {
+    uint32_t index = 0;
+    uint64_t usable_pages = 0;
+    uint64_t largest_free_run = 0;  // the longest run of free pages
+
+    // Every usable page is free (the first segment, which holds the area's control data,
+    // is never given back and never counts).
+    bool wholly_free() const { return index != 0 && usable_pages != 0 && largest_free_run == usable_pages; }
+};
 
 // The area's segments as dsa_dump() reports them.
 struct AreaSegments {
     bool parsed = false;          // the report had the lines below
     uint64_t total_bytes = 0;     // total size of the segments
     uint64_t max_bytes = 0;       // the allocator's size limit in force
-    uint32_t count = 0;           // segments
-    uint32_t wholly_free = 0;     // segments other than the first with every usable page free
+    std::vector<SegmentInfo> segments;
+    uint64_t free_8k_objects = 0;  // free slots in the superblocks of 8 kB objects
+
+    uint32_t count() const { return static_cast<uint32_t>(segments.size()); }
+    uint32_t wholly_free() const;
 };
 
 // Reads the segment figures out of a dsa_dump() report.
 AreaSegments read_area_segments(const std::string &dump);
+
+// Gives every wholly free segment back to the operating system, and the empty superblocks
+// the allocator keeps; returns the segments as they are afterwards. Takes the area's init
+// lock; the caller must hold no lock of the area's structures. Other backends keep working
+// meanwhile: an allocation that finds no room waits for it to end (see wait_for_give_back()).
+AreaSegments give_back_free_segments();
+
+// Called when an allocation found no room: if a give-back is under way in another backend,
+// waits for it to end and returns true (the allocation is worth retrying).
+bool wait_for_give_back();
+
+// Holds the area's init lock, which every change of the allocator's size limit must hold: a
+// give-back lowers the limit for a moment and puts back the one it found.
+class AreaLimitLock {
+  public:
+    AreaLimitLock();
+    ~AreaLimitLock();
+    AreaLimitLock(const AreaLimitLock &) = delete;
+    AreaLimitLock &operator=(const AreaLimitLock &) = delete;
+
+  private:
+    LWLock *lock_;
+};
 
 }  // namespace simple_cache::pg
