@@ -5,7 +5,6 @@
 #include <unistd.h>
 
 #include "simple_cache/pg/error.hpp"
-#include "simple_cache/pg/segments.hpp"
 
 namespace simple_cache::pg {
 
@@ -13,6 +12,8 @@ namespace {
 
 // DSA calls left before an injected failure; 0 means injection is off.
 int injected_failure_countdown = 0;
+
+PolicyHooks hooks;
 
 // Raises the injected ERROR when the countdown reaches zero. Called inside guard().
 void maybe_inject_failure()
@@ -30,23 +31,33 @@ void set_injected_failure_countdown(int n)
     injected_failure_countdown = n;
 }
 
+void set_policy_hooks(const PolicyHooks &h)
+{
+    hooks = h;
+}
+
 int backend_stripe(int stripes)
 {
     return MyProcPid % stripes;
 }
 
 // Allocates from the area with the given dsa flags; null when the area's size limit or the
-// operating system refuses the memory. A give-back of free segments holds the free space for
-// a moment, so a refusal while one runs is retried once it is over. Other DSA errors arrive as
+// operating system refuses the memory. A zeroed block of a size the reserve keeps comes from
+// the reserve while it has one. A give-back of free segments holds the free space for a
+// moment, so a refusal while one runs is retried once it is over. Other DSA errors arrive as
 // PgError.
 DsaPolicy::Pointer DsaPolicy::allocate_with(size_t bytes, int flags)
 {
     dsa_area *area = area_;
+    PolicyHooks h = hooks;
     Pointer p = guard([=] {
         maybe_inject_failure();
-        return dsa_allocate_extended(area, bytes, flags);
+        dsa_pointer kept = InvalidDsaPointer;
+        if ((flags & DSA_ALLOC_ZERO) != 0 && h.take_reserved != nullptr)
+            kept = h.take_reserved(bytes);
+        return DsaPointerIsValid(kept) ? kept : dsa_allocate_extended(area, bytes, flags);
     });
-    if (!DsaPointerIsValid(p) && wait_for_give_back())
+    if (!DsaPointerIsValid(p) && h.wait_for_room != nullptr && h.wait_for_room())
         p = guard([=] { return dsa_allocate_extended(area, bytes, flags); });
     if (DsaPointerIsValid(p)) {
         counters_->add(static_cast<int64_t>(bytes), 1);
@@ -55,11 +66,12 @@ DsaPolicy::Pointer DsaPolicy::allocate_with(size_t bytes, int flags)
     return p;
 }
 
-// Returns a block to the area.
+// Returns a block to the area, or to the reserve it came from.
 void DsaPolicy::deallocate(Pointer p, size_t bytes)
 {
     dsa_area *area = area_;
-    guard([=] { dsa_free(area, p); });
+    if (hooks.put_back_reserved == nullptr || !hooks.put_back_reserved(p, bytes))
+        guard([=] { dsa_free(area, p); });
     counters_->add(-static_cast<int64_t>(bytes), -1);
 }
 

@@ -9,6 +9,7 @@
 
 #include <atomic>
 
+#include "simple_cache/pg/block_reserve.hpp"
 #include "simple_cache/pg/dsa_policy.hpp"
 #include "simple_cache/pg/postgres.hpp"
 
@@ -20,7 +21,7 @@ inline constexpr const char *kTableTrancheName = "simple_cache_dht";
 // The layout of the structures in the shared area. Bump it whenever any of them changes, so
 // that a backend running a newer library never reads an area made by an older one (after a
 // package upgrade without a server restart) and stops with an error instead.
-inline constexpr uint32_t kSharedLayoutVersion = 3;
+inline constexpr uint32_t kSharedLayoutVersion = 4;
 
 // Lives at the start of the area; found through SharedRoot::control.
 struct AreaControl {
@@ -34,6 +35,7 @@ struct AreaControl {
     std::atomic<dsa_pointer> cache_root;       // the cache: its table and counters
     std::atomic<dsa_pointer> fsm_root;         // the free-space map's root
     AllocationCounters counters;
+    BlockReserve reserve;                      // blocks for small bucket arrays, made first
 };
 
 // This backend's view of the shared area.
