@@ -14,15 +14,27 @@ int size_index(size_t bytes)
     return -1;
 }
 
+// Bytes of all blocks of the sizes below size index s.
+size_t bytes_below(int s)
+{
+    size_t total = 0;
+    for (int i = 0; i < s; ++i)
+        total += (BlockReserve::kSmallestBytes << i) * BlockReserve::kBlocksPerSize;
+    return total;
+}
+
 }  // namespace
+
+dsa_pointer BlockReserve::block(int s, int b) const
+{
+    return base + bytes_below(s) + static_cast<size_t>(b) * (kSmallestBytes << s);
+}
 
 void BlockReserve::create(dsa_area *area)
 {
-    for (int s = 0; s < kSizes; ++s) {
-        for (int b = 0; b < kBlocksPerSize; ++b)
-            blocks[s][b] = dsa_allocate(area, kSmallestBytes << s);
+    base = dsa_allocate(area, bytes_below(kSizes));
+    for (int s = 0; s < kSizes; ++s)
         handed_out[s].store(0, std::memory_order_relaxed);
-    }
 }
 
 dsa_pointer BlockReserve::take(dsa_area *area, size_t bytes)
@@ -35,8 +47,9 @@ dsa_pointer BlockReserve::take(dsa_area *area, size_t bytes)
         uint32_t bit = uint32_t{1} << b;
         while ((used & bit) == 0) {
             if (handed_out[s].compare_exchange_weak(used, used | bit, std::memory_order_acquire)) {
-                std::memset(dsa_get_address(area, blocks[s][b]), 0, bytes);
-                return blocks[s][b];
+                dsa_pointer p = block(s, b);
+                std::memset(dsa_get_address(area, p), 0, bytes);
+                return p;
             }
         }
     }
@@ -49,7 +62,7 @@ bool BlockReserve::put_back(dsa_pointer p, size_t bytes)
     if (s < 0)
         return false;
     for (int b = 0; b < kBlocksPerSize; ++b)
-        if (blocks[s][b] == p) {
+        if (block(s, b) == p) {
             handed_out[s].fetch_and(~(uint32_t{1} << b), std::memory_order_release);
             return true;
         }

@@ -50,13 +50,16 @@ DsaPolicy::Pointer DsaPolicy::allocate_with(size_t bytes, int flags)
 {
     dsa_area *area = area_;
     PolicyHooks h = hooks;
-    Pointer p = guard([=] {
+    Pointer kept = guard([=] {
         maybe_inject_failure();
-        dsa_pointer kept = InvalidDsaPointer;
-        if ((flags & DSA_ALLOC_ZERO) != 0 && h.take_reserved != nullptr)
-            kept = h.take_reserved(bytes);
-        return DsaPointerIsValid(kept) ? kept : dsa_allocate_extended(area, bytes, flags);
+        bool zeroed = (flags & DSA_ALLOC_ZERO) != 0;
+        return zeroed && h.take_reserved != nullptr ? h.take_reserved(bytes) : InvalidDsaPointer;
     });
+    if (DsaPointerIsValid(kept)) {
+        counters_->add(static_cast<int64_t>(bytes), 1);  // no superblock of its size is made
+        return kept;
+    }
+    Pointer p = guard([=] { return dsa_allocate_extended(area, bytes, flags); });
     if (!DsaPointerIsValid(p) && h.wait_for_room != nullptr && h.wait_for_room())
         p = guard([=] { return dsa_allocate_extended(area, bytes, flags); });
     if (DsaPointerIsValid(p)) {

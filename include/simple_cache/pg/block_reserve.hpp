@@ -5,11 +5,11 @@
 // when that class has none with room, into a fresh superblock wherever a run of free pages is
 // at that moment, often a large segment full of values, with its span descriptor in whatever
 // descriptor block is current. A long-lived array there keeps that segment for good, though
-// everything around it is freed. The reserve holds blocks of 1, 2, 4 and 8 kB, made right
-// after the area's control block, so in its first segment; zeroed allocations of exactly those
-// sizes (only bucket arrays ask for them) take a reserved block while one is free, and freeing
-// it puts it back. Accounting is unchanged: a reserved block counts as allocated only while
-// handed out.
+// everything around it is freed. The reserve holds two blocks each of 1, 2, 4 and 8 kB, cut
+// from one 30 kB allocation made right after the area's control block, so in its first
+// segment and in no superblock; zeroed allocations of exactly those sizes (only bucket arrays
+// ask for them) take a reserved block while one is free, and freeing it puts it back.
+// Accounting is unchanged: a reserved block counts as allocated only while handed out.
 #pragma once
 
 #include <atomic>
@@ -25,8 +25,8 @@ struct BlockReserve {
     static constexpr int kBlocksPerSize = 2;   // the cache's table and the map's
     static constexpr size_t kSmallestBytes = 1024;
 
-    dsa_pointer blocks[kSizes][kBlocksPerSize];
-    std::atomic<uint32_t> handed_out[kSizes];  // bit b: blocks[size][b] is in use
+    dsa_pointer base;                          // one allocation holding every block
+    std::atomic<uint32_t> handed_out[kSizes];  // bit b: block b of the size is in use
 
     // Makes the blocks; plain PostgreSQL code (may raise an ERROR), run once at area creation.
     void create(dsa_area *area);
@@ -36,6 +36,10 @@ struct BlockReserve {
 
     // Marks p free again if it is a reserved block; false if it is not one.
     bool put_back(dsa_pointer p, size_t bytes);
+
+  private:
+    // Where block b of size index s lies.
+    dsa_pointer block(int s, int b) const;
 };
 
 }  // namespace simple_cache::pg
