@@ -1,7 +1,8 @@
 -- 07_segments: the area gives its DSM segments back. After 200 values of 1 MB, and then a
 -- million small entries, are put and flushed, the segments' total falls back to what it was
 -- before (within 2 MB), and no segment stays wholly free. A flush with another database's
--- values still in the area gives back the segments that only held this database's.
+-- values still in the area gives back the segments that only held this database's; so do
+-- drops and replacements of large values, without a flush.
 -- Keys start with 's07:'. A flush empties this database; other databases' entries stay, so
 -- the bounds are relative to the total measured after a first flush.
 \pset null '<NULL>'
@@ -73,5 +74,21 @@ SELECT s07.segment_bytes() - :base <= 2 * 1024 * 1024 AS all_given_back,
        s07.in_use() = :in_use_before AS in_use_as_before;
 
 DROP DATABASE regress_simple_cache_s07;
+
+-- Without a flush: 200 values of 1 MB dropped one by one, then 200 more replaced one by one
+-- with small values, give their segments back as well.
+SELECT count(*) AS new_big FROM generate_series(1, 200) g
+WHERE NOT simple_cache_put('s07:big:' || g, repeat('d', 1024 * 1024));
+SELECT count(*) FILTER (WHERE simple_cache_drop('s07:big:' || g)) AS dropped FROM generate_series(1, 200) g;
+SELECT s07.segment_bytes() - :base <= 2 * 1024 * 1024 AS dropped_given_back,
+       s07.wholly_free() AS wholly_free,
+       s07.in_use() = :in_use_before AS in_use_as_before;
+SELECT count(*) AS new_big FROM generate_series(1, 200) g
+WHERE NOT simple_cache_put('s07:big:' || g, repeat('r', 1024 * 1024));
+SELECT count(*) FILTER (WHERE simple_cache_put('s07:big:' || g, 'small')) AS replaced FROM generate_series(1, 200) g;
+SELECT s07.segment_bytes() - :base <= 2 * 1024 * 1024 AS replaced_given_back,
+       s07.wholly_free() AS wholly_free;
+SELECT simple_cache_flush() AS flushed;
+
 SELECT simple_cache_set_size_limit(:limit_before);
 DROP SCHEMA s07 CASCADE;
