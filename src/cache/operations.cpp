@@ -167,6 +167,7 @@ PutOutcome put(const char *key, size_t key_size, ValueBytes value, PutMode mode,
         return mode == PutMode::upsert || (mode == PutMode::add) == (live == nullptr);
     });
     sweep_expired_lightly();
+    give_back_segments_if_due();
     return outcome;
 }
 
@@ -214,6 +215,7 @@ bool drop(const char *key, size_t key_size)
     table.erase(std::move(ref));
     cache_counters().add(live ? kDrops : kExpirations, 1);
     sweep_expired_lightly();
+    give_back_segments_if_due();
     return live;
 }
 
@@ -298,6 +300,7 @@ bool cas(const char *key, size_t key_size, const char *expected, size_t expected
         fresh->set_expires_ms(live->expires_ms());  // a swap keeps the key's expiry
         return true;
     });
+    give_back_segments_if_due();
     return outcome.stored;
 }
 

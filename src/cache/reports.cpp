@@ -41,7 +41,8 @@ std::string dump_area()
     if (segments.parsed)
         line(out, "segments", std::to_string(segments.total_bytes) + " bytes in " +
                                   std::to_string(segments.count()) + " segments, " +
-                                  std::to_string(segments.wholly_free()) + " of them wholly free");
+                                  std::to_string(segments.wholly_free()) + " of them wholly free (" +
+                                  std::to_string(segments.wholly_free_bytes()) + " bytes)");
     out += "dsa_dump:\n";
     out += dump;
     return out;

@@ -65,6 +65,8 @@ DsaPolicy::Pointer DsaPolicy::allocate_with(size_t bytes, int flags)
     if (DsaPointerIsValid(p)) {
         counters_->add(static_cast<int64_t>(bytes), 1);
         counters_->note_size(bytes);
+        if (bytes > core::kLargestSmallObject && h.note_large != nullptr)
+            h.note_large(p, true);
     }
     return p;
 }
@@ -73,8 +75,11 @@ DsaPolicy::Pointer DsaPolicy::allocate_with(size_t bytes, int flags)
 void DsaPolicy::deallocate(Pointer p, size_t bytes)
 {
     dsa_area *area = area_;
-    if (hooks.put_back_reserved == nullptr || !hooks.put_back_reserved(p, bytes))
+    if (hooks.put_back_reserved == nullptr || !hooks.put_back_reserved(p, bytes)) {
         guard([=] { dsa_free(area, p); });
+        if (bytes > core::kLargestSmallObject && hooks.note_large != nullptr)
+            hooks.note_large(p, false);
+    }
     counters_->add(-static_cast<int64_t>(bytes), -1);
 }
 

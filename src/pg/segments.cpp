@@ -7,8 +7,8 @@
 // the area is briefly filled, under a size limit of zero so that no new segment is made:
 //  1. large "fillers" take every run of at least 16 free pages (a superblock's size) in every
 //     segment, largest first and halving, so a run takes a few fillers;
-//  2. in each wholly free segment the smallest filler is let go: now only those segments have
-//     room for a superblock;
+//  2. the fillers in the wholly free segments are let go: now only those have room for a
+//     superblock;
 //  3. 8 kB objects are allocated, eight to a superblock, and dsa.c puts each new superblock in
 //     a segment with room, until every wholly free segment holds one (a large allocation of a
 //     superblock's size first tells where the next superblock goes, and whether one fits);
@@ -174,21 +174,23 @@ class Filling {
         return true;
     }
 
-    // Phase 2: lets go of the smallest filler in each of the segments; false if none had one.
+    // Phase 2: lets go of every filler in the segments, which become one free run each again;
+    // false if none had one. (Letting go of only some would leave dsa.c's free page manager
+    // there with a one-key btree, and taking that key's whole run, as a probe or superblock of
+    // exactly its size may, loses the btree's page for good: the segment could never be
+    // given back.)
     bool open_room_in(const std::vector<uint32_t> &segments)
     {
         bool opened = false;
-        for (uint32_t segment : segments) {
-            auto smallest = fillers_.end();
-            for (auto it = fillers_.begin(); it != fillers_.end(); ++it)
-                if (segment_of(it->pointer) == segment && (smallest == fillers_.end() || it->pages < smallest->pages))
-                    smallest = it;
-            if (smallest == fillers_.end())
-                continue;
-            free_quietly(area_, smallest->pointer);
-            fillers_.erase(smallest);
-            opened = true;
-        }
+        auto in_segments = [&](const Held &h) {
+            return std::find(segments.begin(), segments.end(), segment_of(h.pointer)) != segments.end();
+        };
+        for (const Held &h : fillers_)
+            if (in_segments(h)) {
+                free_quietly(area_, h.pointer);
+                opened = true;
+            }
+        fillers_.erase(std::remove_if(fillers_.begin(), fillers_.end(), in_segments), fillers_.end());
         return opened;
     }
 
@@ -258,6 +260,28 @@ class Filling {
     std::vector<Held> objects_;
 };
 
+// The dsa_pointer written in hex after `label` in line, if line contains label.
+bool pointer_after(const std::string &line, const char *label, dsa_pointer *value)
+{
+    size_t at = line.find(label);
+    if (at == std::string::npos)
+        return false;
+    const char *start = line.c_str() + at + std::strlen(label);
+    char *end = nullptr;
+    unsigned long long n = std::strtoull(start, &end, 16);
+    if (end == start)
+        return false;
+    *value = static_cast<dsa_pointer>(n);
+    return true;
+}
+
+// Marks the segments that the blocks listed in the pools lie in.
+void mark_occupied(AreaSegments &out, const std::vector<uint32_t> &occupied)
+{
+    for (SegmentInfo &s : out.segments)
+        s.holds_blocks = std::find(occupied.begin(), occupied.end(), s.index) != occupied.end();
+}
+
 }  // namespace
 
 uint32_t AreaSegments::wholly_free() const
@@ -268,10 +292,19 @@ uint32_t AreaSegments::wholly_free() const
     return n;
 }
 
+uint64_t AreaSegments::wholly_free_bytes() const
+{
+    uint64_t bytes = 0;
+    for (const SegmentInfo &s : segments)
+        bytes += s.wholly_free() ? s.usable_pages * core::kAreaPageBytes : 0;
+    return bytes;
+}
+
 AreaSegments read_area_segments(const std::string &dump)
 {
     AreaSegments out;
     bool have_total = false, have_max = false, in_pools = false, in_8k_pool = false;
+    std::vector<uint32_t> occupied;
     std::string line;
     size_t begin = 0;
     while (begin < dump.size()) {
@@ -282,37 +315,77 @@ AreaSegments read_area_segments(const std::string &dump)
         begin = end + 1;
         SegmentInfo info;
         uint64_t n;
-        if (line.find("  pools:") != std::string::npos)
+        dsa_pointer block;
+        if (line.find("  pools:") != std::string::npos) {
             in_pools = true;
-        else if (in_pools && line.find("pool for ") != std::string::npos)
+        } else if (in_pools && line.find("pool for ") != std::string::npos) {
             in_8k_pool = line.find("(object size 8192 bytes)") != std::string::npos;
-        else if (in_pools && in_8k_pool && number_after(line, "objects free = ", &n))
-            out.free_8k_objects += n;
-        else if (in_pools)
-            continue;
-        else if (number_after(line, "max_total_segment_size: ", &out.max_bytes))
+        } else if (in_pools) {
+            if (pointer_after(line, "superblock at ", &block) &&
+                std::find(occupied.begin(), occupied.end(), segment_of(block)) == occupied.end())
+                occupied.push_back(segment_of(block));
+            if (in_8k_pool && number_after(line, "objects free = ", &n))
+                out.free_8k_objects += n;
+        } else if (number_after(line, "max_total_segment_size: ", &out.max_bytes)) {
             have_max = true;
-        else if (number_after(line, "total_segment_size: ", &out.total_bytes))
+        } else if (number_after(line, "total_segment_size: ", &out.total_bytes)) {
             have_total = true;
-        else if (read_segment_line(line, &info))
+        } else if (read_segment_line(line, &info)) {
             out.segments.push_back(info);
+        }
     }
+    mark_occupied(out, occupied);
     out.parsed = have_total && have_max;
     return out;
 }
 
-AreaSegments give_back_free_segments()
+void note_large_block(dsa_pointer p, bool allocated)
+{
+    uint32_t segment = segment_of(p);
+    LargeBlockCounts &counts = attach().control->large_blocks;
+    if (segment >= LargeBlockCounts::kSegments)
+        return;
+    if (allocated)
+        counts.per_segment[segment].fetch_add(1, std::memory_order_relaxed);
+    else if (counts.per_segment[segment].fetch_sub(1, std::memory_order_relaxed) == 1)
+        counts.give_back_due.store(1, std::memory_order_relaxed);
+}
+
+bool take_give_back_due()
+{
+    std::atomic<uint32_t> &due = attach().control->large_blocks.give_back_due;
+    return due.load(std::memory_order_relaxed) != 0 && due.exchange(0, std::memory_order_relaxed) != 0;
+}
+
+void mark_give_back_due()
+{
+    attach().control->large_blocks.give_back_due.store(1, std::memory_order_relaxed);
+}
+
+AreaSegments give_back_free_segments(uint64_t spare_bytes)
 {
     dsa_area *area = attach().area;
     AreaLimitLock lock;
+    attach().control->large_blocks.give_back_due.store(0, std::memory_order_relaxed);
     trim(area);
     AreaSegments before = current_segments(area);
-    std::vector<uint32_t> wholly_free;
+    std::vector<SegmentInfo> free_segments;
     uint64_t largest_run = 0;
     for (const SegmentInfo &s : before.segments) {
         if (s.wholly_free())
-            wholly_free.push_back(s.index);
+            free_segments.push_back(s);
         largest_run = std::max(largest_run, s.largest_free_run);
+    }
+    std::sort(free_segments.begin(), free_segments.end(),
+              [](const SegmentInfo &a, const SegmentInfo &b) { return a.usable_pages < b.usable_pages; });
+    std::vector<uint32_t> wholly_free;
+    uint64_t kept = 0;
+    for (const SegmentInfo &s : free_segments) {
+        uint64_t bytes = s.usable_pages * core::kAreaPageBytes;
+        if (kept + bytes <= spare_bytes)
+            kept += bytes;  // a spare, for the next values to reuse
+        else
+            wholly_free.push_back(s.index);
     }
     if (!before.parsed || wholly_free.empty())
         return before;

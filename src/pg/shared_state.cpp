@@ -154,6 +154,7 @@ Attachment &attach()
         hooks.take_reserved = take_reserved;
         hooks.put_back_reserved = put_back_reserved;
         hooks.wait_for_room = wait_for_give_back;
+        hooks.note_large = note_large_block;
         set_policy_hooks(hooks);
         policy = new DsaPolicy(attachment.area, &attachment.control->counters, attachment.table_tranche);
     }

@@ -13,6 +13,7 @@
 // accessor for the segments, so their figures are read from dsa_dump()'s report.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -26,10 +27,12 @@ struct SegmentInfo {
     uint32_t index = 0;
     uint64_t usable_pages = 0;
     uint64_t largest_free_run = 0;  // the longest run of free pages
+    bool holds_blocks = false;      // some superblock or large block lies in it
 
-    // Every usable page is free (the first segment, which holds the area's control data,
-    // is never given back and never counts).
-    bool wholly_free() const { return index != 0 && usable_pages != 0 && largest_free_run == usable_pages; }
+    // Holds no allocation (the first segment, which holds the area's control data, is never
+    // given back and never counts). Its free pages may still be split by the free page
+    // manager's own bookkeeping, which dsa.c then does not see as wholly free either.
+    bool wholly_free() const { return index != 0 && !holds_blocks; }
 };
 
 // The area's segments as dsa_dump() reports them.
@@ -42,16 +45,35 @@ struct AreaSegments {
 
     uint32_t count() const { return static_cast<uint32_t>(segments.size()); }
     uint32_t wholly_free() const;
+    uint64_t wholly_free_bytes() const;  // their usable pages' bytes
 };
 
 // Reads the segment figures out of a dsa_dump() report.
 AreaSegments read_area_segments(const std::string &dump);
 
-// Gives every wholly free segment back to the operating system, and the empty superblocks
-// the allocator keeps; returns the segments as they are afterwards. Takes the area's init
-// lock; the caller must hold no lock of the area's structures. Other backends keep working
-// meanwhile: an allocation that finds no room waits for it to end (see wait_for_give_back()).
-AreaSegments give_back_free_segments();
+// Large blocks (over 8 kB) allocated through the DsaPolicy, counted per segment: when a free
+// leaves a segment with none, the segment may be wholly free, and dsa.c will not notice; a
+// give-back is then due. Lives in the area's control block.
+struct LargeBlockCounts {
+    static constexpr uint32_t kSegments = 1024;  // dsa.c's most segments per area
+    std::atomic<uint32_t> per_segment[kSegments];
+    std::atomic<uint32_t> give_back_due;
+};
+
+// Records a large block allocated (or, after it was freed, freed) at p (a PolicyHooks hook).
+void note_large_block(dsa_pointer p, bool allocated);
+
+// Whether a give-back is due, clearing the mark; a caller that then fails to give back calls
+// mark_give_back_due() again.
+bool take_give_back_due();
+void mark_give_back_due();
+
+// Gives the wholly free segments back to the operating system, and the empty superblocks the
+// allocator keeps; returns the segments as they are afterwards. Wholly free segments of up to
+// spare_bytes in all are kept for reuse, the smallest first. Takes the area's init lock; the
+// caller must hold no lock of the area's structures. Other backends keep working meanwhile: an
+// allocation that finds no room waits for it to end (see wait_for_give_back()).
+AreaSegments give_back_free_segments(uint64_t spare_bytes = 0);
 
 // Called when an allocation found no room: if a give-back is under way in another backend,
 // waits for it to end and returns true (the allocation is worth retrying).

@@ -12,6 +12,7 @@
 #include "simple_cache/pg/block_reserve.hpp"
 #include "simple_cache/pg/dsa_policy.hpp"
 #include "simple_cache/pg/postgres.hpp"
+#include "simple_cache/pg/segments.hpp"
 
 namespace simple_cache::pg {
 
@@ -36,6 +37,7 @@ struct AreaControl {
     std::atomic<dsa_pointer> fsm_root;         // the free-space map's root
     AllocationCounters counters;
     BlockReserve reserve;                      // blocks for small bucket arrays, made first
+    LargeBlockCounts large_blocks;             // large blocks per segment; give-back due
 };
 
 // This backend's view of the shared area.
