@@ -26,11 +26,20 @@
 #include "simple_cache/pg/error.hpp"
 #include "simple_cache/pg/shared_state.hpp"
 
+extern "C" {
+#include "storage/latch.h"
+#include "utils/timestamp.h"
+#include "utils/wait_event.h"
+}
+
 namespace simple_cache::pg {
 
 namespace {
 
 constexpr uint64_t kPagesPerSuperblock = core::kSuperblockBytes / core::kAreaPageBytes;
+
+// simple_cache.debug_give_back_pause, in milliseconds (0: off).
+int give_back_pause_ms = 0;
 
 // The objects whose superblocks mark wholly free segments: the largest small size.
 constexpr size_t kMarkObjectBytes = core::kLargestSmallObject;
@@ -100,6 +109,22 @@ void free_quietly(dsa_area *area, dsa_pointer p) noexcept
         guard([=] { dsa_free(area, p); });
     } catch (...) {
     }
+}
+
+// Waits for the testing aid's pause, showing the wait as "Extension" in pg_stat_activity.
+void pause_for_tests()
+{
+    if (give_back_pause_ms <= 0)
+        return;
+    int ms = give_back_pause_ms;
+    guard([=] {
+        TimestampTz end = GetCurrentTimestamp() + static_cast<TimestampTz>(ms) * 1000;
+        for (TimestampTz now = GetCurrentTimestamp(); now < end; now = GetCurrentTimestamp()) {
+            (void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+                             static_cast<long>((end - now + 999) / 1000), PG_WAIT_EXTENSION);
+            ResetLatch(MyLatch);
+        }
+    });
 }
 
 // Sets the allocator's size limit for a scope and puts back the one in force before.
@@ -393,11 +418,17 @@ AreaSegments give_back_free_segments(uint64_t spare_bytes)
         LimitOverride no_new_segment(area, 0, before.max_bytes);
         Filling filling(area);
         filling.fill_runs(largest_run);
+        pause_for_tests();  // while no room is left anywhere
         if (filling.fillers_within(before.segments) && filling.open_room_in(wholly_free))
             filling.mark(wholly_free, before.free_8k_objects);
     }
     trim(area);
     return current_segments(area);
+}
+
+void set_give_back_pause_ms(int ms)
+{
+    give_back_pause_ms = ms;
 }
 
 bool wait_for_give_back()

@@ -75,6 +75,10 @@ void mark_give_back_due();
 // allocation that finds no room waits for it to end (see wait_for_give_back()).
 AreaSegments give_back_free_segments(uint64_t spare_bytes = 0);
 
+// Testing aid (simple_cache.debug_give_back_pause): a give-back waits this many milliseconds
+// once it has taken every run of free pages, so a test can have another session allocate then.
+void set_give_back_pause_ms(int ms);
+
 // Called when an allocation found no room: if a give-back is under way in another backend,
 // waits for it to end and returns true (the allocation is worth retrying).
 bool wait_for_give_back();
