@@ -4,6 +4,7 @@
 
 #include <string>
 
+#include "simple_cache/cache/give_back.hpp"
 #include "simple_cache/cache/room.hpp"
 #include "simple_cache/pg/error.hpp"
 #include "simple_cache/pg/segments.hpp"
@@ -66,6 +67,8 @@ void set_size_limit(int64_t bytes)
                                "The limit asked for is " + std::to_string(bytes) + " bytes.");
     }
     install_limit(attachment, bytes);
+    if (in_use > bytes)
+        give_back_segments();  // the segments the eviction emptied
 }
 
 void apply_max_memory_setting()
