@@ -5,8 +5,10 @@
 
 #include <string>
 
+#include "simple_cache/cache/give_back.hpp"
 #include "simple_cache/cache/room.hpp"
 #include "simple_cache/pg/error.hpp"
+#include "simple_cache/pg/segments.hpp"
 #include "simple_cache/pg/shared_state.hpp"
 #include "simple_cache/pg/size_limit.hpp"
 
@@ -62,6 +64,8 @@ void set_size_limit(int64_t bytes)
                                "The limit asked for is " + std::to_string(bytes) + " bytes.");
     }
     pg::install_size_limit(static_cast<uint64_t>(bytes));
+    if (in_use > bytes)
+        give_back_segments();  // the segments the eviction emptied
 }
 
 void apply_max_memory_setting()

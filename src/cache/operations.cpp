@@ -6,6 +6,7 @@
 #include <cinttypes>
 #include <string>
 
+#include "simple_cache/cache/give_back.hpp"
 #include "simple_cache/cache/key.hpp"
 #include "simple_cache/cache/linking.hpp"
 #include "simple_cache/cache/room.hpp"
@@ -118,6 +119,7 @@ uint64_t remove_entries_where(Matches &&matches)
         scan.release_partition();
         pg::check_for_interrupts();
     }
+    scan.finish();  // and a shrink of the table, which frees its large bucket array
     return removed;
 }
 
@@ -133,6 +135,7 @@ PutOutcome put(const char *key, size_t key_size, ValueBytes value, PutMode mode,
         return mode == PutMode::upsert || (mode == PutMode::add) == (live == nullptr);
     });
     sweep_expired_lightly();
+    give_back_segments_if_due();
     return outcome;
 }
 
@@ -180,6 +183,7 @@ bool drop(const char *key, size_t key_size)
     table.erase(std::move(ref));
     cache_counters().add(live ? kDrops : kExpirations, 1);
     sweep_expired_lightly();
+    give_back_segments_if_due();
     return live;
 }
 
@@ -264,6 +268,7 @@ bool cas(const char *key, size_t key_size, const char *expected, size_t expected
         fresh->set_expires_ms(live->expires_ms());  // a swap keeps the key's expiry
         return true;
     });
+    give_back_segments_if_due();
     return outcome.stored;
 }
 
@@ -271,7 +276,9 @@ uint64_t flush()
 {
     pg::ScopeId scope = pg::current_scope();
     note_flush_during_startup_load(scope);
-    return remove_entries_where([scope](pg::ScopeId of) { return of == scope; });
+    uint64_t removed = remove_entries_where([scope](pg::ScopeId of) { return of == scope; });
+    give_back_segments();
+    return removed;
 }
 
 void purge_scopes(const pg::ScopeId *scopes, size_t count)

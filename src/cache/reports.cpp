@@ -6,6 +6,7 @@
 
 #include "simple_cache/cache/table.hpp"
 #include "simple_cache/pg/error.hpp"
+#include "simple_cache/pg/segments.hpp"
 #include "simple_cache/pg/shared_state.hpp"
 
 namespace simple_cache::cache {
@@ -23,8 +24,8 @@ void line(std::string &out, const char *label, const std::string &value)
 
 }  // namespace
 
-// The area report: the wrapper's own accounting first, then dsa_dump()'s view of segments,
-// size classes and free pages.
+// The area report: the wrapper's own accounting and the segments' total first, then
+// dsa_dump()'s view of segments, size classes and free pages.
 std::string dump_area()
 {
     pg::Attachment &attachment = pg::attach();
@@ -35,8 +36,15 @@ std::string dump_area()
     line(out, "size limit", limit != 0 ? std::to_string(limit) + " bytes" : std::string("none"));
     line(out, "in use", std::to_string(counters.total_bytes()) + " bytes in " +
                             std::to_string(counters.total_blocks()) + " blocks");
+    std::string dump = pg::capture_area_dump(attachment.area);
+    pg::AreaSegments segments = pg::read_area_segments(dump);
+    if (segments.parsed)
+        line(out, "segments", std::to_string(segments.total_bytes) + " bytes in " +
+                                  std::to_string(segments.count()) + " segments, " +
+                                  std::to_string(segments.wholly_free()) + " of them wholly free (" +
+                                  std::to_string(segments.wholly_free_bytes()) + " bytes)");
     out += "dsa_dump:\n";
-    out += pg::capture_area_dump(attachment.area);
+    out += dump;
     return out;
 }
 

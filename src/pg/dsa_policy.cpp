@@ -16,6 +16,9 @@ int injected_failure_countdown = 0;
 // Run before every allocation, if set (see set_allocation_hook).
 void (*allocation_hook)() = nullptr;
 
+// The area's hooks (see set_policy_hooks).
+PolicyHooks hooks;
+
 // Lower-priority users of the area that can give room back.
 Reclaimer reclaimers[2];
 int reclaimer_count = 0;
@@ -59,37 +62,60 @@ void set_allocation_hook(void (*hook)())
     allocation_hook = hook;
 }
 
+void set_policy_hooks(const PolicyHooks &h)
+{
+    hooks = h;
+}
+
 int backend_stripe(int stripes)
 {
     return MyProcPid % stripes;
 }
 
 // Allocates from the area with the given dsa flags; null when the area's size limit or the
-// operating system refuses the memory. Other DSA errors arrive as PgError. The allocation
-// hook runs first (in the extension: taking up simple_cache.max_memory).
+// operating system refuses the memory. The allocation hook runs first (in the extension:
+// taking up simple_cache.max_memory). A zeroed block of a size the reserve keeps comes from the
+// reserve while it has one. A give-back of free segments holds the free space for a moment, so
+// a refusal while one runs is retried once it is over; then a policy that takes room from
+// others asks the reclaimers. Other DSA errors arrive as PgError.
 DsaPolicy::Pointer DsaPolicy::allocate_with(size_t bytes, int flags)
 {
     if (allocation_hook != nullptr)
         allocation_hook();
     dsa_area *area = area_;
-    Pointer p = guard([=] {
+    PolicyHooks h = hooks;
+    Pointer kept = guard([=] {
         maybe_inject_failure();
-        return dsa_allocate_extended(area, bytes, flags);
+        bool zeroed = (flags & DSA_ALLOC_ZERO) != 0;
+        return zeroed && h.take_reserved != nullptr ? h.take_reserved(bytes) : InvalidDsaPointer;
     });
+    if (DsaPointerIsValid(kept)) {
+        counters_->add(static_cast<int64_t>(bytes), 1);  // no superblock of its size is made
+        return kept;
+    }
+    Pointer p = guard([=] { return dsa_allocate_extended(area, bytes, flags); });
+    if (!DsaPointerIsValid(p) && h.wait_for_room != nullptr && h.wait_for_room())
+        p = guard([=] { return dsa_allocate_extended(area, bytes, flags); });
     while (!DsaPointerIsValid(p) && takes_room_ && reclaim_room(bytes))
         p = guard([=] { return dsa_allocate_extended(area, bytes, flags); });
     if (DsaPointerIsValid(p)) {
         counters_->add(static_cast<int64_t>(bytes), 1);
         counters_->note_size(bytes);
+        if (bytes > core::kLargestSmallObject && h.note_large != nullptr)
+            h.note_large(p, true);
     }
     return p;
 }
 
-// Returns a block to the area.
+// Returns a block to the area, or to the reserve it came from.
 void DsaPolicy::deallocate(Pointer p, size_t bytes)
 {
     dsa_area *area = area_;
-    guard([=] { dsa_free(area, p); });
+    if (hooks.put_back_reserved == nullptr || !hooks.put_back_reserved(p, bytes)) {
+        guard([=] { dsa_free(area, p); });
+        if (bytes > core::kLargestSmallObject && hooks.note_large != nullptr)
+            hooks.note_large(p, false);
+    }
     counters_->add(-static_cast<int64_t>(bytes), -1);
 }
 

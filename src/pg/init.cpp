@@ -1,9 +1,10 @@
-// Start-up of the PostgreSQL layer: the failure-injection setting for tests, the size limit's
-// setting and the shared memory hooks for the preloaded case.
+// Start-up of the PostgreSQL layer: the size limit's setting, the testing aids' settings
+// (failure injection, give-back pause) and the shared memory hooks for the preloaded case.
 #include "simple_cache/pg/init.hpp"
 
 #include "simple_cache/pg/dsa_policy.hpp"
 #include "simple_cache/pg/postgres.hpp"
+#include "simple_cache/pg/segments.hpp"
 #include "simple_cache/pg/shared_state.hpp"
 #include "simple_cache/pg/size_limit.hpp"
 
@@ -16,11 +17,18 @@ namespace simple_cache::pg {
 namespace {
 
 int debug_fail_after = 0;
+int debug_give_back_pause = 0;
 
 // Re-arms the injected-failure countdown whenever the setting is assigned.
 void assign_debug_fail_after(int value, void *)
 {
     set_injected_failure_countdown(value);
+}
+
+// Passes the give-back pause on to the area code.
+void assign_debug_give_back_pause(int value, void *)
+{
+    set_give_back_pause_ms(value);
 }
 
 }  // namespace
@@ -35,6 +43,12 @@ void init()
         &debug_fail_after, 0, 0, INT_MAX, PGC_SUSET, GUC_NOT_IN_SAMPLE | GUC_NO_SHOW_ALL, nullptr,
         assign_debug_fail_after, nullptr);
     define_size_limit_setting();
+    DefineCustomIntVariable(
+        "simple_cache.debug_give_back_pause",
+        "Testing aid: a give-back of free shared memory segments pauses this long while it holds the free space.",
+        "Used by the tests to prove that other sessions' allocations wait for a give-back and succeed.",
+        &debug_give_back_pause, 0, 0, 60000, PGC_SUSET, GUC_UNIT_MS | GUC_NOT_IN_SAMPLE | GUC_NO_SHOW_ALL,
+        nullptr, assign_debug_give_back_pause, nullptr);
     if (process_shared_preload_libraries_in_progress)
         install_shmem_hooks();
 }

@@ -2,6 +2,7 @@
 #include "simple_cache/pg/shared_state.hpp"
 
 #include "simple_cache/pg/error.hpp"
+#include "simple_cache/pg/segments.hpp"
 
 namespace simple_cache::pg {
 
@@ -67,6 +68,7 @@ void create_area(SharedRoot *root)
     control->control_size = sizeof(AreaControl);
     LWLockInitialize(&control->init_lock, root->area_tranche);
     LWLockInitialize(&control->limit_lock, root->area_tranche);
+    control->reserve.create(area);  // now, so that the blocks lie in the first segment
 
     root->control = control_ptr;
     root->area_handle = dsa_get_handle(area);
@@ -83,6 +85,18 @@ void attach_area(SharedRoot *root)
     dsa_pin_mapping(area);
     attachment.control = static_cast<AreaControl *>(dsa_get_address(area, root->control));
     attachment.area = area;
+}
+
+// A kept zeroed block for a small bucket array (PolicyHooks).
+dsa_pointer take_reserved(size_t bytes)
+{
+    return attachment.control->reserve.take(attachment.area, bytes);
+}
+
+// Puts a kept block back (PolicyHooks).
+bool put_back_reserved(dsa_pointer p, size_t bytes)
+{
+    return attachment.control->reserve.put_back(p, bytes);
 }
 
 // Reserves room for the struct in the main segment (preloaded case).
@@ -136,8 +150,15 @@ Attachment &attach()
                        "Restart the server after installing a new version of simple_cache.");
     }
     static DsaPolicy *policy = nullptr;
-    if (policy == nullptr)
+    if (policy == nullptr) {
+        PolicyHooks hooks;
+        hooks.take_reserved = take_reserved;
+        hooks.put_back_reserved = put_back_reserved;
+        hooks.wait_for_room = wait_for_give_back;
+        hooks.note_large = note_large_block;
+        set_policy_hooks(hooks);
         policy = new DsaPolicy(attachment.area, &attachment.control->counters, attachment.table_tranche);
+    }
     attachment.policy = policy;
     return attachment;
 }

@@ -82,8 +82,8 @@ SELECT ok(simple_cache_dump_hash_table() ~ '^entries: \d+\nbuckets: \d+\npartiti
 SELECT is((SELECT count(*) FROM regexp_matches(simple_cache_dump_hash_table(), 'partition \d+: \d+ entries, \d+ buckets', 'g')),
           128::bigint, 'the table report has a line for each of the 128 partitions');
 SELECT is(pg_temp.locks_held(), 0, 'the table report counts no partition lock held between calls');
-SELECT ok(simple_cache_dump_area() ~ '\nin use: \d+ bytes in \d+ blocks\ndsa_dump:\n',
-          'the area report has the in-use line followed by dsa_dump output');
+SELECT ok(simple_cache_dump_area() ~ '\nin use: \d+ bytes in \d+ blocks\nsegments: \d+ bytes in \d+ segments, \d+ of them wholly free \(\d+ bytes\)\ndsa_dump:\n',
+          'the area report has the in-use and segments lines followed by dsa_dump output');
 SELECT ok(simple_cache_dump_area() ~ '\n\s*total_segment_size: \d+\n', 'the area report includes the total segment size');
 
 -- The reports follow the cache: entries and bytes in use (this session is alone here).

@@ -53,6 +53,18 @@ struct AllocationCounters {
     }
 };
 
+// What the shared state adds to every DsaPolicy of this backend (set on attaching, see
+// shared_state.cpp). Without hooks, as in the benchmark module, allocation is plain dsa.c.
+struct PolicyHooks {
+    dsa_pointer (*take_reserved)(size_t bytes) = nullptr;  // a kept zeroed block, or invalid
+    bool (*put_back_reserved)(dsa_pointer p, size_t bytes) = nullptr;  // false: not a kept one
+    bool (*wait_for_room)() = nullptr;  // after a refusal: true if waiting made a retry worth it
+    void (*note_large)(dsa_pointer p, bool allocated) = nullptr;  // a block over 8 kB came or went
+};
+
+// Installs the hooks for every DsaPolicy of this backend.
+void set_policy_hooks(const PolicyHooks &hooks);
+
 class DsaPolicy {
   public:
     using Pointer = dsa_pointer;

@@ -9,8 +9,10 @@
 
 #include <atomic>
 
+#include "simple_cache/pg/block_reserve.hpp"
 #include "simple_cache/pg/dsa_policy.hpp"
 #include "simple_cache/pg/postgres.hpp"
+#include "simple_cache/pg/segments.hpp"
 
 namespace simple_cache::pg {
 
@@ -20,7 +22,7 @@ inline constexpr const char *kTableTrancheName = "simple_cache_dht";
 // The layout of the structures in the shared area. Bump it whenever any of them changes, so
 // that a backend running a newer library never reads an area made by an older one (after a
 // package upgrade without a server restart) and stops with an error instead.
-inline constexpr uint32_t kSharedLayoutVersion = 4;
+inline constexpr uint32_t kSharedLayoutVersion = 5;
 
 // Lives at the start of the area; found through SharedRoot::control.
 struct AreaControl {
@@ -38,6 +40,8 @@ struct AreaControl {
     std::atomic<dsa_pointer> fsm_root;         // the free-space map's root
     std::atomic<dsa_pointer> scope_registry;   // the database scopes (database_scope.cpp)
     AllocationCounters counters;
+    BlockReserve reserve;                      // blocks for small bucket arrays, made first
+    LargeBlockCounts large_blocks;             // large blocks per segment; give-back due
 };
 
 // This backend's view of the shared area.
