@@ -94,6 +94,9 @@ AreaSegments current_segments(dsa_area *area)
 void trim(dsa_area *area)
 {
     guard([=] { dsa_trim(area); });
+    // The size classes whose empty superblocks just went keep none now: from here on, only
+    // classes allocated again count as keeping one (room.cpp's can-it-fit check uses this).
+    attach().control->counters.small_groups_used.store(0, std::memory_order_relaxed);
 }
 
 // Allocates without raising an error for lack of room; InvalidDsaPointer then.
