@@ -56,9 +56,6 @@ constexpr const char *kLibraryName = "simple_cache";
 // not part of a shutdown).
 constexpr int kRestartSeconds = 10;
 
-// Room for an error's texts in a log line.
-constexpr size_t kTextRoom = 1024;
-
 // Asked by the load between entries: a shutdown request ends it early.
 bool shutdown_requested()
 {
@@ -73,51 +70,19 @@ void recover_after_error()
     AtEOXact_Files(false);
 }
 
-// Copies text into a fixed buffer, truncating; never allocates.
-void copy_text(char (&to)[kTextRoom], const char *from) noexcept
-{
-    strlcpy(to, from != nullptr ? from : "", kTextRoom);
-}
-
 // Runs f in a memory context that is reset afterwards. Whatever f throws is logged, with
-// `action` as context, instead of ending the worker. Returns whether f completed.
+// `action` as context, through the error boundary's one mechanism (pg::run_logging), instead
+// of ending the worker; then what an ERROR left behind is undone. Returns whether f completed.
 template <class F>
 bool run_logged(MemoryContext context, const char *action, F &&f)
 {
-    int sqlstate = ERRCODE_INTERNAL_ERROR;
-    char message[kTextRoom] = {};
-    char detail[kTextRoom] = {};
-    bool failed = true;
     MemoryContext old_context = MemoryContextSwitchTo(context);
-    try {
-        f();
-        failed = false;
-    } catch (const pg::PgError &e) {
-        sqlstate = e.data()->sqlerrcode;
-        copy_text(message, e.data()->message);
-        copy_text(detail, e.data()->detail);
-    } catch (const pg::SqlError &e) {
-        sqlstate = e.sqlstate();
-        copy_text(message, e.what());
-        copy_text(detail, e.detail().c_str());
-    } catch (const std::bad_alloc &) {
-        sqlstate = ERRCODE_OUT_OF_MEMORY;
-        copy_text(message, "out of memory");
-    } catch (const std::exception &e) {
-        copy_text(message, "internal error in simple_cache");
-        copy_text(detail, e.what());
-    } catch (...) {
-        copy_text(message, "internal error in simple_cache");
-    }
+    bool completed = pg::run_logging(LOG, "simple_cache background worker", action, f);
     MemoryContextSwitchTo(old_context);
     MemoryContextReset(context);
-    if (!failed)
-        return true;
-    recover_after_error();
-    ereport(LOG, (errcode(sqlstate), errmsg_internal("%s", message),
-                  detail[0] != '\0' ? errdetail_internal("%s", detail) : 0,
-                  errcontext("simple_cache background worker, %s", action)));
-    return false;
+    if (!completed)
+        recover_after_error();
+    return completed;
 }
 
 // What the worker tells about a saved file.

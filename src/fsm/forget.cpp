@@ -52,7 +52,7 @@ void forget_keys(const std::vector<FsmKey> &keys)
 }
 
 // Forgets the pending relations; run through the error boundary from the commit callback.
-Datum forget_pending_body(FunctionCallInfo)
+void forget_pending()
 {
     std::vector<FsmKey> keys;
     keys.reserve(pending.size());
@@ -60,7 +60,6 @@ Datum forget_pending_body(FunctionCallInfo)
         keys.push_back(p.key);
     pending.clear();
     forget_keys(keys);
-    return Datum(0);
 }
 
 // Transaction end: forget at pre-commit, discard on abort.
@@ -70,7 +69,7 @@ void on_transaction(XactEvent event, void *)
     case XACT_EVENT_PRE_COMMIT:
     case XACT_EVENT_PRE_PREPARE:
         if (!pending.empty())
-            pg::run_sql_function(forget_pending_body, nullptr);
+            pg::run_raising([] { forget_pending(); });  // before the commit record: may raise
         break;
     case XACT_EVENT_ABORT:
     case XACT_EVENT_PARALLEL_ABORT:

@@ -1,5 +1,6 @@
 // The error boundary's out-of-line parts: converting a caught PostgreSQL error into a C++
-// exception, and turning any exception into a PostgreSQL ERROR at the SQL entry points.
+// exception, and the one mechanism that turns any exception into one error report, raised at
+// SQL entry points and callbacks or logged by background workers.
 #include "simple_cache/pg/error.hpp"
 
 #include <stdexcept>
@@ -78,13 +79,71 @@ void register_held_lock_counter(HeldLockCounter counter)
         lock_counters[lock_counter_count++] = counter;
 }
 
-// Raises the PostgreSQL ERROR that a Report describes, unless a lock guard failed to release
-// its lock: that bug is reported instead.
-[[noreturn]] static void raise_report(const Report &report)
+namespace {
+
+// The failure capture() caught last. Static, so that the common path pays nothing for it
+// (backends are single-threaded, and capturing never runs while a report is raised or logged).
+Report captured;
+
+// The locks still held after an error reached a boundary, as a sentence for the log; empty
+// when there are none (every lock guard released its lock, as it must).
+void describe_held_locks(char (&to)[kMessageRoom])
 {
+    to[0] = '\0';
     if (unsigned held = held_locks(); held != 0)
-        ereport(ERROR, (errcode(ERRCODE_INTERNAL_ERROR),
-                        errmsg_internal("simple_cache bug: %u shared lock(s) still held after an error", held),
+        snprintf(to, kMessageRoom, "simple_cache bug: %u shared lock(s) still held after an error", held);
+}
+
+}  // namespace
+
+namespace detail {
+
+// See error.hpp. Every handler only copies plain data, so that raising or logging happens
+// after the handlers have ended and no exception object or C++ frame is skipped.
+bool capture(void (*invoke)(void *), void *f) noexcept
+{
+    captured.clear();
+    try {
+        invoke(f);
+        return true;
+    } catch (const PgError &e) {
+        captured.pg_error = e.data();
+    } catch (const SqlError &e) {
+        captured.sqlstate = e.sqlstate();
+        copy_text(captured.message, e.what());
+        copy_text(captured.detail, e.detail().c_str());
+        copy_text(captured.hint, e.hint().c_str());
+    } catch (const std::bad_alloc &) {
+        captured.sqlstate = ERRCODE_OUT_OF_MEMORY;
+        copy_text(captured.message, "out of memory");
+    } catch (const std::invalid_argument &e) {
+        captured.sqlstate = ERRCODE_INVALID_PARAMETER_VALUE;
+        copy_text(captured.message, e.what());
+    } catch (const std::length_error &e) {
+        captured.sqlstate = ERRCODE_PROGRAM_LIMIT_EXCEEDED;
+        copy_text(captured.message, e.what());
+    } catch (const std::out_of_range &e) {
+        captured.sqlstate = ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE;
+        copy_text(captured.message, e.what());
+    } catch (const std::exception &e) {
+        copy_text(captured.message, "internal error in simple_cache");
+        copy_text(captured.detail, e.what());
+    } catch (...) {
+        copy_text(captured.message, "internal error in simple_cache");
+        copy_text(captured.detail, "an unknown C++ exception was thrown");
+    }
+    return false;
+}
+
+// Raises the captured failure as a PostgreSQL ERROR, unless a lock guard failed to release its
+// lock: that bug is reported instead.
+void raise_captured()
+{
+    const Report &report = captured;
+    char held[kMessageRoom];
+    describe_held_locks(held);
+    if (held[0] != '\0')
+        ereport(ERROR, (errcode(ERRCODE_INTERNAL_ERROR), errmsg_internal("%s", held),
                         errdetail_internal("The original error was: %s",
                                            report.pg_error != nullptr ? report.pg_error->message
                                                                       : report.message)));
@@ -96,43 +155,37 @@ void register_held_lock_counter(HeldLockCounter counter)
     pg_unreachable();
 }
 
-// See error.hpp. The try block holds the body; every handler only copies plain data, and the
-// ERROR is raised after the handlers have ended, so no exception object or C++ frame is skipped.
+// Logs the captured failure, and a lock a guard failed to release as the bug it is.
+void log_captured(int level, const char *context, const char *action)
+{
+    const Report &report = captured;
+    char held[kMessageRoom];
+    describe_held_locks(held);
+    if (held[0] != '\0')
+        ereport(level, (errcode(ERRCODE_INTERNAL_ERROR), errmsg_internal("%s", held),
+                        errcontext("%s, %s", context, action)));
+    const ErrorData *pg = report.pg_error;
+    ereport(level, (errcode(pg != nullptr ? pg->sqlerrcode : report.sqlstate),
+                    errmsg_internal("%s", pg != nullptr && pg->message ? pg->message : report.message),
+                    (pg != nullptr ? pg->detail != nullptr : report.detail[0] != '\0')
+                        ? errdetail_internal("%s", pg != nullptr ? pg->detail : report.detail)
+                        : 0,
+                    (pg != nullptr ? pg->hint != nullptr : report.hint[0] != '\0')
+                        ? errhint("%s", pg != nullptr ? pg->hint : report.hint)
+                        : 0,
+                    errcontext("%s, %s", context, action)));
+}
+
+}  // namespace detail
+
+// See error.hpp.
 Datum run_sql_function(Datum (*body)(FunctionCallInfo), FunctionCallInfo fcinfo)
 {
-    // Static, so that the common path pays nothing for it (backends are single-threaded, and
-    // an SQL function called while another one reports is impossible: reporting never calls back).
-    static Report report;
-    report.clear();
-    try {
-        return body(fcinfo);
-    } catch (const PgError &e) {
-        report.pg_error = e.data();
-    } catch (const SqlError &e) {
-        report.sqlstate = e.sqlstate();
-        copy_text(report.message, e.what());
-        copy_text(report.detail, e.detail().c_str());
-        copy_text(report.hint, e.hint().c_str());
-    } catch (const std::bad_alloc &) {
-        report.sqlstate = ERRCODE_OUT_OF_MEMORY;
-        copy_text(report.message, "out of memory");
-    } catch (const std::invalid_argument &e) {
-        report.sqlstate = ERRCODE_INVALID_PARAMETER_VALUE;
-        copy_text(report.message, e.what());
-    } catch (const std::length_error &e) {
-        report.sqlstate = ERRCODE_PROGRAM_LIMIT_EXCEEDED;
-        copy_text(report.message, e.what());
-    } catch (const std::out_of_range &e) {
-        report.sqlstate = ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE;
-        copy_text(report.message, e.what());
-    } catch (const std::exception &e) {
-        copy_text(report.message, "internal error in simple_cache");
-        copy_text(report.detail, e.what());
-    } catch (...) {
-        copy_text(report.message, "internal error in simple_cache");
-        copy_text(report.detail, "an unknown C++ exception was thrown");
-    }
-    raise_report(report);
+    Datum result = 0;
+    auto call = [&] { result = body(fcinfo); };
+    if (!detail::capture(&detail::invoke<decltype(call)>, &call))
+        detail::raise_captured();
+    return result;
 }
 
 // See error.hpp.

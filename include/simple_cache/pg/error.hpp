@@ -105,6 +105,54 @@ auto guard(F &&f) -> decltype(f())
     }
 }
 
+// The one mechanism that turns whatever C++ code throws into one error report. capture()
+// runs f and keeps what it threw, as plain data, once every C++ frame of f is gone; the
+// report is then raised (entry points, callbacks) or logged (background worker loops). Either
+// way a lock guard that failed to release its lock is reported as the bug it is.
+namespace detail {
+bool capture(void (*invoke)(void *), void *f) noexcept;
+[[noreturn]] void raise_captured();
+void log_captured(int level, const char *context, const char *action);
+
+// Calls the callable that f points at.
+template <class F>
+void invoke(void *f)
+{
+    (*static_cast<F *>(f))();
+}
+
+// f's address for capture(), whatever its constness (invoke<F> casts it back).
+template <class F>
+void *address_of(F &f)
+{
+    return const_cast<void *>(static_cast<const void *>(&f));
+}
+}  // namespace detail
+
+// Runs f and raises whatever it throws as a PostgreSQL ERROR (SQLSTATE, detail and hint kept),
+// after f's frames are unwound: for code entered from PostgreSQL that may raise an error, such
+// as transaction callbacks taken before the commit record.
+template <class F>
+void run_raising(F &&f)
+{
+    using Callable = std::remove_reference_t<F>;
+    if (!detail::capture(&detail::invoke<Callable>, detail::address_of(f)))
+        detail::raise_captured();
+}
+
+// Runs f; whatever it throws is logged at `level`, with "context, action" as the error's
+// context line, instead of raised. Returns whether f completed. For loops that must go on
+// after a failure (background workers); the caller undoes what an ERROR leaves behind.
+template <class F>
+bool run_logging(int level, const char *context, const char *action, F &&f)
+{
+    using Callable = std::remove_reference_t<F>;
+    if (detail::capture(&detail::invoke<Callable>, detail::address_of(f)))
+        return true;
+    detail::log_captured(level, context, action);
+    return false;
+}
+
 // Runs an SQL function's body and reports whatever it throws as a PostgreSQL ERROR, after the
 // body's frames are unwound.
 Datum run_sql_function(Datum (*body)(FunctionCallInfo), FunctionCallInfo fcinfo);
