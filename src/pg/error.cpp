@@ -96,16 +96,15 @@ void register_held_lock_counter(HeldLockCounter counter)
     pg_unreachable();
 }
 
-// See error.hpp. The try block holds the body; every handler only copies plain data, and the
-// ERROR is raised after the handlers have ended, so no exception object or C++ frame is skipped.
-Datum run_sql_function(Datum (*body)(FunctionCallInfo), FunctionCallInfo fcinfo)
+namespace {
+
+// Fills report from the exception being handled: called only inside a catch block, it
+// rethrows that exception to sort it by type and copies plain data out of it. The one mapping
+// from C++ exceptions to SQLSTATEs, shared by every entry point.
+void describe_current_exception(Report &report) noexcept
 {
-    // Static, so that the common path pays nothing for it (backends are single-threaded, and
-    // an SQL function called while another one reports is impossible: reporting never calls back).
-    static Report report;
-    report.clear();
     try {
-        return body(fcinfo);
+        throw;
     } catch (const PgError &e) {
         report.pg_error = e.data();
     } catch (const SqlError &e) {
@@ -132,7 +131,39 @@ Datum run_sql_function(Datum (*body)(FunctionCallInfo), FunctionCallInfo fcinfo)
         copy_text(report.message, "internal error in simple_cache");
         copy_text(report.detail, "an unknown C++ exception was thrown");
     }
-    raise_report(report);
+}
+
+// The report of the entry point running now. Static, so that the common path pays nothing for
+// it (backends are single-threaded, and an entry point called while another one reports is
+// impossible: reporting never calls back).
+Report current_report;
+
+}  // namespace
+
+// See error.hpp. The try block holds the body; the handler only copies plain data, and the
+// ERROR is raised after it has ended, so no exception object or C++ frame is skipped.
+Datum run_sql_function(Datum (*body)(FunctionCallInfo), FunctionCallInfo fcinfo)
+{
+    current_report.clear();
+    try {
+        return body(fcinfo);
+    } catch (...) {
+        describe_current_exception(current_report);
+    }
+    raise_report(current_report);
+}
+
+// See error.hpp; the same as run_sql_function, for a body called from C code.
+void run_c_function(void (*body)(void *), void *context)
+{
+    current_report.clear();
+    try {
+        body(context);
+        return;
+    } catch (...) {
+        describe_current_exception(current_report);
+    }
+    raise_report(current_report);
 }
 
 // See error.hpp.
