@@ -107,7 +107,8 @@ suite_regress() {
 # Suite capi: builds the C API's test consumer (test/capi_consumer/) with PGXS against the
 # simple_cache_api.h that the build suite installed, installs it into the same PostgreSQL
 # (through sudo when we are not root), and runs its pg_regress suites (make installcheck)
-# against a throwaway cluster.
+# against a throwaway cluster, then capi_preload on the same cluster restarted with the
+# consumer preloaded.
 suite_capi() {
     local pg_config dir=test/capi_consumer
     pg_config=$(command -v pg_config)
@@ -119,8 +120,19 @@ suite_capi() {
     fi
     . test/cluster.sh
     cluster_start
+    capi_installcheck "$dir" "$pg_config"
+    # Then with the consumer preloaded alone: its _PG_init loads simple_cache in the postmaster.
+    cluster_restart "shared_preload_libraries = 'capi_consumer'"
+    capi_installcheck "$dir" "$pg_config" REGRESS=capi_preload
+}
+
+# Runs "make installcheck" in the consumer's directory $1 with PG_CONFIG $2 and further make
+# arguments; shows the differences and fails when a test fails.
+capi_installcheck() {
+    local dir=$1 pg_config=$2
+    shift 2
     rm -f "$dir/regression.diffs"
-    if ! "$MAKE" --no-print-directory -C "$dir" PG_CONFIG="$pg_config" installcheck; then
+    if ! "$MAKE" --no-print-directory -C "$dir" PG_CONFIG="$pg_config" installcheck "$@"; then
         if [[ -f $dir/regression.diffs ]]; then
             echo "--- $dir/regression.diffs"
             cat "$dir/regression.diffs"

@@ -5,6 +5,11 @@
 CREATE FUNCTION capi_published() RETURNS boolean
 AS 'MODULE_PATHNAME' LANGUAGE C STRICT;
 
+-- Whether the library's _PG_init found the API while being preloaded (and it is still the
+-- published one).
+CREATE FUNCTION capi_found_at_preload() RETURNS boolean
+AS 'MODULE_PATHNAME' LANGUAGE C STRICT;
+
 -- The published struct's version and size, this consumer's header's, and whether the header's
 -- last member is present by SIMPLE_CACHE_API_HAS (loads simple_cache).
 CREATE FUNCTION capi_api_info(OUT version integer, OUT size integer, OUT header_version integer,

@@ -10,6 +10,7 @@
 #include "catalog/pg_type.h"
 #include "fmgr.h"
 #include "funcapi.h"
+#include "miscadmin.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
@@ -17,6 +18,23 @@
 #include "extension/simple_cache/simple_cache_api.h"
 
 PG_MODULE_MAGIC;
+
+void		_PG_init(void);
+
+/* The API as _PG_init found it when this library was preloaded; NULL otherwise. */
+static const SimpleCacheApi *api_at_preload = NULL;
+
+/*
+ * Preloaded (shared_preload_libraries), this library loads simple_cache itself, in the
+ * postmaster, whatever the order of the list: every backend then inherits the published
+ * struct and this pointer.
+ */
+void
+_PG_init(void)
+{
+	if (process_shared_preload_libraries_in_progress)
+		api_at_preload = simple_cache_api_load();
+}
 
 /*
  * The C API, found (and simple_cache's library loaded if needed) on first use and kept for
@@ -95,6 +113,18 @@ Datum
 capi_published(PG_FUNCTION_ARGS)
 {
 	PG_RETURN_BOOL(published() != NULL);
+}
+
+PG_FUNCTION_INFO_V1(capi_found_at_preload);
+
+/*
+ * capi_found_at_preload() RETURNS boolean: whether _PG_init found the API while this library
+ * was being preloaded, and it is the struct published in this backend.
+ */
+Datum
+capi_found_at_preload(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_BOOL(api_at_preload != NULL && api_at_preload == published());
 }
 
 PG_FUNCTION_INFO_V1(capi_api_info);
