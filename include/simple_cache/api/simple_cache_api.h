@@ -15,7 +15,7 @@
  * Compatibility rule: SIMPLE_CACHE_API_VERSION changes only when an existing member changes
  * its meaning or signature; new members are only ever added at the end of the struct, which
  * makes `size` grow. A consumer accepts the struct when its version equals the version it was
- * compiled with and its size is at least the size it was compiled with (both helpers below
+ * compiled with and its size is at least the size it was compiled with (both lookup functions below
  * check this); a consumer that wants to run on an older simple_cache as well checks the
  * members it uses with SIMPLE_CACHE_API_HAS() instead of the whole size.
  *
