@@ -5,9 +5,15 @@ MODULE_big  = simple_cache
 DATA        = sql/simple_cache--1.0.sql
 PGFILEDESC  = "simple_cache - shared key/value cache and free-space map in DSA"
 
-SOURCES     = $(sort $(wildcard src/pg/*.cpp src/cache/*.cpp src/fsm/*.cpp src/sql/*.cpp))
+SOURCES     = $(sort $(wildcard src/pg/*.cpp src/cache/*.cpp src/fsm/*.cpp src/sql/*.cpp src/api/*.cpp))
 OBJS        = $(SOURCES:.cpp=.o)
-PROJECT_HEADERS = $(wildcard include/simple_cache/*/*.hpp include/simple_cache/*/*/*.hpp src/*/*.hpp)
+PROJECT_HEADERS = $(wildcard include/simple_cache/*/*.hpp include/simple_cache/*/*/*.hpp src/*/*.hpp) \
+                  include/simple_cache/api/simple_cache_api.h
+
+# The C API's public header, for other extensions: installed into
+# $(includedir_server)/extension/simple_cache/, included as
+# "extension/simple_cache/simple_cache_api.h".
+HEADERS     = include/simple_cache/api/simple_cache_api.h
 
 REGRESS      = $(basename $(notdir $(sort $(wildcard sql/[0-9]*.sql))))
 REGRESS_OPTS = --inputdir=. --load-extension=simple_cache

@@ -8,6 +8,8 @@
 #   unit-tsan  core unit tests with ThreadSanitizer                      (test/unit/*.cpp)
 #   regress    make installcheck: pg_regress and pg_isolation_regress
 #              (sql/[0-9]*.sql with expected/, test/isolation/specs/*.spec)
+#   capi       the C API's test consumer (test/capi_consumer/, a C extension built against the
+#              installed simple_cache_api.h): built, installed, its pg_regress suites run
 #   pgtap      pg_prove over test/pgtap/*.sql
 #   pgbench    several pgbench clients at once: incr and cas increments, exact totals checked
 #   preload    test/preload_smoke.sql on a server with shared_preload_libraries = 'simple_cache'
@@ -28,7 +30,7 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
 export MAKE=${MAKE:-make}
 
-ALL_SUITES=(deps build unit unit-tsan regress pgtap pgbench preload perl-tap consistency fuzz sqlsmith)
+ALL_SUITES=(deps build unit unit-tsan regress capi pgtap pgbench preload perl-tap consistency fuzz sqlsmith)
 SKIP=77          # exit status by which a suite says "nothing to run"
 BUILD_OK=0
 PASSED=0
@@ -98,6 +100,43 @@ suite_regress() {
                 cat "$diffs"
             fi
         done
+        return 1
+    fi
+}
+
+# Suite capi: builds the C API's test consumer (test/capi_consumer/) with PGXS against the
+# simple_cache_api.h that the build suite installed, installs it into the same PostgreSQL
+# (through sudo when we are not root), and runs its pg_regress suites (make installcheck)
+# against a throwaway cluster, then capi_preload on the same cluster restarted with the
+# consumer preloaded.
+suite_capi() {
+    local pg_config dir=test/capi_consumer
+    pg_config=$(command -v pg_config)
+    "$MAKE" --no-print-directory -C "$dir" PG_CONFIG="$pg_config"
+    if [[ $(id -u) -eq 0 ]]; then
+        "$MAKE" --no-print-directory -C "$dir" PG_CONFIG="$pg_config" install
+    else
+        sudo "$MAKE" --no-print-directory -C "$dir" PG_CONFIG="$pg_config" install
+    fi
+    . test/cluster.sh
+    cluster_start
+    capi_installcheck "$dir" "$pg_config"
+    # Then with the consumer preloaded alone: its _PG_init loads simple_cache in the postmaster.
+    cluster_restart "shared_preload_libraries = 'capi_consumer'"
+    capi_installcheck "$dir" "$pg_config" REGRESS=capi_preload
+}
+
+# Runs "make installcheck" in the consumer's directory $1 with PG_CONFIG $2 and further make
+# arguments; shows the differences and fails when a test fails.
+capi_installcheck() {
+    local dir=$1 pg_config=$2
+    shift 2
+    rm -f "$dir/regression.diffs"
+    if ! "$MAKE" --no-print-directory -C "$dir" PG_CONFIG="$pg_config" installcheck "$@"; then
+        if [[ -f $dir/regression.diffs ]]; then
+            echo "--- $dir/regression.diffs"
+            cat "$dir/regression.diffs"
+        fi
         return 1
     fi
 }
@@ -197,7 +236,7 @@ run_suite() {
     local name=$1 rc
     echo
     echo "=================== $name ==================="
-    if [[ $BUILD_OK -eq 0 && $name =~ ^(regress|pgtap|pgbench|preload|perl-tap|consistency|sqlsmith)$ ]]; then
+    if [[ $BUILD_OK -eq 0 && $name =~ ^(regress|capi|pgtap|pgbench|preload|perl-tap|consistency|sqlsmith)$ ]]; then
         echo "not run: the build failed"
         rc=1
     else

@@ -69,6 +69,8 @@ int purger_count = 0;
 // This backend's scope and its record (kept while the record holds that scope and is live).
 ScopeRecord *my_record = nullptr;
 ScopeId my_scope = kNoScope;
+// simple_cache's extension oid in this backend's database, as my_scope was resolved with.
+Oid my_extension = InvalidOid;
 bool exit_callback_registered = false;
 
 // Set when the catalogs that make up the identity may have changed: resolve again.
@@ -352,6 +354,7 @@ ScopeId resolve_current_scope()
             my_record = record;
         }
         my_scope = record->id.load(std::memory_order_relaxed);
+        my_extension = identity.extension;
     }
     collect_dead_scopes(retired);
     return my_scope;
@@ -548,6 +551,12 @@ bool scope_is_live(ScopeId scope) noexcept
 ScopeId resolved_scope() noexcept
 {
     return my_scope;
+}
+
+bool extension_in_current_database()
+{
+    current_scope();
+    return my_extension != InvalidOid;
 }
 
 void register_scope_purger(ScopePurger purger)

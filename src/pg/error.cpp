@@ -188,6 +188,13 @@ Datum run_sql_function(Datum (*body)(FunctionCallInfo), FunctionCallInfo fcinfo)
     return result;
 }
 
+// See error.hpp; the same as run_sql_function, for a body called from C code.
+void run_c_function(void (*body)(void *), void *context)
+{
+    if (!detail::capture(body, context))
+        detail::raise_captured();
+}
+
 // See error.hpp.
 void check_for_interrupts()
 {

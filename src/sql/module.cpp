@@ -1,4 +1,5 @@
 // The module's entry: PostgreSQL's magic block and _PG_init, which only calls each layer's init.
+#include "simple_cache/api/c_api.hpp"
 #include "simple_cache/cache/cache.hpp"
 #include "simple_cache/cache/persistence_file.hpp"
 #include "simple_cache/fsm/fsm.hpp"
@@ -20,5 +21,6 @@ extern "C" void _PG_init(void)
     simple_cache::cache::init();
     simple_cache::cache::persistence_init();
     simple_cache::fsm::init();
+    simple_cache::api::init();
     MarkGUCPrefixReserved("simple_cache");
 }

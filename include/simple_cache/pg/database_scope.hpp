@@ -109,6 +109,11 @@ bool scope_is_live(ScopeId scope) noexcept;
 // This backend's scope if it has resolved one (kNoScope otherwise); never reads the catalogs.
 ScopeId resolved_scope() noexcept;
 
+// Whether CREATE EXTENSION simple_cache was run in the current database, as the current scope
+// knows it (resolving the scope as current_scope() does, so as cheap as that once resolved;
+// CREATE and DROP EXTENSION are noticed like any change of the scope's identity).
+bool extension_in_current_database();
+
 // Reclaims every entry or relation of the given (retired) scopes. Registered by each feature
 // from _PG_init; must do nothing when the feature was never used in this server.
 using ScopePurger = void (*)(const ScopeId *scopes, size_t count);

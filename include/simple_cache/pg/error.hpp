@@ -4,7 +4,8 @@
 // exception, so C++ destructors run as the error travels up. Upward: every SQL-callable function
 // is defined with SIMPLE_CACHE_FUNCTION, whose wrapper catches every exception and raises it as a
 // PostgreSQL ERROR only after all C++ frames are gone; a PgError is re-raised unchanged
-// (SQLSTATE, detail, hint and context intact).
+// (SQLSTATE, detail, hint and context intact). The C API's functions go through the same
+// wrapper (run_c_function).
 #pragma once
 
 #include <exception>
@@ -156,6 +157,12 @@ bool run_logging(int level, const char *context, const char *action, F &&f)
 // Runs an SQL function's body and reports whatever it throws as a PostgreSQL ERROR, after the
 // body's frames are unwound.
 Datum run_sql_function(Datum (*body)(FunctionCallInfo), FunctionCallInfo fcinfo);
+
+// Runs body(context) for an entry point called from C code (the C API, src/api/) and reports
+// whatever it throws as a PostgreSQL ERROR, the same way as run_sql_function, after body's
+// frames are unwound. The frames between the C caller and this call must hold nothing with a
+// destructor, since the ERROR passes over them.
+void run_c_function(void (*body)(void *), void *context);
 
 // Checks for query cancel and termination from C++ code (through guard()).
 void check_for_interrupts();
