@@ -18,6 +18,13 @@ namespace {
 
 int debug_fail_after = 0;
 int debug_give_back_pause = 0;
+int debug_layout_version = 0;
+
+// Passes the pretended layout version on to the attachment code.
+void assign_debug_layout_version(int value, void *)
+{
+    set_layout_version_override(value);
+}
 
 // Re-arms the injected-failure countdown whenever the setting is assigned.
 void assign_debug_fail_after(int value, void *)
@@ -42,6 +49,13 @@ void init()
         "leaves no lock held and no memory leaked.",
         &debug_fail_after, 0, 0, INT_MAX, PGC_SUSET, GUC_NOT_IN_SAMPLE | GUC_NO_SHOW_ALL, nullptr,
         assign_debug_fail_after, nullptr);
+    DefineCustomIntVariable(
+        "simple_cache.debug_layout_version",
+        "Testing aid: the shared area's layout version this session expects (0 = the library's own).",
+        "Used by the regression tests to show how an area made by another version of the library "
+        "is refused.",
+        &debug_layout_version, 0, 0, INT_MAX, PGC_SUSET, GUC_NOT_IN_SAMPLE | GUC_NO_SHOW_ALL, nullptr,
+        assign_debug_layout_version, nullptr);
     define_size_limit_setting();
     DefineCustomIntVariable(
         "simple_cache.debug_give_back_pause",

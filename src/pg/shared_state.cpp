@@ -22,6 +22,15 @@ struct SharedRoot {
 shmem_request_hook_type previous_request_hook = nullptr;
 shmem_startup_hook_type previous_startup_hook = nullptr;
 
+// The layout version this library expects; a test may pretend another (0: the real one).
+int layout_version_override = 0;
+
+// The layout version the area must have.
+uint32_t expected_layout_version()
+{
+    return layout_version_override != 0 ? static_cast<uint32_t>(layout_version_override) : kSharedLayoutVersion;
+}
+
 // This backend's attachment; area is null until attach() succeeds.
 Attachment attachment = {nullptr, nullptr, nullptr, 0, 0};
 
@@ -140,13 +149,19 @@ Attachment &attach()
         MemoryContextSwitchTo(old_context);
     });
     const AreaControl *control = attachment.control;
-    if (control->magic != kControlMagic || control->layout_version != kSharedLayoutVersion ||
+    uint32_t expected = expected_layout_version();
+    if (control->magic != kControlMagic || control->layout_version != expected ||
         control->control_size != sizeof(AreaControl)) {
-        attachment.area = nullptr;  // stay detached: every later call reports the same
+        uint32_t found = control->layout_version;
+        // Detach again, so that every later call attaches afresh and reports the same.
+        dsa_area *area = attachment.area;
+        attachment.area = nullptr;
+        attachment.control = nullptr;
+        guard([=] { dsa_detach(area); });
         throw SqlError(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
                        "simple_cache: the shared area was made by a different version of the library",
-                       "Its layout version is " + std::to_string(control->layout_version) + "; this library's is " +
-                           std::to_string(kSharedLayoutVersion) + ".",
+                       "Its layout version is " + std::to_string(found) + "; this library's is " +
+                           std::to_string(expected) + ".",
                        "Restart the server after installing a new version of simple_cache.");
     }
     static DsaPolicy *policy = nullptr;
@@ -173,6 +188,11 @@ bool area_exists()
         LWLockRelease(AddinShmemInitLock);
         return exists;
     });
+}
+
+void set_layout_version_override(int version)
+{
+    layout_version_override = version;
 }
 
 void install_shmem_hooks()

@@ -59,6 +59,10 @@ Attachment &attach();
 // Whether some process has created the area already (never creates it).
 bool area_exists();
 
+// Testing aid (simple_cache.debug_layout_version): makes this backend expect another layout
+// version (0: the real one), so that a test can see how a mismatch is refused.
+void set_layout_version_override(int version);
+
 // Reserves the shared struct and installs the startup hook (from _PG_init when preloaded).
 void install_shmem_hooks();
 
