@@ -278,8 +278,8 @@ SELECT pg_temp.digest() = :'digest_before' AS entries_intact;
 -- ... and with lru, entries are evicted until the bytes in use are under the new limit.
 SET simple_cache.eviction = lru;
 SELECT entries AS entries_before_lru FROM simple_cache_stats \gset
-SELECT simple_cache_set_size_limit(4 * 1024 * 1024);
-SELECT size_limit, area_bytes <= 4 * 1024 * 1024 AS evicted_down_to_limit,
+SELECT simple_cache_set_size_limit(:half);
+SELECT size_limit = :half AS limit_set, area_bytes <= :half AS evicted_down_to_limit,
        evictions > :evictions_before AS evictions_counted
 FROM simple_cache_stats;
 SELECT entries < :entries_before_lru AS fewer_entries FROM simple_cache_stats;

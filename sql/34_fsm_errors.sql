@@ -112,11 +112,11 @@ SELECT simple_cache_fsm_get_page(3400001, 150) AS data_functions_are_public;
 RESET ROLE;
 DROP ROLE regress_fsm34;
 
--- The map comes before the cache: with the area's size limit at its current size (at least
--- 16 MB, room enough for the map's default capacity) and the room left filled with cache values (eviction off, which only governs the cache's own writes),
--- record_many still succeeds, taking its room from the cache's entries. (53200 remains for a
--- limit too small for the map even with the cache empty.) The fillers left are dropped and the
--- limit lifted afterwards.
+-- The map's capacity is kept free of the cache: with the area's size limit at its current size
+-- (at least 16 MB, room enough for the map's default capacity) and the room left filled with
+-- cache values (eviction off), record_many still succeeds, in the room the cache could not take,
+-- and evicts none of the cache's entries. (53200 remains for a limit too small for the map.)
+-- The fillers are dropped and the limit lifted afterwards.
 SET simple_cache.eviction = none;
 CREATE FUNCTION pg_temp.total_segment_size() RETURNS bigint
 LANGUAGE sql AS $$ SELECT substring(simple_cache_dump_area() from '\n\s*total_segment_size: (\d+)')::bigint $$;
@@ -137,13 +137,17 @@ SELECT left(pg_temp.error_of($$SELECT simple_cache_fsm_record_many(3400001, arra
                                FROM generate_series(1, 3000000) g$$), 5) AS big_report,
        left(pg_temp.error_of($$SELECT simple_cache_fsm_record_many(3400009, array_agg(g::bigint), array_agg(100))
                                FROM generate_series(1, 3000000) g$$), 5) AS big_first_report;
-SELECT count(*) < :fillers AS fillers_evicted FROM simple_cache_list() WHERE starts_with(key, 'e34:fill:');
+SELECT count(*) = :fillers AS fillers_kept FROM simple_cache_list() WHERE starts_with(key, 'e34:fill:');
 DO $$ BEGIN PERFORM simple_cache_drop(key) FROM simple_cache_list() WHERE starts_with(key, 'e34:fill:'); END $$;
 SELECT simple_cache_set_size_limit(9223372036854775807);
 RESET simple_cache.eviction;
 SELECT pg_temp.pages_of(3400001) <> :'heap_before' AS heap_reported,
        (SELECT requested_pages FROM simple_cache_fsm_relations WHERE relid = 3400001::regclass) AS request,
        (SELECT count(*) FROM simple_cache_fsm_relations WHERE relid = 3400009::regclass) AS first_report_tracked;
+-- Back to the state the rest of this file starts from: 3400001 with its three pages, no 3400009.
+SELECT simple_cache_fsm_forget(3400009) AS forgotten,
+       simple_cache_fsm_record_many(3400001, ARRAY[1, 2, 3]::bigint[], ARRAY[100, 200, 300]) AS kept;
+SELECT pg_temp.pages_of(3400001) = :'heap_before' AS heap_as_before;
 SELECT consistent, problem, locks_held FROM simple_cache_fsm_check();
 
 -- Injected failures. Bytes in use by the whole area, less the map's hash table buckets (which

@@ -28,6 +28,7 @@ struct Removed {
     int64_t expired = 0;
     int64_t key_value_bytes = 0;
     int64_t with_ttl = 0;
+    int64_t large = 0;
     uint64_t item_bytes = 0;
 
     // Records one removed entry (its database's bytes are counted at once).
@@ -38,6 +39,7 @@ struct Removed {
         with_ttl += entry.has_expiry() ? 1 : 0;
         size_t bytes = CacheTable::item_bytes(key_size, entry.value_size);
         item_bytes += bytes;
+        large += bytes > core::kLargestSmallObject ? 1 : 0;
         pg::add_scope_usage(ScopedKey::scope_of(key), kScopeCacheBytes, -static_cast<int64_t>(bytes));
     }
 
@@ -53,6 +55,8 @@ struct Removed {
             c.add(kKeyValueBytes, -key_value_bytes);
         if (with_ttl != 0)
             c.add(kEntriesWithTtl, -with_ttl);
+        if (large != 0)
+            c.add(kLargeEntries, -large);
     }
 };
 
@@ -80,24 +84,14 @@ bool EvictionFilter::allows(pg::ScopeId of, size_t item_bytes) const noexcept
     case Kind::larger:
         return of != scope && (!pg::scope_is_live(of) || pg::scope_usage(of, kScopeCacheBytes) >
                                                              pg::scope_usage(scope, kScopeCacheBytes) + threshold);
-    case Kind::largest:
-        return !pg::scope_is_live(of) || pg::scope_usage(of, kScopeCacheBytes) >= threshold;
     }
     return true;
 }
 
-EvictionFilter EvictionFilter::largest()
-{
-    // Within a superblock of the largest, so that a round does not stop at its first eviction.
-    int64_t largest = pg::largest_scope_usage(kScopeCacheBytes);
-    return EvictionFilter{Kind::largest, pg::kNoScope, largest - static_cast<int64_t>(core::kSuperblockBytes), 0};
-}
 
 EvictionRound evict_round(const EvictionFilter &given)
 {
-    EvictionFilter filter = given;
-    if (filter.kind == EvictionFilter::Kind::largest)  // who is largest changes as the hand evicts
-        filter = EvictionFilter::largest();
+    const EvictionFilter &filter = given;
     int64_t now = now_ms();
     Removed removed;
     core::SweepResult swept =
@@ -106,7 +100,12 @@ EvictionRound evict_round(const EvictionFilter &given)
                 removed.note(entry, key, key_size, true);
                 return core::SweepAction::remove;
             }
-            if (!filter.allows(ScopedKey::scope_of(key), CacheTable::item_bytes(key_size, entry.value_size)))
+            if (!pg::scope_is_live(ScopedKey::scope_of(key))) {  // a dropped database's: nothing reads it
+                removed.note(entry, key, key_size, false);
+                return core::SweepAction::remove;
+            }
+            if (filter.spares(key, key_size) ||
+                !filter.allows(ScopedKey::scope_of(key), CacheTable::item_bytes(key_size, entry.value_size)))
                 return core::SweepAction::keep;
             if (entry.referenced != 0) {
                 entry.referenced = 0;
@@ -117,6 +116,11 @@ EvictionRound evict_round(const EvictionFilter &given)
         });
     removed.publish();
     return EvictionRound{swept.visited, static_cast<uint64_t>(removed.evicted + removed.expired), removed.item_bytes};
+}
+
+bool large_entries_exist()
+{
+    return cache_counters().total(kLargeEntries) > 0;
 }
 
 bool evict_until(const EvictionFilter &filter, const std::function<bool(const EvictionRound &so_far)> &done)
@@ -170,17 +174,5 @@ void sweep_expired_lightly()
     removed.publish();
 }
 
-bool reclaim_for_others(size_t bytes)
-{
-    if (!cache_exists())
-        return false;
-    uint64_t target = std::max<uint64_t>(bytes, core::kSuperblockBytes);
-    EvictionRound freed;
-    evict_until(EvictionFilter::largest(), [&](const EvictionRound &so_far) {
-        freed = so_far;
-        return so_far.bytes >= target;
-    });
-    return freed.removed > 0;
-}
 
 }  // namespace simple_cache::cache

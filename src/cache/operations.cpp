@@ -123,6 +123,20 @@ uint64_t remove_entries_where(Matches &&matches)
     return removed;
 }
 
+// Whether key holds a live value (and, when compare is set, one equal to expected), seen under
+// the partition's shared lock. Only a hint for skipping work: the write decides again under
+// its exclusive lock.
+bool live_value_matches(const ScopedKey &key, int64_t now, const char *expected, size_t expected_size, bool compare)
+{
+    CacheTable::Ref ref = cache_table().find(key.view(), LockMode::shared);
+    if (!ref || ref.entry().expired_at(now))
+        return false;
+    if (!compare)
+        return true;
+    return ref.entry().value_size == expected_size &&
+           (expected_size == 0 || std::memcmp(ref.tail(), expected, expected_size) == 0);
+}
+
 }  // namespace
 
 PutOutcome put(const char *key, size_t key_size, ValueBytes value, PutMode mode, Ttl ttl)
@@ -130,10 +144,21 @@ PutOutcome put(const char *key, size_t key_size, ValueBytes value, PutMode mode,
     ScopedKey scoped(key, key_size);
     note_write_during_startup_load(scoped.view());
     int64_t now = now_ms();
-    CacheTable::NewItem item = build_item(scoped, value, expiry_for(ttl, now));
+    int64_t expires = expiry_for(ttl, now);
+    if (value.size > kMaxValueBytes)  // bad input is refused whether or not the write would store
+        throw pg::SqlError(ERRCODE_PROGRAM_LIMIT_EXCEEDED, "simple_cache value is too long");
+    if (mode != PutMode::upsert) {
+        // A write that will not store needs no room: make none (evicting nothing) for it.
+        bool present = live_value_matches(scoped, now, nullptr, 0, false);
+        if (present == (mode == PutMode::add))
+            return PutOutcome{present, false};
+    }
+    CacheTable::NewItem item = build_item(scoped, value, expires);
     PutOutcome outcome = link_item(std::move(item), scoped, now, [mode](const CacheEntry *live, const char *) {
         return mode == PutMode::upsert || (mode == PutMode::add) == (live == nullptr);
     });
+    if (outcome.stored)
+        keep_database_within_limit_after_write(scoped);
     sweep_expired_lightly();
     give_back_segments_if_due();
     return outcome;
@@ -259,6 +284,10 @@ bool cas(const char *key, size_t key_size, const char *expected, size_t expected
     ScopedKey scoped(key, key_size);
     note_write_during_startup_load(scoped.view());
     int64_t now = now_ms();
+    if (new_value.size > kMaxValueBytes)  // bad input is refused whether or not it would swap
+        throw pg::SqlError(ERRCODE_PROGRAM_LIMIT_EXCEEDED, "simple_cache value is too long");
+    if (!live_value_matches(scoped, now, expected, expected_size, true))
+        return false;  // would not swap: make no room (evicting nothing) for it
     CacheTable::NewItem item = build_item(scoped, new_value, 0);
     CacheEntry *fresh = &item.entry();
     PutOutcome outcome = link_item(std::move(item), scoped, now, [&](const CacheEntry *live, const char *tail) {
@@ -268,6 +297,8 @@ bool cas(const char *key, size_t key_size, const char *expected, size_t expected
         fresh->set_expires_ms(live->expires_ms());  // a swap keeps the key's expiry
         return true;
     });
+    if (outcome.stored)
+        keep_database_within_limit_after_write(scoped);
     give_back_segments_if_due();
     return outcome.stored;
 }

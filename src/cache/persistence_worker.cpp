@@ -266,7 +266,7 @@ void collect_dead_databases()
 {
     pg::guard([] { StartTransactionCommand(); });
     try {
-        pg::collect_dead_scopes(true);
+        pg::collect_dead_scopes(pg::Collection::retire_and_purge);
     } catch (...) {
         pg::guard([] { AbortCurrentTransaction(); });
         throw;

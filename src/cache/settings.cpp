@@ -29,7 +29,6 @@ const struct config_enum_entry eviction_options[] = {
 void init()
 {
     pg::register_scope_purger(purge_scopes);
-    pg::register_reclaimer(reclaim_for_others);
     DefineCustomIntVariable("simple_cache.default_ttl",
                             "Time to live of values put without one (0 = they never expire).",
                             nullptr, &default_ttl_seconds, 0, 0, INT_MAX, PGC_USERSET, GUC_UNIT_S,

@@ -10,8 +10,11 @@
 // configuration, as every database's default): an ordinary role can change neither, so a
 // database's users cannot lift the limits an administrator gave it. Each database's sessions
 // apply their values to their own database (database_limits.hpp).
+#include <algorithm>
+
 #include "simple_cache/fsm/fsm.hpp"
 #include "simple_cache/fsm/shared.hpp"
+#include "simple_cache/pg/size_limit.hpp"
 
 extern "C" {
 #include "utils/guc.h"
@@ -28,8 +31,29 @@ int max_pages_per_database = 0;
 
 }  // namespace
 
+// The bytes the map may need at its configured capacity, kept free of the cache (from the
+// start: a map first used in a full area must find them free): the pages'
+// storage twice over (a relation's storage is reallocated whole when it grows, and the old
+// one is freed after the new one is filled), every relation's hash table item, directory
+// slot and a share of the bucket arrays, and a 64 kB block for each of the few size classes
+// the map's small allocations use.
+uint64_t room_for_the_map()
+{
+    namespace cf = core::fsm;
+    uint64_t chunks = cf::capacity_chunks(static_cast<uint64_t>(std::max(0, setting_max_pages())));
+    uint64_t storage = 0;
+    if (chunks > 0)
+        storage = std::max(cf::StorageLayout::of(cf::RelationKind::heap, static_cast<uint32_t>(chunks)).bytes,
+                           cf::StorageLayout::of(cf::RelationKind::index, static_cast<uint32_t>(chunks)).bytes);
+    uint64_t relations = static_cast<uint64_t>(std::max(1, setting_max_relations()));
+    constexpr uint64_t kBytesPerRelation = 256;  // item, slot and buckets, rounded up generously
+    constexpr uint64_t kSmallSizeClasses = 8;
+    return 2 * storage + relations * kBytesPerRelation + kSmallSizeClasses * core::kSuperblockBytes;
+}
+
 void init()
 {
+    pg::register_room_reserver(room_for_the_map);
     pg::register_scope_purger(purge_scopes);
     DefineCustomIntVariable("simple_cache.fsm_max_pages",
                             "Page slots the free-space map may use, for all relations together.",

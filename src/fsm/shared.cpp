@@ -13,6 +13,7 @@
 #include "simple_cache/fsm/fsm.hpp"
 #include "simple_cache/fsm/locks.hpp"
 #include "simple_cache/pg/error.hpp"
+#include "simple_cache/pg/size_limit.hpp"
 #include "simple_cache/pg/shared_state.hpp"
 
 namespace simple_cache::fsm {
@@ -130,7 +131,7 @@ void attach_map()
     pg::Attachment &a = pg::attach();
     if (fsm_policy == nullptr) {
         fsm_policy = new pg::DsaPolicy(a.area, &a.control->counters, m->directory_tranche);
-        fsm_policy->take_room_from_others();  // the map's capacity comes before the cache's entries
+        fsm_policy->use_reserved_room();  // the map's capacity is kept free of the cache
     }
     dsa_pointer root_ptr = pg::ensure_root(a.control->fsm_root, create_root);
     auto *root = static_cast<FsmRoot *>(fsm_policy->address(root_ptr));

@@ -258,6 +258,18 @@ bool database_row_unchanged(Oid database, TransactionId row_xmin)
     return same;
 }
 
+// The xmin of database's pg_database row, or InvalidTransactionId when it does not exist.
+// Plain PostgreSQL code.
+TransactionId database_row_xmin(Oid database)
+{
+    HeapTuple tuple = SearchSysCache1(DATABASEOID, ObjectIdGetDatum(database));
+    if (!HeapTupleIsValid(tuple))
+        return InvalidTransactionId;
+    TransactionId xmin = HeapTupleHeaderGetRawXmin(tuple->t_data);
+    ReleaseSysCache(tuple);
+    return xmin;
+}
+
 // Stops counting this backend as a user of its scope.
 void detach_my_scope()
 {
@@ -310,6 +322,30 @@ void register_exit_callback()
     exit_callback_registered = true;
 }
 
+// Inside a transaction that has written, the catalogs may show its own uncommitted changes (an
+// ALTER DATABASE or GRANT, a DROP and CREATE EXTENSION not committed yet), which must neither
+// retire the database's scope nor rename it: the scope in use is kept (or the database's live
+// scope joined as it is), and the identity is judged again in a later transaction. nullptr
+// when there is nothing to keep.
+ScopeRecord *scope_kept_while_writing(ScopeRegistry &reg)
+{
+    if (!guard([] { return TransactionIdIsValid(GetTopTransactionIdIfAny()); }))
+        return nullptr;
+    identity_may_have_changed = true;  // judge again once this transaction is over
+    if (my_record != nullptr && my_record->id.load(std::memory_order_relaxed) == my_scope &&
+        my_record->state.load(std::memory_order_acquire) == kLive)
+        return my_record;
+    LockHolder lock(&reg.lock, LW_EXCLUSIVE);
+    ScopeRecord *record = find_live(reg, MyDatabaseId);
+    if (record == nullptr)
+        return nullptr;
+    detach_my_scope();
+    record->backends.fetch_add(1, std::memory_order_acq_rel);
+    my_record = record;
+    my_scope = record->id.load(std::memory_order_relaxed);
+    return record;
+}
+
 // Resolves the current database's scope: finds the live scope with this database's identity,
 // adopts a changed pg_database row while backends use the scope, or retires an older
 // incarnation's scope and registers a new one.
@@ -320,6 +356,8 @@ ScopeId resolve_current_scope()
     ScopeRegistry &reg = registry();
     register_exit_callback();
     register_invalidation_callbacks();
+    if (ScopeRecord *kept = scope_kept_while_writing(reg))
+        return kept->id.load(std::memory_order_relaxed);
     identity_may_have_changed = false;  // a change from now on is seen by the read below or flagged again
     DatabaseIdentity identity{};
     guard([&] { read_identity(&identity); });
@@ -356,7 +394,9 @@ ScopeId resolve_current_scope()
         my_scope = record->id.load(std::memory_order_relaxed);
         my_extension = identity.extension;
     }
-    collect_dead_scopes(retired);
+    // Only retire here: purging scans the whole cache, too much for whichever call happens to
+    // come first (eviction takes a retired scope's entries first; saves and flushes purge).
+    collect_dead_scopes(retired ? Collection::retire_now : Collection::retire_when_due);
     return my_scope;
 }
 
@@ -370,28 +410,37 @@ bool claim_collection(ScopeRegistry &reg, bool force)
     return reg.last_collection_ms.compare_exchange_strong(last, now) || force;
 }
 
-// Retires live scopes whose database is gone, or whose row changed while no backend used them.
+// Retires live scopes whose database is gone, or whose row changed while no backend used them;
+// a scope that backends of its database use takes its rewritten row's identity instead (the
+// database cannot have been dropped while they are connected).
 void retire_dead_scopes(ScopeRegistry &reg)
 {
-    std::vector<ScopeEntry> unused;
+    std::vector<ScopeEntry> live;
     for_each_record(reg, [&](ScopeRecord &record) {
-        if (record.state.load(std::memory_order_relaxed) == kLive && record.backends.load(std::memory_order_acquire) == 0)
-            unused.push_back(ScopeEntry{record.id.load(std::memory_order_relaxed), record.identity});
+        if (record.state.load(std::memory_order_relaxed) == kLive)
+            live.push_back(ScopeEntry{record.id.load(std::memory_order_relaxed), record.identity});
     });
-    std::vector<ScopeId> dead;
-    for (const ScopeEntry &entry : unused) {
+    std::vector<ScopeEntry> changed;  // with the row's xmin now (invalid: the database is gone)
+    for (const ScopeEntry &entry : live) {
         Oid database = entry.identity.database;
-        TransactionId row_xmin = entry.identity.row_xmin;
-        if (!guard([=] { return database_row_unchanged(database, row_xmin); }))
-            dead.push_back(entry.id);
+        TransactionId now = guard([=] { return database_row_xmin(database); });
+        if (now != entry.identity.row_xmin) {
+            ScopeEntry seen = entry;
+            seen.identity.row_xmin = now;
+            changed.push_back(seen);
+        }
     }
-    if (dead.empty())
+    if (changed.empty())
         return;
     LockHolder lock(&reg.lock, LW_EXCLUSIVE);
-    for (ScopeId id : dead) {
-        ScopeRecord *record = record_of(reg, id);
-        if (record != nullptr && record->state.load(std::memory_order_relaxed) == kLive &&
-            record->backends.load(std::memory_order_acquire) == 0)
+    for (const ScopeEntry &seen : changed) {
+        ScopeRecord *record = record_of(reg, seen.id);
+        if (record == nullptr || record->state.load(std::memory_order_relaxed) != kLive)
+            continue;
+        bool in_use = record->backends.load(std::memory_order_acquire) > 0;
+        if (in_use && TransactionIdIsValid(seen.identity.row_xmin))
+            record->identity.row_xmin = seen.identity.row_xmin;
+        else if (!in_use)
             record->state.store(kRetired, std::memory_order_release);
     }
 }
@@ -525,23 +574,6 @@ std::vector<ScopeReport> scope_reports()
     return reports;
 }
 
-int64_t largest_scope_usage(int counter) noexcept
-{
-    if (registry_root == nullptr)
-        return 0;
-    uint32_t used = __atomic_load_n(&registry_root->slots_used, __ATOMIC_ACQUIRE);
-    int64_t largest = 0;
-    for (uint32_t slot = 0; slot < used; ++slot) {
-        ScopeRecord *block = block_at(slot / kSlotsPerBlock);
-        if (block == nullptr)
-            continue;
-        ScopeRecord &r = block[slot % kSlotsPerBlock];
-        if (r.state.load(std::memory_order_acquire) == kLive)
-            largest = std::max(largest, r.usage[counter].load(std::memory_order_relaxed));
-    }
-    return largest;
-}
-
 bool scope_is_live(ScopeId scope) noexcept
 {
     ScopeRecord *record = record_of_unlocked(scope);
@@ -568,15 +600,16 @@ void register_scope_purger(ScopePurger purger)
         purgers[purger_count++] = purger;
 }
 
-void collect_dead_scopes(bool force)
+void collect_dead_scopes(Collection collection)
 {
     if (!registry_exists())
         return;
     ScopeRegistry &reg = registry();
-    if (!claim_collection(reg, force))
+    if (!claim_collection(reg, collection != Collection::retire_when_due))
         return;
     retire_dead_scopes(reg);
-    purge_retired_scopes(reg);
+    if (collection == Collection::retire_and_purge)
+        purge_retired_scopes(reg);
 }
 
 }  // namespace simple_cache::pg

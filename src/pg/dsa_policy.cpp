@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include "simple_cache/pg/error.hpp"
+#include "simple_cache/pg/size_limit.hpp"
 
 namespace simple_cache::pg {
 
@@ -19,18 +20,6 @@ void (*allocation_hook)() = nullptr;
 // The area's hooks (see set_policy_hooks).
 PolicyHooks hooks;
 
-// Lower-priority users of the area that can give room back.
-Reclaimer reclaimers[2];
-int reclaimer_count = 0;
-
-// Asks the reclaimers for room for `bytes`; false when none could free anything.
-bool reclaim_room(size_t bytes)
-{
-    bool freed = false;
-    for (int i = 0; i < reclaimer_count; ++i)
-        freed = reclaimers[i](bytes) || freed;
-    return freed;
-}
 
 // Raises the injected ERROR when the countdown reaches zero. Called inside guard().
 void maybe_inject_failure()
@@ -42,15 +31,6 @@ void maybe_inject_failure()
 }
 
 }  // namespace
-
-void register_reclaimer(Reclaimer reclaimer)
-{
-    for (int i = 0; i < reclaimer_count; ++i)
-        if (reclaimers[i] == reclaimer)
-            return;
-    if (reclaimer_count < static_cast<int>(sizeof reclaimers / sizeof reclaimers[0]))
-        reclaimers[reclaimer_count++] = reclaimer;
-}
 
 void set_injected_failure_countdown(int n)
 {
@@ -76,8 +56,8 @@ int backend_stripe(int stripes)
 // operating system refuses the memory. The allocation hook runs first (in the extension:
 // taking up simple_cache.max_memory). A zeroed block of a size the reserve keeps comes from the
 // reserve while it has one. A give-back of free segments holds the free space for a moment, so
-// a refusal while one runs is retried once it is over; then a policy that takes room from
-// others asks the reclaimers. Other DSA errors arrive as PgError.
+// a refusal while one runs is retried once it is over; then a policy that may use the reserved
+// room tries under the full limit. Other DSA errors arrive as PgError.
 DsaPolicy::Pointer DsaPolicy::allocate_with(size_t bytes, int flags)
 {
     if (allocation_hook != nullptr)
@@ -96,8 +76,8 @@ DsaPolicy::Pointer DsaPolicy::allocate_with(size_t bytes, int flags)
     Pointer p = guard([=] { return dsa_allocate_extended(area, bytes, flags); });
     if (!DsaPointerIsValid(p) && h.wait_for_room != nullptr && h.wait_for_room())
         p = guard([=] { return dsa_allocate_extended(area, bytes, flags); });
-    while (!DsaPointerIsValid(p) && takes_room_ && reclaim_room(bytes))
-        p = guard([=] { return dsa_allocate_extended(area, bytes, flags); });
+    if (!DsaPointerIsValid(p) && uses_reserved_room_)
+        p = allocate_in_reserved_room(area, bytes, flags);
     if (DsaPointerIsValid(p)) {
         counters_->add(static_cast<int64_t>(bytes), 1);
         counters_->note_size(bytes);

@@ -429,6 +429,18 @@ AreaSegments give_back_free_segments(uint64_t spare_bytes)
     return current_segments(area);
 }
 
+bool area_could_hold_run(uint64_t bytes, uint64_t limit)
+{
+    AreaSegments now = current_segments(attach().area);
+    if (!now.parsed)
+        return true;
+    for (const SegmentInfo &s : now.segments)
+        if (s.usable_pages * core::kAreaPageBytes >= bytes)
+            return true;
+    uint64_t kept = now.total_bytes - now.wholly_free_bytes();
+    return limit > kept && limit - kept >= bytes + core::kSuperblockBytes;  // with room for its header
+}
+
 void set_give_back_pause_ms(int ms)
 {
     give_back_pause_ms = ms;

@@ -1,6 +1,8 @@
 // The shared area's size limit and the simple_cache.max_memory setting (see size_limit.hpp).
 #include "simple_cache/pg/size_limit.hpp"
 
+#include <algorithm>
+
 #include "simple_cache/pg/dsa_policy.hpp"
 #include "simple_cache/pg/error.hpp"
 #include "simple_cache/pg/shared_state.hpp"
@@ -18,6 +20,20 @@ int max_memory_kb = 256 * 1024;
 
 // PgReloadTime of the reading this process judged last; DT_NOBEGIN before the first.
 TimestampTz judged_reading = DT_NOBEGIN;
+
+// The users of the area that keep room for themselves (see register_room_reserver).
+RoomReserver reservers[2];
+int reserver_count = 0;
+
+// The room to keep under a limit of `bytes`: what the reservers ask for, at most an eighth of
+// it (so that a small limit still leaves the cache most of the area).
+uint64_t room_to_reserve(uint64_t bytes)
+{
+    uint64_t wanted = 0;
+    for (int i = 0; i < reserver_count; ++i)
+        wanted += reservers[i]();
+    return std::min(wanted, bytes / 8);
+}
 
 // Holds the area's limit lock for a scope.
 class LimitLock {
@@ -48,8 +64,10 @@ void install_locked(Attachment &attachment, uint64_t bytes)
 {
     AreaControl &control = *attachment.control;
     dsa_area *area = attachment.area;
-    guard([=] { dsa_set_size_limit(area, static_cast<size_t>(bytes)); });
+    uint64_t reserved = room_to_reserve(bytes);
+    guard([=] { dsa_set_size_limit(area, static_cast<size_t>(bytes - reserved)); });
     control.size_limit.store(bytes, std::memory_order_relaxed);
+    control.reserved_room.store(reserved, std::memory_order_relaxed);
     uint64_t high_water = control.limit_high_water.load(std::memory_order_relaxed);
     if (bytes > high_water)
         control.limit_high_water.store(bytes, std::memory_order_relaxed);
@@ -92,6 +110,11 @@ bool take_up_max_memory_setting()
     {
         LimitLock lock(control);
         if (newer_reading(read_at, control.max_memory_read_at)) {
+            uint64_t in_force = control.size_limit.load(std::memory_order_relaxed);
+            bool room_changed = in_force != 0 && control.reserved_room.load(std::memory_order_relaxed) !=
+                                                     room_to_reserve(in_force);
+            if (room_changed && control.max_memory_taken == wanted)
+                install_locked(attachment, in_force);  // a reserver's settings changed with the reload
             if (control.max_memory_taken != wanted) {
                 install_locked(attachment, static_cast<uint64_t>(wanted));
                 control.max_memory_taken = wanted;
@@ -102,6 +125,47 @@ bool take_up_max_memory_setting()
     }
     judged_reading = read_at;
     return installed;
+}
+
+void register_room_reserver(RoomReserver reserver)
+{
+    for (int i = 0; i < reserver_count; ++i)
+        if (reservers[i] == reserver)
+            return;
+    if (reserver_count < static_cast<int>(sizeof reservers / sizeof reservers[0]))
+        reservers[reserver_count++] = reserver;
+}
+
+void refresh_reserved_room()
+{
+    Attachment &attachment = attach();
+    LimitLock lock(*attachment.control);
+    uint64_t in_force = attachment.control->size_limit.load(std::memory_order_relaxed);
+    if (in_force != 0)
+        install_locked(attachment, in_force);
+}
+
+dsa_pointer allocate_in_reserved_room(dsa_area *area, size_t bytes, int flags)
+{
+    Attachment &attachment = attach();
+    AreaControl &control = *attachment.control;
+    LimitLock lock(control);
+    uint64_t limit = control.size_limit.load(std::memory_order_relaxed);
+    uint64_t reserved = control.reserved_room.load(std::memory_order_relaxed);
+    if (limit == 0 || reserved == 0)
+        return guard([=] { return dsa_allocate_extended(area, bytes, flags); });
+    // Under the limit lock, which every change of the allocator's limit holds: the full limit
+    // is in force only for this allocation.
+    guard([=] { dsa_set_size_limit(area, static_cast<size_t>(limit)); });
+    dsa_pointer p = InvalidDsaPointer;
+    try {
+        p = guard([=] { return dsa_allocate_extended(area, bytes, flags); });
+    } catch (...) {
+        guard([=] { dsa_set_size_limit(area, static_cast<size_t>(limit - reserved)); });
+        throw;
+    }
+    guard([=] { dsa_set_size_limit(area, static_cast<size_t>(limit - reserved)); });
+    return p;
 }
 
 void install_size_limit(uint64_t bytes)

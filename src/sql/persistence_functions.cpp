@@ -16,7 +16,7 @@ namespace sc = simple_cache;
 SIMPLE_CACHE_FUNCTION(simple_cache_save)
 {
     sc::cache::check_saved_file_replaceable(sc::cache::SavedFile::cache, sc::cache::kSnapshotFileName);
-    sc::pg::collect_dead_scopes(true);  // entries of dropped databases are not saved
+    sc::pg::collect_dead_scopes(sc::pg::Collection::retire_and_purge);  // entries of dropped databases are not saved
     sc::cache::SaveResult result = sc::cache::save_snapshot();
     sc::cache::note_saved_file_synced(sc::cache::SavedFile::cache);
     PG_RETURN_INT64(static_cast<int64>(result.entries));
@@ -43,7 +43,7 @@ SIMPLE_CACHE_FUNCTION(simple_cache_load)
 SIMPLE_CACHE_FUNCTION(simple_cache_fsm_save)
 {
     sc::cache::check_saved_file_replaceable(sc::cache::SavedFile::map, sc::fsm::kMapFileName);
-    sc::pg::collect_dead_scopes(true);  // relations of dropped databases are not saved
+    sc::pg::collect_dead_scopes(sc::pg::Collection::retire_and_purge);  // relations of dropped databases are not saved
     sc::cache::SaveResult result = sc::fsm::save_map();
     sc::cache::note_saved_file_synced(sc::cache::SavedFile::map);
     PG_RETURN_INT64(static_cast<int64>(result.entries));

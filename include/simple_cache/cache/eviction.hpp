@@ -4,7 +4,10 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <functional>
+
+#include "simple_cache/core/dht.hpp"
 
 #include "simple_cache/pg/database_scope.hpp"
 
@@ -17,11 +20,11 @@ struct EvictionFilter {
         any,          // every entry
         own,          // only entries of `scope`
         larger,       // entries of scopes holding more than `scope` would with `threshold` more
-        largest,      // only entries of scopes holding at least `threshold` bytes
     } kind = Kind::any;
     pg::ScopeId scope = pg::kNoScope;
     int64_t threshold = 0;
     size_t min_item_bytes = 0;  // only entries whose item is at least this big (0: any size)
+    core::KeyView spared{};     // an entry never evicted (the key a write is storing)
 
     static EvictionFilter any() { return EvictionFilter{}; }
     static EvictionFilter own(pg::ScopeId scope) { return EvictionFilter{Kind::own, scope}; }
@@ -34,13 +37,23 @@ struct EvictionFilter {
         return EvictionFilter{Kind::larger, scope, static_cast<int64_t>(item_bytes), 0};
     }
 
-    // Only the databases holding the most bytes (within a superblock's worth of the largest),
-    // for room given to another user of the area, which is no database's write. Each round
-    // looks again at who is largest.
-    static EvictionFilter largest();
 
     // Whether a live entry of scope `of` whose item takes item_bytes may be evicted.
     bool allows(pg::ScopeId of, size_t item_bytes) const noexcept;
+
+    // The same filter, never evicting the entry stored under key.
+    EvictionFilter sparing(core::KeyView key) const
+    {
+        EvictionFilter f = *this;
+        f.spared = key;
+        return f;
+    }
+
+    // Whether the stored key is the one spared.
+    bool spares(const char *key, uint32_t key_size) const
+    {
+        return spared.data != nullptr && key_size == spared.size && std::memcmp(key, spared.data, key_size) == 0;
+    }
 
     // The same filter, restricted to entries of at least item_bytes.
     EvictionFilter at_least(size_t item_bytes) const
@@ -68,6 +81,9 @@ EvictionRound evict_round(const EvictionFilter &filter);
 // true. Checks for cancel between rounds.
 bool evict_until(const EvictionFilter &filter, const std::function<bool(const EvictionRound &so_far)> &done);
 
+// Whether any entry over 8 kB is stored (a cheap count, kept as entries come and go).
+bool large_entries_exist();
+
 // Evicts until the extension's allocated bytes are at most `bytes`; false if it cannot. The
 // table shrinks as it empties, and a shrink's old bucket array is freed at once.
 bool evict_down_to(int64_t bytes);
@@ -75,10 +91,5 @@ bool evict_down_to(int64_t bytes);
 // Reclaims a few expired entries, without waiting for any lock, when any entry has a TTL.
 void sweep_expired_lightly();
 
-// Gives room to another user of the shared area (the free-space map), which has priority over
-// the cache: evicts, from the databases holding the most, items of at least `bytes` (and at
-// least a superblock's worth) in all; false when nothing could be removed. Registered with the
-// pg layer (pg::register_reclaimer) from init().
-bool reclaim_for_others(size_t bytes);
 
 }  // namespace simple_cache::cache

@@ -19,8 +19,10 @@ inline void count_removed(const CacheEntry &entry, const void *stored_key, size_
     c.add(kKeyValueBytes, -static_cast<int64_t>(ScopedKey::user_size(stored_key_size) + entry.value_size));
     if (entry.has_expiry())
         c.add(kEntriesWithTtl, -1);
-    pg::add_scope_usage(ScopedKey::scope_of(stored_key), kScopeCacheBytes,
-                        -static_cast<int64_t>(CacheTable::item_bytes(stored_key_size, entry.value_size)));
+    size_t bytes = CacheTable::item_bytes(stored_key_size, entry.value_size);
+    if (bytes > core::kLargestSmallObject)
+        c.add(kLargeEntries, -1);
+    pg::add_scope_usage(ScopedKey::scope_of(stored_key), kScopeCacheBytes, -static_cast<int64_t>(bytes));
 }
 
 // Accounts for an entry entering the table under its stored key.
@@ -30,8 +32,10 @@ inline void count_added(const CacheEntry &entry, const void *stored_key, size_t 
     c.add(kKeyValueBytes, static_cast<int64_t>(ScopedKey::user_size(stored_key_size) + entry.value_size));
     if (entry.has_expiry())
         c.add(kEntriesWithTtl, 1);
-    pg::add_scope_usage(ScopedKey::scope_of(stored_key), kScopeCacheBytes,
-                        static_cast<int64_t>(CacheTable::item_bytes(stored_key_size, entry.value_size)));
+    size_t bytes = CacheTable::item_bytes(stored_key_size, entry.value_size);
+    if (bytes > core::kLargestSmallObject)
+        c.add(kLargeEntries, 1);
+    pg::add_scope_usage(ScopedKey::scope_of(stored_key), kScopeCacheBytes, static_cast<int64_t>(bytes));
 }
 
 // Links item under its key when allow(existing live entry or nullptr, its value) says so,

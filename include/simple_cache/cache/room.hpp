@@ -3,6 +3,7 @@
 #pragma once
 
 #include "simple_cache/cache/eviction.hpp"
+#include "simple_cache/cache/key.hpp"
 #include "simple_cache/cache/table.hpp"
 
 namespace simple_cache::cache {
@@ -10,6 +11,10 @@ namespace simple_cache::cache {
 // Allocates an item for key with value_size tail bytes; when the area is full, evicts (lru)
 // until it fits, or throws SqlError 53200 (eviction off, value too big, nothing left).
 CacheTable::NewItem make_item_with_room(core::KeyView key, size_t value_size);
+
+// After a write of key was linked: if concurrent writes of its database took it over its
+// simple_cache.database_max_memory, evicts the database's other entries down to it (lru).
+void keep_database_within_limit_after_write(const ScopedKey &key);
 
 // An estimate of the bytes the cache's entries occupy (items with their headers).
 int64_t bytes_held_by_entries();

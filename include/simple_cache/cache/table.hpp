@@ -49,6 +49,7 @@ enum CacheCounter {
     kExpirations,
     kKeyValueBytes,   // gauge: bytes of keys and values stored
     kEntriesWithTtl,  // gauge: a hint for whether expiry sweeping has anything to find
+    kLargeEntries,    // gauge: entries whose item is over 8 kB (eviction tries them first for large items)
     kCacheCounterCount
 };
 using CacheCounters = pg::StripedCounters<kCacheCounterCount>;

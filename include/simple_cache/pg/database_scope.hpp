@@ -51,7 +51,7 @@ struct ScopeEntry {
 };
 
 // Every live scope, for saving: entries of other scopes must not be saved. Call
-// collect_dead_scopes(true) first where the catalogs can be read.
+// collect_dead_scopes(Collection::retire_and_purge) first where the catalogs can be read.
 std::vector<ScopeEntry> live_scopes();
 
 // The identity of scope among entries (from live_scopes()); nullptr when it is not there.
@@ -100,9 +100,6 @@ struct ScopeReport {
 // Every live scope, for reports.
 std::vector<ScopeReport> scope_reports();
 
-// The largest value of a usage counter over the live scopes (without the registry lock).
-int64_t largest_scope_usage(int counter) noexcept;
-
 // Whether scope is registered and live (its data reachable), found without the registry lock.
 bool scope_is_live(ScopeId scope) noexcept;
 
@@ -119,9 +116,17 @@ bool extension_in_current_database();
 using ScopePurger = void (*)(const ScopeId *scopes, size_t count);
 void register_scope_purger(ScopePurger purger);
 
+// What a collection does.
+enum class Collection {
+    retire_when_due,   // retire dead scopes, at most every second in the whole server
+    retire_now,        // the same, now
+    retire_and_purge,  // retire dead scopes now, then purge the retired scopes nothing uses
+};
+
 // Retires the scopes of databases that no longer exist (or whose pg_database row changed
-// while no backend used them), then purges retired scopes that nothing uses. Runs at most
-// every few seconds in the server unless forced. Reads pg_database, so needs a transaction.
-void collect_dead_scopes(bool force);
+// while no backend used them; a scope in use takes its rewritten row's identity instead), and
+// purges retired scopes that nothing uses when asked to. Reads pg_database, so needs a
+// transaction.
+void collect_dead_scopes(Collection collection);
 
 }  // namespace simple_cache::pg

@@ -75,9 +75,9 @@ class DsaPolicy {
     {
     }
 
-    // Lets allocations through this policy take room from lower-priority users of the area
-    // (the registered reclaimers) when the area is full.
-    void take_room_from_others() { takes_room_ = true; }
+    // Lets allocations through this policy use the room kept free under the size limit
+    // (size_limit.hpp) when the rest of the area is full.
+    void use_reserved_room() { uses_reserved_room_ = true; }
 
     Pointer allocate(size_t bytes) { return allocate_with(bytes, DSA_ALLOC_NO_OOM | DSA_ALLOC_HUGE); }
     Pointer allocate_zeroed(size_t bytes)
@@ -107,14 +107,9 @@ class DsaPolicy {
     dsa_area *area_;
     AllocationCounters *counters_;
     int lock_tranche_;
-    bool takes_room_ = false;
+    bool uses_reserved_room_ = false;
 };
 
-// Frees some memory of a lower-priority user of the area (the cache, for the free-space map),
-// for an allocation of `bytes` that failed; returns false when it could free nothing. Must not
-// raise ERRORs (C++ exceptions are fine).
-using Reclaimer = bool (*)(size_t bytes);
-void register_reclaimer(Reclaimer reclaimer);
 
 // Arms the failure injection used by tests: the n-th DSA call from now raises an ERROR (0: off).
 void set_injected_failure_countdown(int n);

@@ -75,6 +75,11 @@ void mark_give_back_due();
 // allocation that finds no room waits for it to end (see wait_for_give_back()).
 AreaSegments give_back_free_segments(uint64_t spare_bytes = 0);
 
+// Whether a run of `bytes` in whole pages could be had once everything that can be freed is:
+// some segment is at least that large, or a new segment that large could still be made under
+// `limit` (counting wholly free segments as given back). True when the segments cannot be read.
+bool area_could_hold_run(uint64_t bytes, uint64_t limit);
+
 // Testing aid (simple_cache.debug_give_back_pause): a give-back waits this many milliseconds
 // once it has taken every run of free pages, so a test can have another session allocate then.
 void set_give_back_pause_ms(int ms);

@@ -22,7 +22,7 @@ inline constexpr const char *kTableTrancheName = "simple_cache_dht";
 // The layout of the structures in the shared area. Bump it whenever any of them changes, so
 // that a backend running a newer library never reads an area made by an older one (after a
 // package upgrade without a server restart) and stops with an error instead.
-inline constexpr uint32_t kSharedLayoutVersion = 5;
+inline constexpr uint32_t kSharedLayoutVersion = 6;
 
 // Lives at the start of the area; found through SharedRoot::control.
 struct AreaControl {
@@ -32,6 +32,7 @@ struct AreaControl {
     LWLock init_lock;                          // serialises lazy creation of feature roots
     LWLock limit_lock;                         // serialises changes of the size limit
     std::atomic<uint64_t> size_limit;          // bytes; 0 until set (DSA's own maximum applies)
+    std::atomic<uint64_t> reserved_room;       // of it, kept from the cache (size_limit.hpp)
     std::atomic<uint64_t> limit_high_water;    // the highest limit installed: segments may reach it
     std::atomic<bool> limit_lowered;           // segments may exceed the limit: check bytes in use
     int64_t max_memory_taken;                  // simple_cache.max_memory last taken up (limit_lock)
