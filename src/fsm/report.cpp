@@ -121,9 +121,10 @@ int64_t report_for_key(const FsmKey &key, const cf::PreparedPages &pages, KindRu
     return kept;
 }
 
-uint32_t record_report(const char *function, Oid relid, const cf::PreparedPages &pages, KindRule rule)
+uint32_t record_report(const char *function, Oid relid, const cf::PreparedPages &pages, KindRule rule,
+                       uint32_t request)
 {
-    uint32_t request = static_cast<uint32_t>(std::min<size_t>(pages.size(), UINT32_MAX));
+    request = std::max(request, static_cast<uint32_t>(std::min<size_t>(pages.size(), UINT32_MAX)));
     int64_t kept =
         report_for_key(key_of(relid), pages, rule, request, ReportSource::client, 0, own_database_limits());
     if (kept < 0)

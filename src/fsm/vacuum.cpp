@@ -8,9 +8,15 @@
 //   btree indexes: the pages that are deleted (P_ISDELETED) or new (PageIsNew), as wholly
 //     free pages; the metapage never is.
 // The scan goes through a BAS_BULKREAD ring, so it does not flush shared buffers, and checks
-// for interrupts before every page. It needs the maintain right (privileges.hpp: who may VACUUM
+// for interrupts before every page. Its memory is bounded whatever the relation's size: it
+// keeps at most as many pages as the map could keep for one relation (simple_cache.fsm_max_pages,
+// and this database's simple_cache.fsm_max_pages_per_database) and as maintenance_work_mem
+// holds: the pages with the most room of a heap, the lowest free pages of an index. Every page
+// found still counts in the relation's request. It needs the maintain right (privileges.hpp: who may VACUUM
 // the table), checked once the relation is locked, and takes AccessShareLock until the end of
 // the transaction.
+#include <algorithm>
+
 #include "simple_cache/fsm/fsm.hpp"
 #include "simple_cache/fsm/privileges.hpp"
 #include "simple_cache/fsm/report.hpp"
@@ -21,6 +27,7 @@ extern "C" {
 #include "access/relation.h"
 #include "catalog/pg_am_d.h"
 #include "catalog/pg_class.h"
+#include "miscadmin.h"
 #include "storage/bufmgr.h"
 #include "storage/bufpage.h"
 #include "utils/rel.h"
@@ -32,13 +39,84 @@ namespace cf = core::fsm;
 
 namespace {
 
-// What a scan found, in palloc'd arrays of the caller's memory context.
+// What a scan found, in palloc'd arrays of the caller's memory context: at most `capacity`
+// pages kept (for a heap, as a min-heap on the free bytes while scanning), `found` counted.
 struct ScannedPages {
     uint32_t *blocks = nullptr;
     Avail *avail = nullptr;  // null for an index: page numbers only
     size_t count = 0;
+    size_t capacity = 0;
+    uint64_t found = 0;
     bool is_index = false;
 };
+
+// The most pages a scan keeps: what the map could keep for one relation, what
+// maintenance_work_mem holds, and the relation's own size (at least one).
+size_t pages_to_keep(BlockNumber nblocks)
+{
+    uint64_t keep = nblocks;
+    keep = std::min<uint64_t>(keep, static_cast<uint64_t>(std::max(0, setting_max_pages())));
+    if (setting_max_pages_per_database() > 0)
+        keep = std::min<uint64_t>(keep, static_cast<uint64_t>(setting_max_pages_per_database()));
+    uint64_t memory = static_cast<uint64_t>(maintenance_work_mem) * 1024;
+    keep = std::min<uint64_t>(keep, memory / (sizeof(uint32_t) + sizeof(Avail)));
+    return static_cast<size_t>(std::max<uint64_t>(keep, 1));
+}
+
+// Whether kept page a has less room than kept page b (then the higher block): the min-heap's
+// order, so that its top is the page a better one replaces.
+bool less_room(const ScannedPages *out, size_t a, size_t b)
+{
+    if (out->avail[a] != out->avail[b])
+        return out->avail[a] < out->avail[b];
+    return out->blocks[a] > out->blocks[b];
+}
+
+// Moves kept page i down the min-heap to its place.
+void sift_down(ScannedPages *out, size_t i)
+{
+    for (;;) {
+        size_t smallest = i;
+        size_t left = 2 * i + 1;
+        size_t right = left + 1;
+        if (left < out->count && less_room(out, left, smallest))
+            smallest = left;
+        if (right < out->count && less_room(out, right, smallest))
+            smallest = right;
+        if (smallest == i)
+            return;
+        std::swap(out->blocks[i], out->blocks[smallest]);
+        std::swap(out->avail[i], out->avail[smallest]);
+        i = smallest;
+    }
+}
+
+// Arranges the kept pages as a min-heap on their room.
+void make_min_heap(ScannedPages *out)
+{
+    for (size_t i = out->count / 2; i-- > 0;)
+        sift_down(out, i);
+}
+
+// Keeps a heap page with `free` bytes if there is a slot, or if it has more room than the
+// kept page with the least. The arrays form a min-heap on the free bytes once full.
+void keep_heap_page(ScannedPages *out, BlockNumber block, Avail free)
+{
+    ++out->found;
+    if (out->count < out->capacity) {
+        out->blocks[out->count] = block;
+        out->avail[out->count] = free;
+        ++out->count;
+        if (out->count == out->capacity)
+            make_min_heap(out);
+        return;
+    }
+    if (free <= out->avail[0])  // ties keep the lower block, scanned first
+        return;
+    out->blocks[0] = block;
+    out->avail[0] = free;
+    sift_down(out, 0);
+}
 
 // Free bytes of an initialised page that holds no tuple (what a new page will offer).
 constexpr Size kEmptyPageFree = BLCKSZ - MAXALIGN(SizeOfPageHeaderData) - sizeof(ItemIdData);
@@ -71,11 +149,8 @@ void scan_heap(Relation rel, BlockNumber nblocks, BufferAccessStrategy strategy,
         Page page = BufferGetPage(buffer);
         Size free = PageIsNew(page) ? kEmptyPageFree : PageGetHeapFreeSpace(page);
         UnlockReleaseBuffer(buffer);
-        if (free == 0)
-            continue;
-        out->blocks[out->count] = block;
-        out->avail[out->count] = static_cast<Avail>(free);
-        ++out->count;
+        if (free != 0)
+            keep_heap_page(out, block, static_cast<Avail>(free));
     }
 }
 
@@ -89,7 +164,10 @@ void scan_btree(Relation rel, BlockNumber nblocks, BufferAccessStrategy strategy
         Page page = BufferGetPage(buffer);
         bool free = PageIsNew(page) || P_ISDELETED(reinterpret_cast<BTPageOpaque>(PageGetSpecialPointer(page)));
         UnlockReleaseBuffer(buffer);
-        if (free)
+        if (!free)
+            continue;
+        ++out->found;
+        if (out->count < out->capacity)  // the lowest free pages: those an index reuses first
             out->blocks[out->count++] = block;
     }
 }
@@ -108,13 +186,13 @@ void scan_relation(Oid relid, ScannedPages *out)
                         errmsg("simple_cache_fsm_vacuum: cannot scan temporary tables of other sessions")));
     out->is_index = is_btree(rel);
     BlockNumber nblocks = RelationGetNumberOfBlocks(rel);
-    out->blocks = static_cast<uint32_t *>(
-        palloc_extended(Max(Size{1}, Size{nblocks}) * sizeof(uint32_t), MCXT_ALLOC_HUGE));
+    out->capacity = pages_to_keep(nblocks);
+    out->blocks = static_cast<uint32_t *>(palloc_extended(out->capacity * sizeof(uint32_t), MCXT_ALLOC_HUGE));
     BufferAccessStrategy strategy = GetAccessStrategy(BAS_BULKREAD);
     if (out->is_index) {
         scan_btree(rel, nblocks, strategy, out);
     } else {
-        out->avail = static_cast<Avail *>(palloc_extended(Max(Size{1}, Size{nblocks}) * sizeof(Avail), MCXT_ALLOC_HUGE));
+        out->avail = static_cast<Avail *>(palloc_extended(out->capacity * sizeof(Avail), MCXT_ALLOC_HUGE));
         scan_heap(rel, nblocks, strategy, out);
     }
     FreeAccessStrategy(strategy);
@@ -129,7 +207,8 @@ uint32_t vacuum(Oid relid)
     pg::guard([&] { scan_relation(relid, &scanned); });
     cf::PreparedPages pages = cf::PreparedPages::from_arrays(scanned.blocks, scanned.avail, scanned.count);
     KindRule rule{scanned.is_index ? cf::RelationKind::index : cf::RelationKind::heap, true};
-    return record_report("simple_cache_fsm_vacuum", relid, pages, rule);
+    uint32_t request = static_cast<uint32_t>(std::min<uint64_t>(scanned.found, UINT32_MAX));
+    return record_report("simple_cache_fsm_vacuum", relid, pages, rule, request);
 }
 
 }  // namespace simple_cache::fsm

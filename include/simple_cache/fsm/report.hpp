@@ -15,7 +15,10 @@ namespace simple_cache::fsm {
 // A new relation gets rule.kind; an existing one of another kind is reset to it only when the
 // rule is authoritative. The session's own per-database limits apply (database_limits.hpp). Returns the pages kept; 53200 (naming function) and nothing changed
 // when shared memory ran out.
-uint32_t record_report(const char *function, Oid relid, const core::fsm::PreparedPages &pages, KindRule rule);
+// request: the relation's request in pages; 0 means pages.size() (a report that lists every
+// page it found).
+uint32_t record_report(const char *function, Oid relid, const core::fsm::PreparedPages &pages, KindRule rule,
+                       uint32_t request = 0);
 
 // Who makes a report: a client, or the start-up load restoring a saved relation.
 enum class ReportSource { client, startup_load };
