@@ -34,6 +34,8 @@ std::string dump_area()
     std::string out;
     line(out, "area handle", std::to_string(static_cast<uint64_t>(dsa_get_handle(attachment.area))));
     line(out, "size limit", limit != 0 ? std::to_string(limit) + " bytes" : std::string("none"));
+    line(out, "reserved room", std::to_string(attachment.control->reserved_room.load(std::memory_order_relaxed)) +
+                                   " bytes of it kept for the free-space map");
     line(out, "in use", std::to_string(counters.total_bytes()) + " bytes in " +
                             std::to_string(counters.total_blocks()) + " blocks");
     std::string dump = pg::capture_area_dump(attachment.area);

@@ -4,7 +4,7 @@
 BEGIN;
 CREATE EXTENSION IF NOT EXISTS pgtap;
 CREATE EXTENSION IF NOT EXISTS simple_cache;
-SELECT plan(51);
+SELECT plan(52);
 
 CREATE FUNCTION pg_temp.stat(name text) RETURNS bigint
 LANGUAGE sql AS $$ SELECT substring(simple_cache_dump_hash_table() from name || ': (\d+)')::bigint $$;
@@ -99,7 +99,11 @@ SELECT is(pg_temp.stat('entries'), :entries_before::bigint, 'dropping removes th
 -- Size limit
 SELECT lives_ok('SELECT simple_cache_set_size_limit(42000000)', 'set_size_limit takes an int4 argument');
 SELECT is(substring(simple_cache_dump_area() from 'size limit: ([^\n]*)'), '42000000 bytes', 'the limit shows in the area report');
-SELECT is(substring(simple_cache_dump_area() from 'max_total_segment_size: (\d+)'), '42000000', 'the limit is the area''s max_total_segment_size');
+SELECT is(substring(simple_cache_dump_area() from 'max_total_segment_size: (\d+)')::bigint,
+          42000000 - substring(simple_cache_dump_area() from 'reserved room: (\d+)')::bigint,
+          'the allocator''s max_total_segment_size is the limit less the room kept for the map');
+SELECT cmp_ok(substring(simple_cache_dump_area() from 'reserved room: (\d+)')::bigint, '<=', 42000000 / 8::bigint,
+              'the room kept for the map is at most an eighth of the limit');
 SELECT lives_ok('SELECT simple_cache_set_size_limit(9223372036854775807)', 'the largest bigint is a valid limit');
 SELECT is(substring(simple_cache_dump_area() from 'size limit: ([^\n]*)'), '9223372036854775807 bytes', 'the new limit replaces the old');
 

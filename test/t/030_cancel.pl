@@ -200,20 +200,15 @@ is(query('SELECT simple_cache_load()'), $n, 'load: a complete load afterwards');
 is(state(), "$n 0 t 0", 'load: all entries back');
 
 # --- a put that evicts its way to room ----------------------------------------------------
-# Under a limit just above what is in use, a value of 80% of that needs the hand to evict most
-# of the small entries, 64 at a time.
-my $in_use = query(q{SELECT substring(simple_cache_dump_area() from 'in use: (\d+) bytes')});
-query("SELECT simple_cache_set_size_limit($in_use + 8 * 1024 * 1024)");
+# Under a cap on the database far below what it holds (simple_cache.database_max_memory, set in
+# the same statement), a put must first evict the database's own entries, 64 at a time, down
+# to the cap: hundreds of thousands of them, so the cancel lands in the middle.
 query(q{SELECT simple_cache_put('big', 'old value')});
-# Read once, so that the hand passes it over on its first round of the table: the check below
-# is about the cancelled put, and eviction alone may legitimately take an unread entry before
-# the cancel lands (on a busy machine it can land late).
-query(q{SELECT simple_cache_get('big')});
 query(q{SELECT simple_cache_stats_reset()});
-# (The cancel goes once eviction has begun: building the value takes a while too.)
-my $value_bytes = int($in_use * 0.8);
-($session, $pid, $stderr) = interrupt(qq{SELECT simple_cache_put('big', repeat('b', $value_bytes))}, 'cancel', 0,
-	q{(SELECT evictions > 0 FROM simple_cache_stats)});
+($session, $pid, $stderr) = interrupt(
+	q{SELECT simple_cache_put('big', 'new value')
+	  FROM (SELECT set_config('simple_cache.database_max_memory', '1MB', false)) capped},
+	'cancel', 0, q{(SELECT evictions > 0 FROM simple_cache_stats)});
 check_cancelled('evicting put', $session, $stderr);
 not_blocked('evicting put');
 is(query(q{SELECT simple_cache_get('big')}), 'old value', 'evicting put: the key keeps its old value');
