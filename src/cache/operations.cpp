@@ -9,6 +9,7 @@
 #include "simple_cache/cache/give_back.hpp"
 #include "simple_cache/cache/key.hpp"
 #include "simple_cache/cache/linking.hpp"
+#include "simple_cache/cache/pending_writes.hpp"
 #include "simple_cache/cache/room.hpp"
 #include "simple_cache/cache/startup_load.hpp"
 #include "simple_cache/core/decimal.hpp"
@@ -22,8 +23,6 @@ extern "C" {
 namespace simple_cache::cache {
 
 using core::LockMode;
-
-namespace {
 
 // Expiry time for a value stored now with ttl (0: never).
 int64_t expiry_for(Ttl ttl, int64_t now)
@@ -48,6 +47,8 @@ int64_t expiry_for(Ttl ttl, int64_t now)
     return now + ms;
 }
 
+namespace {
+
 // Copies a value out of the table into a palloc'd varlena; runs under the partition lock, so it
 // reports failure as bad_alloc instead of raising an ERROR.
 varlena *copy_value(const CacheEntry &entry, const char *tail)
@@ -71,6 +72,8 @@ void reap_if_expired(const ScopedKey &key)
     }
 }
 
+}  // namespace
+
 // Builds an item for key holding value, expiring at `expires` (0: never), making room first
 // when the area is full.
 CacheTable::NewItem build_item(const ScopedKey &key, const ValueBytes &value, int64_t expires)
@@ -86,6 +89,8 @@ CacheTable::NewItem build_item(const ScopedKey &key, const ValueBytes &value, in
         std::memcpy(item.tail(), value.data, value.size);
     return item;
 }
+
+namespace {
 
 // Parses a stored value as PostgreSQL's bigint input would, or throws 22P02 (not an integer)
 // or 22003 (outside bigint).
@@ -166,6 +171,8 @@ PutOutcome put(const char *key, size_t key_size, ValueBytes value, PutMode mode,
 
 varlena *get(const char *key, size_t key_size, ValueKind as)
 {
+    if (PendingRead pending = read_pending(key, key_size, as); pending.decided)
+        return pending.value;  // this transaction's own write, queued for its commit
     ScopedKey scoped(key, key_size);
     varlena *value = nullptr;
     bool expired = false;
@@ -199,6 +206,14 @@ bool drop(const char *key, size_t key_size)
 {
     ScopedKey scoped(key, key_size);
     note_write_during_startup_load(scoped.view());
+    bool live = drop_scoped(scoped);
+    sweep_expired_lightly();
+    give_back_segments_if_due();
+    return live;
+}
+
+bool drop_scoped(const ScopedKey &scoped)
+{
     CacheTable &table = cache_table();
     CacheTable::Ref ref = table.find(scoped.view(), LockMode::exclusive);
     if (!ref)
@@ -207,8 +222,6 @@ bool drop(const char *key, size_t key_size)
     count_removed(ref.entry(), ref.key_data(), ref.key_size());
     table.erase(std::move(ref));
     cache_counters().add(live ? kDrops : kExpirations, 1);
-    sweep_expired_lightly();
-    give_back_segments_if_due();
     return live;
 }
 
