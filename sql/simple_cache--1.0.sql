@@ -133,12 +133,24 @@ CREATE FUNCTION simple_cache_put_at_commit(key text, value bytea, ttl interval)
 RETURNS void AS 'MODULE_PATHNAME', 'simple_cache_put_at_commit_bytea'
 LANGUAGE C VOLATILE PARALLEL UNSAFE;
 
+CREATE FUNCTION simple_cache_incr_at_commit(key text, delta bigint DEFAULT 1)
+RETURNS bigint AS 'MODULE_PATHNAME', 'simple_cache_incr_at_commit'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+
 CREATE FUNCTION simple_cache_invalidate(key text)
 RETURNS void AS 'MODULE_PATHNAME', 'simple_cache_invalidate'
 LANGUAGE C VOLATILE PARALLEL UNSAFE;
 
 CREATE FUNCTION simple_cache_invalidate_prefix(prefix text)
 RETURNS void AS 'MODULE_PATHNAME', 'simple_cache_invalidate_prefix'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+
+-- A trigger function that invalidates at commit the keys built from the changed rows, by
+-- templates given as the trigger's arguments ('user:{id}'): FOR EACH ROW AFTER INSERT, UPDATE
+-- or DELETE drops the keys of the OLD and NEW rows; FOR EACH STATEMENT (TRUNCATE) drops every
+-- key that starts with a template's text before its first placeholder.
+CREATE FUNCTION simple_cache_invalidate_trigger()
+RETURNS trigger AS 'MODULE_PATHNAME', 'simple_cache_invalidate_trigger'
 LANGUAGE C VOLATILE PARALLEL UNSAFE;
 
 -- ---------------------------------------------------------------------------------------------

@@ -90,8 +90,6 @@ CacheTable::NewItem build_item(const ScopedKey &key, const ValueBytes &value, in
     return item;
 }
 
-namespace {
-
 // Parses a stored value as PostgreSQL's bigint input would, or throws 22P02 (not an integer)
 // or 22003 (outside bigint).
 int64_t parse_counter(const char *data, size_t size)
@@ -105,6 +103,8 @@ int64_t parse_counter(const char *data, size_t size)
                            "simple_cache_incr() needs the stored value to be an integer.");
     return value;
 }
+
+namespace {
 
 // Removes every entry whose scope `matches`, one partition at a time under its exclusive
 // lock, checking for cancel between partitions; returns how many it removed.

@@ -23,6 +23,10 @@
 #include "simple_cache/pg/memory.hpp"
 
 extern "C" {
+#include "common/int.h"
+}
+
+extern "C" {
 #include "access/parallel.h"
 #include "access/xact.h"
 #include "mb/pg_wchar.h"
@@ -37,8 +41,10 @@ namespace {
 // simple_cache.max_pending_memory, in kB: what one transaction's pending writes may take.
 int max_pending_memory_kb = 64 * 1024;
 
-// What a pending write does at commit.
-enum class WriteKind : uint8_t { put, drop, drop_prefix };
+// What a pending write does at commit. An incr here adds to the value the cache holds at
+// commit; an incr of a key whose state this transaction decided (a put, a drop) is queued as
+// the put of its result.
+enum class WriteKind : uint8_t { put, drop, drop_prefix, incr };
 
 // One pending write; the key (or prefix) and the value follow the record in one chunk.
 struct Record {
@@ -51,6 +57,7 @@ struct Record {
     WriteKind kind;
     ValueKind value_kind;
     uint64_t sequence;        // its place in the log
+    int64_t delta;            // incr: the sum of this transaction's increments of the key
 
     char *key() { return reinterpret_cast<char *>(this + 1); }
     char *value() { return key() + key_size; }
@@ -111,12 +118,61 @@ struct PendingWrites {
     }
 };
 
-// A write made ready at pre-commit: its stored key (or prefix) and, for a put, its item.
+// A write made ready at pre-commit: its stored key (or prefix) and, for a put or an incr,
+// its item; for an incr, the value it was computed from (seen_present: whether there was one).
 struct ReadyWrite {
-    Record *record;
+    Record *record = nullptr;
     std::unique_ptr<ScopedKey> key;
     CacheTable::NewItem item;
+    bool seen_present = false;
+    std::string seen;
 };
+
+// A counter as the cache holds it now.
+struct SharedCounter {
+    bool present = false;
+    int64_t value = 0;
+    int64_t expires = 0;
+    std::string bytes;  // the stored value, byte for byte
+};
+
+// Reads the counter under key (under the partition's shared lock); throws 22P02 or 22003 when
+// the stored value is not a bigint.
+SharedCounter read_shared_counter(const ScopedKey &key, int64_t now)
+{
+    SharedCounter counter;
+    bool is_bytea = false;
+    {
+        CacheTable::Ref ref = cache_table().find(key.view(), core::LockMode::shared);
+        if (ref && !ref.entry().expired_at(now)) {
+            counter.present = true;
+            is_bytea = static_cast<ValueKind>(ref.entry().kind) != ValueKind::text;
+            counter.bytes.assign(ref.tail(), ref.entry().value_size);
+            counter.expires = ref.entry().expires_ms();
+        }
+    }
+    if (is_bytea)
+        throw pg::SqlError(ERRCODE_INVALID_TEXT_REPRESENTATION, "simple_cache value is not a 64-bit integer",
+                           "The value was stored as bytea.");
+    if (counter.present)
+        counter.value = parse_counter(counter.bytes.data(), counter.bytes.size());
+    return counter;
+}
+
+// a + b, or 22003.
+int64_t add_or_throw(int64_t a, int64_t b)
+{
+    int64_t sum;
+    if (pg_add_s64_overflow(a, b, &sum))
+        throw pg::SqlError(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE, "simple_cache_incr result is out of range for bigint");
+    return sum;
+}
+
+// The decimal digits of n.
+std::string digits_of(int64_t n)
+{
+    return std::to_string(static_cast<long long>(n));
+}
 
 PendingWrites *pending = nullptr;  // null when this transaction queued nothing
 std::vector<ReadyWrite> ready;     // filled at pre-commit, applied at commit
@@ -161,7 +217,9 @@ void make_ready()
     for (Record *r : pending->log) {
         if (r->kind != WriteKind::drop_prefix && pending->latest.at(r->key_view()) != r)
             continue;  // a later write of the same key decides its state
-        ReadyWrite write{r, std::make_unique<ScopedKey>(r->key(), r->key_size), {}};
+        ReadyWrite write;
+        write.record = r;
+        write.key = std::make_unique<ScopedKey>(r->key(), r->key_size);
         if (r->kind == WriteKind::drop_prefix)
             note_flush_during_startup_load(pg::current_scope());
         else
@@ -169,6 +227,14 @@ void make_ready()
         if (r->kind == WriteKind::put)
             write.item = build_item(*write.key, ValueBytes{r->value(), r->value_size, r->value_kind},
                                     expiry_for(r->ttl, now));
+        if (r->kind == WriteKind::incr) {
+            SharedCounter counter = read_shared_counter(*write.key, now);
+            std::string result = digits_of(add_or_throw(counter.value, r->delta));
+            write.item = build_item(*write.key, ValueBytes{result.data(), result.size(), ValueKind::text},
+                                    counter.expires);
+            write.seen_present = counter.present;
+            write.seen = std::move(counter.bytes);
+        }
         ready.push_back(std::move(write));
         pg::check_for_interrupts();
     }
@@ -193,10 +259,24 @@ void apply_ready() noexcept
             case WriteKind::drop_prefix:
                 drop_prefix_scoped(*write.key);
                 break;
+            case WriteKind::incr: {
+                // Stored only over the value it was computed from; should another session have
+                // changed the counter since pre-commit, the key is dropped: never a wrong count.
+                PutOutcome outcome = link_item(std::move(write.item), *write.key, now,
+                                               [&write](const CacheEntry *live, const char *tail) {
+                                                   if (!write.seen_present)
+                                                       return live == nullptr;
+                                                   return live != nullptr && live->value_size == write.seen.size() &&
+                                                          std::memcmp(tail, write.seen.data(), write.seen.size()) == 0;
+                                               });
+                if (!outcome.stored)
+                    drop_scoped(*write.key);
+                break;
+            }
             }
         } catch (...) {
             try {
-                if (write.record->kind == WriteKind::put)
+                if (write.record->kind == WriteKind::put || write.record->kind == WriteKind::incr)
                     drop_scoped(*write.key);
             } catch (...) {
             }
@@ -289,7 +369,7 @@ PendingWrites &pending_writes()
 }
 
 // Appends a record to the log (and, for a key's write, to the map), within the memory limit.
-void queue(WriteKind kind, const char *key, size_t key_size, const char *value, size_t value_size,
+Record *queue(WriteKind kind, const char *key, size_t key_size, const char *value, size_t value_size,
            ValueKind value_kind, Ttl ttl)
 {
     if (key_size > kMaxKeyBytes)
@@ -322,6 +402,7 @@ void queue(WriteKind kind, const char *key, size_t key_size, const char *value, 
     r->kind = kind;
     r->value_kind = value_kind;
     r->sequence = p.next_sequence++;
+    r->delta = 0;
     if (key_size > 0)
         std::memcpy(r->key(), key, key_size);
     if (value_size > 0)
@@ -342,6 +423,18 @@ void queue(WriteKind kind, const char *key, size_t key_size, const char *value, 
     }
     p.log.push_back(r);
     p.bytes += bytes;
+    return r;
+}
+
+// Whether a prefix drop queued after the write numbered `after` (0: any) covers key.
+bool dropped_by_prefix_after(std::string_view key, uint64_t after)
+{
+    for (size_t i = pending->prefix_drops.size(); i-- > 0 && pending->prefix_drops[i]->sequence > after;) {
+        std::string_view prefix = pending->prefix_drops[i]->key_view();
+        if (key.substr(0, prefix.size()) == prefix)
+            return true;
+    }
+    return false;
 }
 
 // A copy of a pending value as a varlena, checked for the way it is read.
@@ -383,6 +476,40 @@ void drop_prefix_at_commit(const char *prefix, size_t prefix_size)
     queue(WriteKind::drop_prefix, prefix, prefix_size, nullptr, 0, ValueKind::text, Ttl::never());
 }
 
+int64_t incr_at_commit(const char *key, size_t key_size, int64_t delta)
+{
+    PendingWrites &p = pending_writes();
+    std::string_view wanted(key, key_size);
+    auto at = p.latest.find(wanted);
+    Record *latest = at == p.latest.end() ? nullptr : at->second;
+    bool absent = dropped_by_prefix_after(wanted, latest == nullptr ? 0 : latest->sequence) ||
+                  (latest != nullptr && latest->kind == WriteKind::drop);
+    if (absent || (latest != nullptr && latest->kind == WriteKind::put)) {
+        // The transaction decided the key's state: the increment is the put of its result,
+        // which keeps the pending put's time to live (a new key gets none, as incr gives it).
+        int64_t base = 0;
+        Ttl ttl = Ttl::never();
+        if (!absent) {
+            if (latest->value_kind != ValueKind::text)
+                throw pg::SqlError(ERRCODE_INVALID_TEXT_REPRESENTATION, "simple_cache value is not a 64-bit integer",
+                                   "The value was stored as bytea.");
+            base = parse_counter(latest->value(), latest->value_size);
+            ttl = latest->ttl;
+        }
+        int64_t result = add_or_throw(base, delta);
+        std::string digits = digits_of(result);
+        queue(WriteKind::put, key, key_size, digits.data(), digits.size(), ValueKind::text, ttl);
+        return result;
+    }
+    // Adds to whatever the cache holds at commit; returns what it would be now.
+    int64_t total = add_or_throw(latest == nullptr ? 0 : latest->delta, delta);
+    ScopedKey scoped(key, key_size);
+    int64_t result = add_or_throw(read_shared_counter(scoped, now_ms()).value, total);
+    Record *r = queue(WriteKind::incr, key, key_size, nullptr, 0, ValueKind::text, Ttl::never());
+    r->delta = total;
+    return result;
+}
+
 PendingRead read_pending(const char *key, size_t key_size, ValueKind as)
 {
     PendingRead read;
@@ -391,20 +518,26 @@ PendingRead read_pending(const char *key, size_t key_size, ValueKind as)
     std::string_view wanted(key, key_size);
     auto at = pending->latest.find(wanted);
     Record *latest = at == pending->latest.end() ? nullptr : at->second;
-    uint64_t after = latest == nullptr ? 0 : latest->sequence;
     // A prefix drop made after the key's latest write removes it.
-    for (size_t i = pending->prefix_drops.size(); i-- > 0 && pending->prefix_drops[i]->sequence > after;) {
-        std::string_view prefix = pending->prefix_drops[i]->key_view();
-        if (wanted.substr(0, prefix.size()) == prefix) {
-            read.decided = true;
-            return read;
-        }
+    if (dropped_by_prefix_after(wanted, latest == nullptr ? 0 : latest->sequence)) {
+        read.decided = true;
+        return read;
     }
     if (latest == nullptr)
         return read;
     read.decided = true;
-    if (latest->kind == WriteKind::put)
+    if (latest->kind == WriteKind::put) {
         read.value = copy_pending_value(*latest, as);
+    } else if (latest->kind == WriteKind::incr) {
+        // The counter as it would be if the transaction committed now.
+        ScopedKey scoped(key, key_size);
+        std::string result = digits_of(add_or_throw(read_shared_counter(scoped, now_ms()).value, latest->delta));
+        read.value = static_cast<varlena *>(pg::palloc_or_null(VARHDRSZ + result.size()));
+        if (read.value == nullptr)
+            throw std::bad_alloc();
+        SET_VARSIZE(read.value, VARHDRSZ + result.size());
+        std::memcpy(VARDATA(read.value), result.data(), result.size());
+    }
     return read;
 }
 

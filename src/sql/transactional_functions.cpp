@@ -53,3 +53,13 @@ SIMPLE_CACHE_FUNCTION(simple_cache_invalidate_prefix)
     sc::cache::drop_prefix_at_commit(prefix.data, prefix.size);
     PG_RETURN_VOID();
 }
+
+// simple_cache_incr_at_commit(key text, delta bigint DEFAULT 1) RETURNS bigint: queues the
+// increment; returns the value as this transaction sees it now.
+SIMPLE_CACHE_FUNCTION(simple_cache_incr_at_commit)
+{
+    reject_null(fcinfo, 0, "simple_cache_incr_at_commit", "key");
+    reject_null(fcinfo, 1, "simple_cache_incr_at_commit", "delta");
+    sc::sql::Bytes key = sc::sql::bytes_arg(fcinfo, 0);
+    PG_RETURN_INT64(sc::cache::incr_at_commit(key.data, key.size, PG_GETARG_INT64(1)));
+}

@@ -45,6 +45,9 @@ int64_t expiry_for(Ttl ttl, int64_t now);
 // first when the area is full; throws 53200 when it cannot, 54000 for a value over the limit.
 CacheTable::NewItem build_item(const ScopedKey &key, const ValueBytes &value, int64_t expires);
 
+// Parses a stored counter as bigint input would; throws 22P02 (not an integer) or 22003.
+int64_t parse_counter(const char *data, size_t size);
+
 // The ordinary drop of a stored key (operations.cpp), without the housekeeping that follows a
 // drop. It takes no memory and raises no error once this backend is attached to the cache, so
 // the writes applied at commit use it. Returns whether a live value was removed.

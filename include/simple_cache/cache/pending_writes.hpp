@@ -24,6 +24,12 @@ void drop_at_commit(const char *key, size_t key_size);
 // Queues a drop of every key of the current database that starts with prefix, at commit.
 void drop_prefix_at_commit(const char *prefix, size_t prefix_size);
 
+// Queues an increment of the integer under key by delta, applied at commit to the value the
+// cache holds then (or, when this transaction already put or dropped the key, to that state);
+// returns the value the key would have if the transaction committed now. 22P02 / 22003 for a
+// value that is not a bigint or a result outside bigint, now or at pre-commit.
+int64_t incr_at_commit(const char *key, size_t key_size, int64_t delta);
+
 // What this transaction's pending writes say about a key, for its own reads.
 struct PendingRead {
     bool decided = false;       // false: no pending write touches the key; read the cache
