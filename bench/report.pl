@@ -152,6 +152,11 @@ for my $c (1, 8) {
     ratio_row(id => "1.c/e c$c", section => 1, measure => "put overwrite vs UNLOGGED table upsert, $c client" . ($c > 1 ? 's' : ''),
         stats => [paired($ratio, ['rt', 'put', $c, 'tps'], ['rt', 'table_upsert', $c, 'tps'])], target => ['>=', 2],
         abs => sprintf('put %s tps, upsert %s tps', fmt_rate($tps{put}), fmt_rate($tps{table_upsert})));
+    my ($tx, $at_commit) = map { med('rt', $_, $c, 'tps') } qw(put_tx put_at_commit);
+    ratio_row(id => "1.g/f c$c", section => 1,
+        measure => "put at commit vs plain put, each in BEGIN … COMMIT, $c client" . ($c > 1 ? 's' : ''),
+        stats => [paired($ratio, ['rt', 'put_at_commit', $c, 'tps'], ['rt', 'put_tx', $c, 'tps'])],
+        abs => sprintf('at commit %s tps, plain %s tps', fmt_rate($at_commit), fmt_rate($tx)));
 }
 
 # ---------------------------------------------------------------------------------------------

@@ -247,13 +247,13 @@ free_port() {
 # ---------------------------------------------------------------------------------------------
 # Sections
 
-# Section 1: pgbench round trips, cases a-e at 1 and 8 clients.
+# Section 1: pgbench round trips, cases a-g at 1 and 8 clients.
 section_round_trip() {
     log "section 1: SQL round trip (pgbench -M prepared, ${T}s runs, $ROUNDS rounds)"
     local clients r c tps
     for clients in 1 8; do
         for ((r = 1; r <= ROUNDS; r++)); do
-            for c in $(ordered "$r" base get put table_get table_upsert); do
+            for c in $(ordered "$r" base get put table_get table_upsert put_tx put_at_commit); do
                 tps=$(pgb main "rt_$c.sql" "$clients" "$T" "$RT_KEYS")
                 [[ -n $tps ]] && sample rt "$c" "$clients" "$r" tps "$tps"
             done

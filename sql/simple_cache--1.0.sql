@@ -69,15 +69,15 @@ LANGUAGE C VOLATILE PARALLEL UNSAFE;
 
 CREATE FUNCTION simple_cache_get(key text)
 RETURNS text AS 'MODULE_PATHNAME', 'simple_cache_get'
-LANGUAGE C STRICT VOLATILE PARALLEL SAFE;
+LANGUAGE C STRICT VOLATILE PARALLEL RESTRICTED;
 
 CREATE FUNCTION simple_cache_get_bytea(key text)
 RETURNS bytea AS 'MODULE_PATHNAME', 'simple_cache_get_bytea'
-LANGUAGE C STRICT VOLATILE PARALLEL SAFE;
+LANGUAGE C STRICT VOLATILE PARALLEL RESTRICTED;
 
 CREATE FUNCTION simple_cache_mget(keys text[])
 RETURNS TABLE(key text, value text) AS 'MODULE_PATHNAME', 'simple_cache_mget'
-LANGUAGE C STRICT VOLATILE PARALLEL SAFE;
+LANGUAGE C STRICT VOLATILE PARALLEL RESTRICTED;
 
 CREATE FUNCTION simple_cache_drop(key text)
 RETURNS boolean AS 'MODULE_PATHNAME', 'simple_cache_drop'
@@ -94,6 +94,64 @@ LANGUAGE C STRICT VOLATILE PARALLEL SAFE;
 CREATE FUNCTION simple_cache_list(OUT key text, OUT value text)
 RETURNS SETOF record AS 'MODULE_PATHNAME', 'simple_cache_list'
 LANGUAGE C STRICT VOLATILE PARALLEL SAFE;
+
+-- ---------------------------------------------------------------------------------------------
+-- Keys under a prefix, in the current database: list, count, drop now.
+
+CREATE FUNCTION simple_cache_list_prefix(prefix text, OUT key text, OUT value text)
+RETURNS SETOF record AS 'MODULE_PATHNAME', 'simple_cache_list_prefix'
+LANGUAGE C STRICT VOLATILE PARALLEL SAFE;
+
+CREATE FUNCTION simple_cache_count_prefix(prefix text)
+RETURNS bigint AS 'MODULE_PATHNAME', 'simple_cache_count_prefix'
+LANGUAGE C STRICT VOLATILE PARALLEL SAFE;
+
+CREATE FUNCTION simple_cache_drop_prefix(prefix text)
+RETURNS bigint AS 'MODULE_PATHNAME', 'simple_cache_drop_prefix'
+LANGUAGE C STRICT VOLATILE PARALLEL UNSAFE;
+
+-- ---------------------------------------------------------------------------------------------
+-- Writes that take effect when the transaction commits, in the order they were made, and are
+-- discarded if it (or the savepoint they follow) rolls back. The session's own reads
+-- (simple_cache_get, simple_cache_get_bytea, simple_cache_mget, which therefore run in the
+-- leader only) see them at once; other sessions see nothing before the commit. NULL arguments
+-- are errors: an invalidation that silently did nothing would leave a stale value.
+
+CREATE FUNCTION simple_cache_put_at_commit(key text, value text)
+RETURNS void AS 'MODULE_PATHNAME', 'simple_cache_put_at_commit'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+
+CREATE FUNCTION simple_cache_put_at_commit(key text, value text, ttl interval)
+RETURNS void AS 'MODULE_PATHNAME', 'simple_cache_put_at_commit'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+
+CREATE FUNCTION simple_cache_put_at_commit(key text, value bytea)
+RETURNS void AS 'MODULE_PATHNAME', 'simple_cache_put_at_commit_bytea'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+
+CREATE FUNCTION simple_cache_put_at_commit(key text, value bytea, ttl interval)
+RETURNS void AS 'MODULE_PATHNAME', 'simple_cache_put_at_commit_bytea'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+
+CREATE FUNCTION simple_cache_incr_at_commit(key text, delta bigint DEFAULT 1)
+RETURNS bigint AS 'MODULE_PATHNAME', 'simple_cache_incr_at_commit'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+
+CREATE FUNCTION simple_cache_invalidate(key text)
+RETURNS void AS 'MODULE_PATHNAME', 'simple_cache_invalidate'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+
+CREATE FUNCTION simple_cache_invalidate_prefix(prefix text)
+RETURNS void AS 'MODULE_PATHNAME', 'simple_cache_invalidate_prefix'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+
+-- A trigger function that invalidates at commit the keys built from the changed rows, by
+-- templates given as the trigger's arguments ('user:{id}'): FOR EACH ROW AFTER INSERT, UPDATE
+-- or DELETE drops the keys of the OLD and NEW rows; FOR EACH STATEMENT (TRUNCATE) drops every
+-- key that starts with a template's text before its first placeholder.
+CREATE FUNCTION simple_cache_invalidate_trigger()
+RETURNS trigger AS 'MODULE_PATHNAME', 'simple_cache_invalidate_trigger'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
 
 -- ---------------------------------------------------------------------------------------------
 -- Administration and observability.

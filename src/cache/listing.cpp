@@ -168,17 +168,19 @@ void emit_batch(const CopiedEntry *first, ListEmitter emit, void *context, Memor
 
 }  // namespace
 
-void list(size_t batch_bytes, ListEmitter emit, void *context)
+void list(size_t batch_bytes, ListEmitter emit, void *context, const char *prefix, size_t prefix_size)
 {
     pg::LocalMemoryContext batch_context("simple_cache list batch");
     pg::LocalMemoryContext row_context("simple_cache list row");
     Batch batch(batch_context.get());
-    pg::ScopeId scope = pg::current_scope();
+    ScopedKey stored_prefix(prefix, prefix_size);  // the database's scope, then the prefix
+    core::KeyView under = stored_prefix.view();
     CacheTable::BatchScan scan(cache_table(), LockMode::shared);
     int64_t now = now_ms();
-    // What an entry costs in the batch; entries of other databases and expired ones are skipped.
-    auto cost = [now, scope](const CacheEntry &entry, const char *key, uint32_t key_size, const char *) {
-        if (ScopedKey::scope_of(key) != scope || entry.expired_at(now))
+    // What an entry costs in the batch; entries of other databases, keys outside the prefix and
+    // expired ones are skipped.
+    auto cost = [now, under](const CacheEntry &entry, const char *key, uint32_t key_size, const char *) {
+        if (key_size < under.size || std::memcmp(key, under.data, under.size) != 0 || entry.expired_at(now))
             return CacheTable::BatchScan::kSkip;
         size_t user_size = ScopedKey::user_size(key_size);
         return copy_bytes(user_size, entry.value_size, shown_by_size(user_size, entry) != Shown::not_shown);

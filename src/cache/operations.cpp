@@ -9,6 +9,7 @@
 #include "simple_cache/cache/give_back.hpp"
 #include "simple_cache/cache/key.hpp"
 #include "simple_cache/cache/linking.hpp"
+#include "simple_cache/cache/pending_writes.hpp"
 #include "simple_cache/cache/room.hpp"
 #include "simple_cache/cache/startup_load.hpp"
 #include "simple_cache/core/decimal.hpp"
@@ -22,8 +23,6 @@ extern "C" {
 namespace simple_cache::cache {
 
 using core::LockMode;
-
-namespace {
 
 // Expiry time for a value stored now with ttl (0: never).
 int64_t expiry_for(Ttl ttl, int64_t now)
@@ -48,6 +47,8 @@ int64_t expiry_for(Ttl ttl, int64_t now)
     return now + ms;
 }
 
+namespace {
+
 // Copies a value out of the table into a palloc'd varlena; runs under the partition lock, so it
 // reports failure as bad_alloc instead of raising an ERROR.
 varlena *copy_value(const CacheEntry &entry, const char *tail)
@@ -70,6 +71,8 @@ void reap_if_expired(const ScopedKey &key)
         cache_table().erase(std::move(ref));
     }
 }
+
+}  // namespace
 
 // Builds an item for key holding value, expiring at `expires` (0: never), making room first
 // when the area is full.
@@ -100,6 +103,8 @@ int64_t parse_counter(const char *data, size_t size)
                            "simple_cache_incr() needs the stored value to be an integer.");
     return value;
 }
+
+namespace {
 
 // Removes every entry whose scope `matches`, one partition at a time under its exclusive
 // lock, checking for cancel between partitions; returns how many it removed.
@@ -166,6 +171,8 @@ PutOutcome put(const char *key, size_t key_size, ValueBytes value, PutMode mode,
 
 varlena *get(const char *key, size_t key_size, ValueKind as)
 {
+    if (PendingRead pending = read_pending(key, key_size, as); pending.decided)
+        return pending.value;  // this transaction's own write, queued for its commit
     ScopedKey scoped(key, key_size);
     varlena *value = nullptr;
     bool expired = false;
@@ -199,6 +206,14 @@ bool drop(const char *key, size_t key_size)
 {
     ScopedKey scoped(key, key_size);
     note_write_during_startup_load(scoped.view());
+    bool live = drop_scoped(scoped);
+    sweep_expired_lightly();
+    give_back_segments_if_due();
+    return live;
+}
+
+bool drop_scoped(const ScopedKey &scoped)
+{
     CacheTable &table = cache_table();
     CacheTable::Ref ref = table.find(scoped.view(), LockMode::exclusive);
     if (!ref)
@@ -207,8 +222,6 @@ bool drop(const char *key, size_t key_size)
     count_removed(ref.entry(), ref.key_data(), ref.key_size());
     table.erase(std::move(ref));
     cache_counters().add(live ? kDrops : kExpirations, 1);
-    sweep_expired_lightly();
-    give_back_segments_if_due();
     return live;
 }
 

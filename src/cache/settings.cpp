@@ -2,6 +2,7 @@
 // caps the whole area, is the pg layer's: src/pg/size_limit.cpp).
 #include "simple_cache/cache/cache.hpp"
 #include "simple_cache/cache/eviction.hpp"
+#include "simple_cache/cache/pending_writes.hpp"
 #include "simple_cache/pg/dsa_policy.hpp"
 
 extern "C" {
@@ -43,6 +44,7 @@ void init()
                              "What a put does when the cache is full: lru evicts, none fails.",
                              nullptr, &eviction_policy, kLru, eviction_options, PGC_SUSET, 0,
                              nullptr, nullptr, nullptr);
+    define_pending_writes_setting();
 }
 
 int64_t default_ttl_ms()

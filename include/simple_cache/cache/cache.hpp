@@ -97,11 +97,17 @@ struct ListedRow {
 // Receives one row of a listing; runs with no lock held and may raise PostgreSQL errors.
 using ListEmitter = void (*)(void *context, const ListedRow &row);
 
-// Calls emit for every live entry of the current database (listing.cpp). Entries are copied
-// out of the table in batches of at most batch_bytes (a larger entry makes a batch of its
-// own), so the listing holds one batch and one row at a time; checks for query cancel
-// between batches.
-void list(size_t batch_bytes, ListEmitter emit, void *context);
+// Calls emit for every live entry of the current database whose key starts with prefix (all
+// of them by default) (listing.cpp). Entries are copied out of the table in batches of at
+// most batch_bytes (a larger entry makes a batch of its own), so the listing holds one batch
+// and one row at a time; checks for query cancel between batches.
+void list(size_t batch_bytes, ListEmitter emit, void *context, const char *prefix = "", size_t prefix_size = 0);
+
+// The live entries of the current database whose key starts with prefix (prefix.cpp): how
+// many there are, and removing them (returning how many live ones it removed). Both visit one
+// partition of the table at a time, under its lock, and check for query cancel in between.
+uint64_t count_prefix(const char *prefix, size_t prefix_size);
+uint64_t drop_prefix(const char *prefix, size_t prefix_size);
 
 // Caps the area's total size in bytes. Below current use: with eviction, entries are evicted
 // down to it; without, the change is refused (SqlError 53200) and nothing changes.

@@ -38,6 +38,21 @@ inline void count_added(const CacheEntry &entry, const void *stored_key, size_t 
     pg::add_scope_usage(ScopedKey::scope_of(stored_key), kScopeCacheBytes, static_cast<int64_t>(bytes));
 }
 
+// Expiry time for a value stored now with ttl (0: never); throws 22023 or 22008 for a bad ttl.
+int64_t expiry_for(Ttl ttl, int64_t now);
+
+// Builds an unlinked item for key holding value, expiring at `expires` (0: never), making room
+// first when the area is full; throws 53200 when it cannot, 54000 for a value over the limit.
+CacheTable::NewItem build_item(const ScopedKey &key, const ValueBytes &value, int64_t expires);
+
+// Parses a stored counter as bigint input would; throws 22P02 (not an integer) or 22003.
+int64_t parse_counter(const char *data, size_t size);
+
+// The ordinary drop of a stored key (operations.cpp), without the housekeeping that follows a
+// drop. It takes no memory and raises no error once this backend is attached to the cache, so
+// the writes applied at commit use it. Returns whether a live value was removed.
+bool drop_scoped(const ScopedKey &key);
+
 // Links item under its key when allow(existing live entry or nullptr, its value) says so,
 // keeping the counters right; a stored item counts as a put unless count_as_put is false. An
 // expired entry counts as absent and is replaced.
