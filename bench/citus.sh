@@ -38,7 +38,7 @@ bc_psql coordinator -At \
     -c "SELECT citus_add_node('${BC_HOST[worker1]}', ${BC_PORT[worker1]})" \
     -c "SELECT citus_add_node('${BC_HOST[worker2]}', ${BC_PORT[worker2]})" \
     -c 'CREATE EXTENSION simple_cache' \
-    -c 'SELECT simple_cache_citus_distribute()'
+    -c 'SELECT simple_cache_citus_distribute()' >/dev/null
 bc_psql plain -c 'CREATE EXTENSION simple_cache'
 # Preload: each worker the keys it owns, the plain server all of them.
 for node in worker1 worker2; do

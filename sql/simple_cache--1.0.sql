@@ -407,6 +407,8 @@ BEGIN
         anchor := '@extschema@.simple_cache_citus_anchor'::regclass;
     END IF;
     IF NOT EXISTS (SELECT 1 FROM pg_dist_partition WHERE logicalrelid = anchor) THEN
+        -- One placement per shard: Citus routes no call to a replicated shard.
+        PERFORM set_config('citus.shard_replication_factor', '1', true);
         IF shard_count IS NULL THEN
             PERFORM create_distributed_table(anchor, 'key');
         ELSE
