@@ -109,6 +109,9 @@ like($stderr, qr/42501: simple_cache_citus_distribute: only a superuser or the o
 	'granted, it still refuses a role that is neither superuser nor the owner');
 $coordinator->safe_psql('postgres', 'REVOKE EXECUTE ON FUNCTION simple_cache_citus_distribute(integer) FROM cache_user');
 
+($state) = sqlstate_of($coordinator, 'SELECT simple_cache_citus_distribute(0)');
+is($state, '22023', 'a shard count below 1 is refused');
+is(coord(q{SELECT to_regclass('simple_cache_citus_anchor') IS NULL}), 't', 'and nothing was made');
 my $first = coord('SELECT simple_cache_citus_distribute()');
 like($first, qr/^19 keyed functions distributed \(19 newly\).* on 2 nodes$/, "set-up: $first");
 my $second = coord('SELECT simple_cache_citus_distribute()');
