@@ -482,23 +482,29 @@ RETURNS bigint
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     schema_name text;
+    answer record;
     failed record;
-    total bigint;
+    total bigint := 0;
 BEGIN
     PERFORM @extschema@.simple_cache_citus_require_coordinator('simple_cache_citus_flush', true);
     SELECT nspname INTO schema_name FROM pg_namespace
     WHERE oid = (SELECT extnamespace FROM pg_extension WHERE extname = 'simple_cache');
-    CREATE TEMP TABLE IF NOT EXISTS simple_cache_citus_flushed (nodeid integer, success boolean, result text);
-    TRUNCATE simple_cache_citus_flushed;
-    INSERT INTO simple_cache_citus_flushed
-    SELECT * FROM run_command_on_all_nodes(format('SELECT %I.simple_cache_flush()', schema_name));
-    SELECT n.nodename, n.nodeport, f.result INTO failed
-    FROM simple_cache_citus_flushed f JOIN pg_dist_node n USING (nodeid) WHERE NOT f.success LIMIT 1;
-    IF FOUND THEN
+    FOR answer IN
+        SELECT n.nodename, n.nodeport, r.success, r.result
+        FROM run_command_on_all_nodes(format('SELECT %I.simple_cache_flush()', schema_name)) r
+        JOIN pg_dist_node n USING (nodeid)
+        ORDER BY n.nodename, n.nodeport
+    LOOP
+        IF answer.success THEN
+            total := total + answer.result::bigint;
+        ELSIF failed IS NULL THEN
+            failed := answer;
+        END IF;
+    END LOOP;
+    IF failed IS NOT NULL THEN
         RAISE EXCEPTION 'simple_cache_citus_flush: node %:% failed: %', failed.nodename, failed.nodeport, failed.result
             USING ERRCODE = '08006';
     END IF;
-    SELECT sum(result::bigint) INTO total FROM simple_cache_citus_flushed;
     RETURN total;
 END
 $$;

@@ -317,6 +317,9 @@ is($stdout, '- value:' . substr($up_key, 4), 'the cluster mget serves the runnin
 like($stderr, qr/WARNING:.*simple_cache_citus_mget: node .*:@{[$worker2->port]} failed/,
 	'and names the stopped one in a warning');
 is(coord('SELECT nodes_failed FROM simple_cache_citus_stats_total'), '1', 'cluster stats count the stopped node');
+($state, undef, $stderr) = sqlstate_of($coordinator, 'SELECT simple_cache_citus_flush()');
+is($state, '08006', 'the cluster flush fails while a node is down');
+like($stderr, qr/simple_cache_citus_flush: node .*:@{[$worker2->port]} failed/, 'naming the node');
 $worker2->start;
 is(coord("SELECT simple_cache_get('$down_key')"), '',
 	'the restarted worker answers again (its cache started empty)');
