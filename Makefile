@@ -84,6 +84,12 @@ bench:
 bench-profile:
 	bash bench/profile.sh
 
+# Section 8 of make bench alone: the cost of routing get/put through a Citus coordinator
+# (bench/citus.sh; needs Citus installed, see test/install-citus.sh).
+.PHONY: bench-citus
+bench-citus:
+	bash bench/citus.sh
+
 # Reliability: long runs of the crash, load, fuzz and sqlsmith tests with a summary of the
 # figures reached (test/stress.sh; "make test" runs their quick versions).
 #   make stress                  16 clients x 300 s, 5 crash rounds, 600 s per fuzz target

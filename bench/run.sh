@@ -9,9 +9,10 @@
 #   1 SQL round trip (pgbench)       5 scale: 10M vs 10k entries; puts with vs without eviction
 #   2 inside one statement           6 concurrency: 1, 2, 8, 32 clients
 #   3 hash tables inside a backend   7 peers: redis-server, memcached (context only)
-#   4 memory per entry
+#   4 memory per entry               8 Citus: routed get/put through a coordinator vs local
+#                                      (bench/citus.sh; skipped without Citus installed)
 #
-# Settings (environment): QUICK=1 for the short run; BENCH_SECTIONS="1 2 3 4 5 6 7" to run
+# Settings (environment): QUICK=1 for the short run; BENCH_SECTIONS="1 2 3 4 5 6 7 8" to run
 # a subset; BENCH_SKIP_BUILD=1 to use what is installed; BENCH_NO_INSTALL=1 to never call apt.
 set -euo pipefail
 
@@ -61,7 +62,7 @@ fi
 SMALL_N=10000          # the "small" cache of section 5
 RT_KEYS=100000         # keys preloaded for the round-trip and concurrency sections
 MEM_N=1000000          # entries at which memory per entry is measured (section 4)
-SECTIONS=${BENCH_SECTIONS:-1 2 3 4 5 6 7}
+SECTIONS=${BENCH_SECTIONS:-1 2 3 4 5 6 7 8}
 
 # Every cluster preloads the libraries it uses: a backend then runs the code the postmaster
 # loaded at start, so a "make install" by someone else during the run (a new simple_cache.so
@@ -617,6 +618,13 @@ main() {
         local t0=$SECONDS
         section_scale
         meta duration_section_4_5 "$((SECONDS - t0))s"
+    fi
+
+    if has_section 8; then
+        local t0=$SECONDS
+        log "section 8: Citus routing cost (bench/citus.sh)"
+        bash "$BENCH/citus.sh" "$OUT" "$T" >>"$LOG" 2>&1 || warn "bench/citus.sh failed (see $LOG)"
+        meta duration_section_8 "$((SECONDS - t0))s"
     fi
 
     meta load_after "$(cut -d' ' -f1-3 /proc/loadavg)"

@@ -355,3 +355,328 @@ LANGUAGE C STRICT VOLATILE PARALLEL UNSAFE;
 
 REVOKE ALL ON FUNCTION simple_cache_fsm_save() FROM PUBLIC;
 REVOKE ALL ON FUNCTION simple_cache_fsm_load() FROM PUBLIC;
+
+-- ---------------------------------------------------------------------------------------------
+-- Citus: one cache sharded by key over the workers of a Citus cluster (README, section Citus).
+-- Nothing here needs Citus until simple_cache_citus_distribute() runs on the coordinator.
+
+-- Planner support of the keyed functions: a constant NULL key fails with 22004 while the call
+-- is planned, so it never reaches Citus, which hashes the constant distribution argument of a
+-- distributed function (STRICT functions fold to NULL before); and a call in a query that
+-- reads anything else is kept from Citus' routing, which crashes on such queries once they
+-- are flattened (see src/sql/citus_functions.cpp).
+CREATE FUNCTION simple_cache_key_support(internal)
+RETURNS internal AS 'MODULE_PATHNAME', 'simple_cache_key_support'
+LANGUAGE C STRICT;
+
+ALTER FUNCTION simple_cache_put(text, text) SUPPORT simple_cache_key_support;
+ALTER FUNCTION simple_cache_put(text, text, interval) SUPPORT simple_cache_key_support;
+ALTER FUNCTION simple_cache_put(text, bytea) SUPPORT simple_cache_key_support;
+ALTER FUNCTION simple_cache_put(text, bytea, interval) SUPPORT simple_cache_key_support;
+ALTER FUNCTION simple_cache_add(text, text) SUPPORT simple_cache_key_support;
+ALTER FUNCTION simple_cache_add(text, text, interval) SUPPORT simple_cache_key_support;
+ALTER FUNCTION simple_cache_add(text, bytea) SUPPORT simple_cache_key_support;
+ALTER FUNCTION simple_cache_add(text, bytea, interval) SUPPORT simple_cache_key_support;
+ALTER FUNCTION simple_cache_replace(text, text) SUPPORT simple_cache_key_support;
+ALTER FUNCTION simple_cache_replace(text, text, interval) SUPPORT simple_cache_key_support;
+ALTER FUNCTION simple_cache_replace(text, bytea) SUPPORT simple_cache_key_support;
+ALTER FUNCTION simple_cache_replace(text, bytea, interval) SUPPORT simple_cache_key_support;
+ALTER FUNCTION simple_cache_incr(text, bigint) SUPPORT simple_cache_key_support;
+ALTER FUNCTION simple_cache_cas(text, text, text) SUPPORT simple_cache_key_support;
+ALTER FUNCTION simple_cache_get(text) SUPPORT simple_cache_key_support;
+ALTER FUNCTION simple_cache_get_bytea(text) SUPPORT simple_cache_key_support;
+ALTER FUNCTION simple_cache_drop(text) SUPPORT simple_cache_key_support;
+ALTER FUNCTION simple_cache_expire(text, interval) SUPPORT simple_cache_key_support;
+ALTER FUNCTION simple_cache_ttl(text) SUPPORT simple_cache_key_support;
+
+-- The keyed functions Citus routes by their first argument, the key.
+CREATE FUNCTION simple_cache_citus_keyed_functions()
+RETURNS SETOF regprocedure
+LANGUAGE sql IMMUTABLE SET search_path = @extschema@, pg_catalog AS $$
+    SELECT unnest(ARRAY[
+        'simple_cache_put(text, text)', 'simple_cache_put(text, text, interval)',
+        'simple_cache_put(text, bytea)', 'simple_cache_put(text, bytea, interval)',
+        'simple_cache_add(text, text)', 'simple_cache_add(text, text, interval)',
+        'simple_cache_add(text, bytea)', 'simple_cache_add(text, bytea, interval)',
+        'simple_cache_replace(text, text)', 'simple_cache_replace(text, text, interval)',
+        'simple_cache_replace(text, bytea)', 'simple_cache_replace(text, bytea, interval)',
+        'simple_cache_incr(text, bigint)', 'simple_cache_cas(text, text, text)',
+        'simple_cache_get(text)', 'simple_cache_get_bytea(text)', 'simple_cache_drop(text)',
+        'simple_cache_expire(text, interval)', 'simple_cache_ttl(text)']::regprocedure[])
+$$;
+
+-- The Citus node ("host:port") that owns key, 'local' for this node, NULL when the cache is
+-- not distributed here.
+CREATE FUNCTION simple_cache_citus_owner(key text)
+RETURNS text AS 'MODULE_PATHNAME', 'simple_cache_citus_owner'
+LANGUAGE C STRICT VOLATILE PARALLEL SAFE;
+
+-- Drops this node's entries (current database) that another node owns, after shards moved.
+CREATE FUNCTION simple_cache_citus_drop_unowned()
+RETURNS bigint AS 'MODULE_PATHNAME', 'simple_cache_citus_drop_unowned'
+LANGUAGE C STRICT VOLATILE PARALLEL UNSAFE;
+
+-- Raises 55000 unless Citus is installed in this database and this is its coordinator, and,
+-- for an administrative call, 42501 unless the caller is a superuser or the extension's owner.
+-- function names the caller.
+CREATE FUNCTION simple_cache_citus_require_coordinator(function text, administrative boolean)
+RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'citus') THEN
+        RAISE EXCEPTION '%: Citus is not installed in this database', function
+            USING ERRCODE = '55000',
+                  HINT = 'Add citus to shared_preload_libraries and run CREATE EXTENSION citus on every node.';
+    END IF;
+    IF administrative AND NOT (SELECT rolsuper FROM pg_roles WHERE rolname = current_user)
+       AND current_user::text::regrole <> (SELECT extowner FROM pg_extension WHERE extname = 'simple_cache') THEN
+        RAISE EXCEPTION '%: only a superuser or the owner of simple_cache may run it', function
+            USING ERRCODE = '42501';
+    END IF;
+    IF NOT citus_is_coordinator() THEN
+        RAISE EXCEPTION '%: run it on the Citus coordinator', function USING ERRCODE = '55000';
+    END IF;
+END
+$$;
+
+-- Sets the Citus cluster up for the cache: creates the colocation anchor, the distributed
+-- table simple_cache_citus_anchor(key text COLLATE "C") whose shards decide which worker
+-- owns a key, and distributes every keyed function by its key, colocated with it. Idempotent:
+-- a second call changes nothing. Returns a summary.
+CREATE FUNCTION simple_cache_citus_distribute(shard_count integer DEFAULT NULL)
+RETURNS text
+LANGUAGE plpgsql SET search_path = @extschema@, pg_catalog, pg_temp AS $$
+DECLARE
+    anchor regclass;
+    fn regprocedure;
+    newly_distributed integer := 0;
+    shards integer;
+    nodes integer;
+BEGIN
+    PERFORM simple_cache_citus_require_coordinator('simple_cache_citus_distribute', true);
+    IF shard_count IS NOT NULL AND shard_count < 1 THEN
+        RAISE EXCEPTION 'simple_cache_citus_distribute: shard_count must be positive' USING ERRCODE = '22023';
+    END IF;
+    anchor := to_regclass('@extschema@.simple_cache_citus_anchor');
+    IF anchor IS NULL THEN
+        CREATE TABLE @extschema@.simple_cache_citus_anchor (key text COLLATE "C");
+        COMMENT ON TABLE @extschema@.simple_cache_citus_anchor IS
+            'simple_cache: Citus colocation anchor of the keyed functions (always empty)';
+        anchor := '@extschema@.simple_cache_citus_anchor'::regclass;
+    END IF;
+    IF NOT EXISTS (SELECT 1 FROM pg_dist_partition WHERE logicalrelid = anchor) THEN
+        -- One placement per shard: Citus routes no call to a replicated shard.
+        PERFORM set_config('citus.shard_replication_factor', '1', true);
+        IF shard_count IS NULL THEN
+            PERFORM create_distributed_table(anchor, 'key');
+        ELSE
+            PERFORM create_distributed_table(anchor, 'key', shard_count := shard_count);
+        END IF;
+    END IF;
+    FOR fn IN SELECT simple_cache_citus_keyed_functions() LOOP
+        IF NOT EXISTS (
+            SELECT 1 FROM pg_dist_object o
+            WHERE o.classid = 'pg_proc'::regclass AND o.objid = fn
+              AND o.distribution_argument_index = 0
+              AND o.colocationid = (SELECT colocationid FROM pg_dist_partition WHERE logicalrelid = anchor)) THEN
+            PERFORM create_distributed_function(fn, '$1', colocate_with := anchor::text);
+            newly_distributed := newly_distributed + 1;
+        END IF;
+    END LOOP;
+    SELECT count(*), count(DISTINCT p.groupid) INTO shards, nodes
+    FROM pg_dist_shard s JOIN pg_dist_placement p USING (shardid) WHERE s.logicalrelid = anchor;
+    RETURN format('%s keyed functions distributed (%s newly), colocated with %s: %s shards on %s nodes',
+                  (SELECT count(*) FROM simple_cache_citus_keyed_functions()), newly_distributed,
+                  anchor, shards, nodes);
+END
+$$;
+
+REVOKE ALL ON FUNCTION simple_cache_citus_drop_unowned() FROM PUBLIC;
+REVOKE ALL ON FUNCTION simple_cache_citus_distribute(integer) FROM PUBLIC;
+
+-- Cluster-wide statistics: one row per active primary node of the Citus cluster (coordinator
+-- included), its simple_cache_stats() for the current database's server; error is the
+-- node's failure (then the figures are NULL). Run on the coordinator.
+CREATE FUNCTION simple_cache_citus_stats(
+    OUT nodename text, OUT nodeport integer, OUT entries bigint, OUT key_value_bytes bigint,
+    OUT area_bytes bigint, OUT hits bigint, OUT misses bigint, OUT puts bigint, OUT drops bigint,
+    OUT evictions bigint, OUT expirations bigint, OUT error text)
+RETURNS SETOF record
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'citus') THEN
+        RAISE EXCEPTION 'simple_cache_citus_stats: Citus is not installed in this database' USING ERRCODE = '55000';
+    END IF;
+    RETURN QUERY
+    SELECT n.nodename::text, n.nodeport, s.entries, s.key_value_bytes, s.area_bytes, s.hits, s.misses,
+           s.puts, s.drops, s.evictions, s.expirations,
+           CASE WHEN NOT r.success THEN r.result END
+    FROM run_command_on_all_nodes(
+             format('SELECT row_to_json(s) FROM %I.simple_cache_stats s',
+                    (SELECT nspname FROM pg_namespace WHERE oid = (SELECT extnamespace FROM pg_extension
+                                                                    WHERE extname = 'simple_cache'))),
+             parallel := true, give_warning_for_connection_errors := false) r
+    JOIN pg_dist_node n USING (nodeid)
+    LEFT JOIN LATERAL json_to_record(CASE WHEN r.success THEN r.result::json END)
+         AS s(entries bigint, key_value_bytes bigint, area_bytes bigint, hits bigint, misses bigint,
+              puts bigint, drops bigint, evictions bigint, expirations bigint) ON true
+    ORDER BY n.nodename, n.nodeport;
+END
+$$;
+
+-- The sums over the cluster's nodes; nodes_failed counts the nodes that did not answer.
+CREATE VIEW simple_cache_citus_stats_total AS
+SELECT count(*) FILTER (WHERE error IS NULL) AS nodes, count(*) FILTER (WHERE error IS NOT NULL) AS nodes_failed,
+       sum(entries)::bigint AS entries, sum(key_value_bytes)::bigint AS key_value_bytes,
+       sum(area_bytes)::bigint AS area_bytes, sum(hits)::bigint AS hits, sum(misses)::bigint AS misses,
+       sum(puts)::bigint AS puts, sum(drops)::bigint AS drops, sum(evictions)::bigint AS evictions,
+       sum(expirations)::bigint AS expirations
+FROM simple_cache_citus_stats();
+
+-- Flushes the current database's entries on every node; returns how many were dropped in
+-- all. Fails naming the first node that could not flush (the others are flushed).
+CREATE FUNCTION simple_cache_citus_flush()
+RETURNS bigint
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    schema_name text;
+    answer record;
+    failed record;
+    total bigint := 0;
+BEGIN
+    PERFORM @extschema@.simple_cache_citus_require_coordinator('simple_cache_citus_flush', true);
+    SELECT nspname INTO schema_name FROM pg_namespace
+    WHERE oid = (SELECT extnamespace FROM pg_extension WHERE extname = 'simple_cache');
+    FOR answer IN
+        SELECT n.nodename, n.nodeport, r.success, r.result
+        FROM run_command_on_all_nodes(format('SELECT %I.simple_cache_flush()', schema_name)) r
+        JOIN pg_dist_node n USING (nodeid)
+        ORDER BY n.nodename, n.nodeport
+    LOOP
+        IF answer.success THEN
+            total := total + answer.result::bigint;
+        ELSIF failed IS NULL THEN
+            failed := answer;
+        END IF;
+    END LOOP;
+    IF failed IS NOT NULL THEN
+        RAISE EXCEPTION 'simple_cache_citus_flush: node %:% failed: %', failed.nodename, failed.nodeport, failed.result
+            USING ERRCODE = '08006';
+    END IF;
+    RETURN total;
+END
+$$;
+
+-- Every node's entries of the current database, with the node that holds each. Each node's
+-- listing travels as one value: for inspection, not for caches of gigabytes. A node that
+-- cannot be reached is named in a WARNING.
+CREATE FUNCTION simple_cache_citus_list(OUT nodename text, OUT nodeport integer, OUT key text, OUT value text)
+RETURNS SETOF record
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    schema_name text;
+    answer record;
+BEGIN
+    PERFORM @extschema@.simple_cache_citus_require_coordinator('simple_cache_citus_list', true);
+    SELECT nspname INTO schema_name FROM pg_namespace
+    WHERE oid = (SELECT extnamespace FROM pg_extension WHERE extname = 'simple_cache');
+    FOR answer IN
+        SELECT n.nodename::text AS nodename, n.nodeport, r.success, r.result
+        FROM run_command_on_all_nodes(
+                 format('SELECT coalesce(json_agg(json_build_array(key, value)), ''[]'') FROM %I.simple_cache_list()',
+                        schema_name)) r
+        JOIN pg_dist_node n USING (nodeid)
+        ORDER BY n.nodename, n.nodeport
+    LOOP
+        IF NOT answer.success THEN
+            RAISE WARNING 'simple_cache_citus_list: node %:% failed: %', answer.nodename, answer.nodeport, answer.result;
+            CONTINUE;
+        END IF;
+        RETURN QUERY SELECT answer.nodename, answer.nodeport, pair->>0, pair->>1
+                     FROM json_array_elements(answer.result::json) pair ORDER BY 3;
+    END LOOP;
+END
+$$;
+
+-- The values of keys, in their order (as simple_cache_mget), fetched from their owning
+-- workers with one command per worker, run in parallel. Keys of a node that cannot be reached
+-- read as absent, with a WARNING naming the node.
+CREATE FUNCTION simple_cache_citus_mget(keys text[])
+RETURNS TABLE(key text, value text)
+LANGUAGE plpgsql STRICT SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    schema_name text;
+    node_names text[];
+    node_ports integer[];
+    commands text[];
+    found jsonb := '{}';
+    answer record;
+BEGIN
+    PERFORM @extschema@.simple_cache_citus_require_coordinator('simple_cache_citus_mget', false);
+    SELECT nspname INTO schema_name FROM pg_namespace
+    WHERE oid = (SELECT extnamespace FROM pg_extension WHERE extname = 'simple_cache');
+    -- Keys grouped by owner ("host:port"; 'local' for keys this node owns).
+    SELECT array_agg(regexp_replace(owner, ':[0-9]+$', '')), array_agg(substring(owner FROM ':([0-9]+)$')::integer),
+           array_agg(format('SELECT coalesce(json_object_agg(key, value) FILTER (WHERE value IS NOT NULL), ''{}'') '
+                            'FROM %I.simple_cache_mget(%L::text[])', schema_name, owned_keys))
+      INTO node_names, node_ports, commands
+    FROM (SELECT @extschema@.simple_cache_citus_owner(k) AS owner, array_agg(DISTINCT k) AS owned_keys
+          FROM unnest(keys) k WHERE k IS NOT NULL GROUP BY 1) groups
+    WHERE owner IS NOT NULL AND owner <> 'local';
+    IF EXISTS (SELECT 1 FROM unnest(keys) k WHERE k IS NOT NULL AND @extschema@.simple_cache_citus_owner(k) IS NULL) THEN
+        RAISE EXCEPTION 'simple_cache_citus_mget: the cache is not distributed'
+            USING ERRCODE = '55000', HINT = 'Run simple_cache_citus_distribute() first.';
+    END IF;
+    IF node_names IS NOT NULL THEN
+        FOR answer IN SELECT * FROM master_run_on_worker(node_names, node_ports, commands, true) LOOP
+            IF answer.success THEN
+                found := found || answer.result::jsonb;
+            ELSE
+                RAISE WARNING 'simple_cache_citus_mget: node %:% failed, its keys read as absent: %',
+                    answer.node_name, answer.node_port, answer.result;
+            END IF;
+        END LOOP;
+    END IF;
+    -- Keys the coordinator itself owns (when it holds shards) are read here.
+    SELECT found || coalesce(jsonb_object_agg(m.key, m.value) FILTER (WHERE m.value IS NOT NULL), '{}')
+      INTO found
+    FROM @extschema@.simple_cache_mget(ARRAY(SELECT k FROM unnest(keys) k
+                                             WHERE @extschema@.simple_cache_citus_owner(k) = 'local')) m;
+    RETURN QUERY SELECT k, found->>k FROM unnest(keys) WITH ORDINALITY AS u(k, i) ORDER BY i;
+END
+$$;
+
+REVOKE ALL ON FUNCTION simple_cache_citus_flush() FROM PUBLIC;
+REVOKE ALL ON FUNCTION simple_cache_citus_list() FROM PUBLIC;
+
+-- After shards moved (a node added and the cluster rebalanced, a shard moved or a node
+-- drained): drops on every node the entries of the current database whose keys that node no
+-- longer owns; returns how many in all. Moves carry no cache entries: the new owner starts
+-- empty for the moved shards.
+CREATE FUNCTION simple_cache_citus_drop_moved()
+RETURNS bigint
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    schema_name text;
+    answer record;
+    total bigint := 0;
+BEGIN
+    PERFORM @extschema@.simple_cache_citus_require_coordinator('simple_cache_citus_drop_moved', true);
+    SELECT nspname INTO schema_name FROM pg_namespace
+    WHERE oid = (SELECT extnamespace FROM pg_extension WHERE extname = 'simple_cache');
+    FOR answer IN
+        SELECT n.nodename, n.nodeport, r.success, r.result
+        FROM run_command_on_all_nodes(format('SELECT %I.simple_cache_citus_drop_unowned()', schema_name)) r
+        JOIN pg_dist_node n USING (nodeid)
+    LOOP
+        IF NOT answer.success THEN
+            RAISE EXCEPTION 'simple_cache_citus_drop_moved: node %:% failed: %',
+                answer.nodename, answer.nodeport, answer.result USING ERRCODE = '08006';
+        END IF;
+        total := total + answer.result::bigint;
+    END LOOP;
+    RETURN total;
+END
+$$;
+
+REVOKE ALL ON FUNCTION simple_cache_citus_drop_moved() FROM PUBLIC;

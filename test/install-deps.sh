@@ -12,6 +12,7 @@ PACKAGES=(
     libtap-parser-sourcehandler-pgtap-perl
     libgtest-dev
     libipc-run-perl
+    libcurl4
 )
 
 # Succeeds when the Debian package named $1 is installed.

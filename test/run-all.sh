@@ -63,9 +63,11 @@ suite_deps() {
     test/install-deps.sh
 }
 
-# Suite build: PGXS build and install of the module.
+# Suite build: PGXS build and install of the module, and of the prebuilt Citus from
+# ../shared/citus when it is there (test/install-citus.sh; the Citus TAP test skips without).
 suite_build() {
     test/build-install.sh
+    test/install-citus.sh
 }
 
 # Suite unit: core unit tests with AddressSanitizer and UBSan.

@@ -1,5 +1,6 @@
 // SQL entry points of the cache's data functions: read arguments, call the cache, build results.
 #include "arguments.hpp"
+#include "simple_cache/pg/citus_routing.hpp"
 #include "simple_cache/pg/error.hpp"
 
 extern "C" {
@@ -22,6 +23,7 @@ Datum put_like(FunctionCallInfo fcinfo, const char *function, PutMode mode, Valu
     reject_null(fcinfo, 1, function, "value");
     sc::cache::Ttl ttl = sc::sql::ttl_arg(fcinfo, 2, function);
     sc::sql::Bytes key = sc::sql::bytes_arg(fcinfo, 0);
+    sc::pg::citus::require_owned(fcinfo, function, key.data, key.size);
     sc::sql::Bytes value = sc::sql::bytes_arg(fcinfo, 1);
     sc::cache::PutOutcome outcome =
         sc::cache::put(key.data, key.size, sc::cache::ValueBytes{value.data, value.size, kind}, mode, ttl);
@@ -32,6 +34,8 @@ Datum put_like(FunctionCallInfo fcinfo, const char *function, PutMode mode, Valu
 Datum get_as(FunctionCallInfo fcinfo, ValueKind kind)
 {
     sc::sql::Bytes key = sc::sql::bytes_arg(fcinfo, 0);
+    sc::pg::citus::require_owned(fcinfo, kind == ValueKind::text ? "simple_cache_get" : "simple_cache_get_bytea",
+                                 key.data, key.size);
     varlena *value = sc::cache::get(key.data, key.size, kind);
     if (value == nullptr)
         PG_RETURN_NULL();
@@ -107,6 +111,7 @@ SIMPLE_CACHE_FUNCTION(simple_cache_get_bytea)
 SIMPLE_CACHE_FUNCTION(simple_cache_drop)
 {
     sc::sql::Bytes key = sc::sql::bytes_arg(fcinfo, 0);
+    sc::pg::citus::require_owned(fcinfo, "simple_cache_drop", key.data, key.size);
     PG_RETURN_BOOL(sc::cache::drop(key.data, key.size));
 }
 
@@ -115,6 +120,7 @@ SIMPLE_CACHE_FUNCTION(simple_cache_expire)
 {
     int64_t ms = sc::sql::interval_ms(PG_GETARG_INTERVAL_P(1), "simple_cache_expire");
     sc::sql::Bytes key = sc::sql::bytes_arg(fcinfo, 0);
+    sc::pg::citus::require_owned(fcinfo, "simple_cache_expire", key.data, key.size);
     PG_RETURN_BOOL(sc::cache::expire(key.data, key.size, ms));
 }
 
@@ -122,6 +128,7 @@ SIMPLE_CACHE_FUNCTION(simple_cache_expire)
 SIMPLE_CACHE_FUNCTION(simple_cache_ttl)
 {
     sc::sql::Bytes key = sc::sql::bytes_arg(fcinfo, 0);
+    sc::pg::citus::require_owned(fcinfo, "simple_cache_ttl", key.data, key.size);
     int64_t remaining = 0;
     if (!sc::cache::ttl(key.data, key.size, &remaining) || remaining < 0)
         PG_RETURN_NULL();
@@ -136,6 +143,7 @@ SIMPLE_CACHE_FUNCTION(simple_cache_incr)
     reject_null(fcinfo, 0, "simple_cache_incr", "key");
     reject_null(fcinfo, 1, "simple_cache_incr", "delta");
     sc::sql::Bytes key = sc::sql::bytes_arg(fcinfo, 0);
+    sc::pg::citus::require_owned(fcinfo, "simple_cache_incr", key.data, key.size);
     PG_RETURN_INT64(sc::cache::incr(key.data, key.size, PG_GETARG_INT64(1)));
 }
 
@@ -146,6 +154,7 @@ SIMPLE_CACHE_FUNCTION(simple_cache_cas)
     reject_null(fcinfo, 1, "simple_cache_cas", "expected");
     reject_null(fcinfo, 2, "simple_cache_cas", "new_value");
     sc::sql::Bytes key = sc::sql::bytes_arg(fcinfo, 0);
+    sc::pg::citus::require_owned(fcinfo, "simple_cache_cas", key.data, key.size);
     sc::sql::Bytes expected = sc::sql::bytes_arg(fcinfo, 1);
     sc::sql::Bytes fresh = sc::sql::bytes_arg(fcinfo, 2);
     PG_RETURN_BOOL(sc::cache::cas(key.data, key.size, expected.data, expected.size,
@@ -175,6 +184,7 @@ SIMPLE_CACHE_FUNCTION(simple_cache_mget)
         if (!element_nulls[i]) {
             varlena *key = PG_DETOAST_DATUM_PACKED(elements[i]);
             size_t key_size = VARSIZE_ANY_EXHDR(key);
+            sc::pg::citus::require_owned(fcinfo, "simple_cache_mget", VARDATA_ANY(key), key_size);
             varlena *value = sc::cache::get(VARDATA_ANY(key), key_size, ValueKind::text);
             if (value != nullptr) {
                 size_t value_size = VARSIZE(value) - VARHDRSZ;
