@@ -5,7 +5,7 @@ MODULE_big  = simple_cache
 DATA        = sql/simple_cache--1.0.sql
 PGFILEDESC  = "simple_cache - shared key/value cache and free-space map in DSA"
 
-SOURCES     = $(sort $(wildcard src/pg/*.cpp src/cache/*.cpp src/fsm/*.cpp src/sql/*.cpp src/api/*.cpp))
+SOURCES     = $(sort $(wildcard src/core/*.cpp src/pg/*.cpp src/cache/*.cpp src/fsm/*.cpp src/sql/*.cpp src/api/*.cpp))
 OBJS        = $(SOURCES:.cpp=.o)
 PROJECT_HEADERS = $(wildcard include/simple_cache/*/*.hpp include/simple_cache/*/*/*.hpp src/*/*.hpp) \
                   include/simple_cache/api/simple_cache_api.h

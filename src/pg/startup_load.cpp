@@ -1,5 +1,5 @@
-// The marks that keep the start-up load from undoing clients' writes (see startup_load.hpp).
-#include "simple_cache/cache/startup_load.hpp"
+// The marks that keep the start-up load from undoing clients' writes (see pg/startup_load.hpp).
+#include "simple_cache/pg/startup_load.hpp"
 
 #include <atomic>
 #include <cstring>
@@ -8,7 +8,7 @@
 #include "simple_cache/core/hash.hpp"
 #include "simple_cache/pg/postgres.hpp"
 
-namespace simple_cache::cache {
+namespace simple_cache::pg {
 
 namespace {
 
@@ -176,4 +176,4 @@ void finish_startup_load()
         shared->pending.store(false, std::memory_order_release);
 }
 
-}  // namespace simple_cache::cache
+}  // namespace simple_cache::pg

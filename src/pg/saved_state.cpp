@@ -1,6 +1,6 @@
-// Whether each saved file may be saved over, and its start-up load's progress (see
-// persistence_state.hpp).
-#include "simple_cache/cache/persistence_state.hpp"
+// The saved-state service: registered saved files, whether each may be saved over, and its
+// start-up load's progress (see pg/saved_state.hpp).
+#include "simple_cache/pg/saved_state.hpp"
 
 #include <atomic>
 #include <cerrno>
@@ -12,7 +12,7 @@
 #include "simple_cache/pg/error.hpp"
 #include "simple_cache/pg/postgres.hpp"
 
-namespace simple_cache::cache {
+namespace simple_cache::pg {
 
 namespace {
 
@@ -28,11 +28,15 @@ struct SavedFileShared {
 
 // The shared state, in the main shared memory segment.
 struct SavedFilesShared {
-    SavedFileShared files[kSavedFiles];
+    SavedFileShared files[kMaxSavedFiles];
 };
 
 shmem_request_hook_type previous_request_hook = nullptr;
 shmem_startup_hook_type previous_startup_hook = nullptr;
+
+// The registered files, in registration order.
+const SavedFileHandler *handlers[kMaxSavedFiles] = {};
+int handler_count = 0;
 
 // This process's pointer to the shared state; null unless preloaded.
 SavedFilesShared *shared = nullptr;
@@ -65,9 +69,9 @@ void startup_shmem()
 }
 
 // The file's shared state; null unless preloaded.
-SavedFileShared *file_shared(SavedFile file)
+SavedFileShared *file_shared(SavedFileId file)
 {
-    return shared != nullptr ? &shared->files[static_cast<int>(file)] : nullptr;
+    return shared != nullptr ? &shared->files[file] : nullptr;
 }
 
 }  // namespace
@@ -80,7 +84,25 @@ void saved_files_install()
     shmem_startup_hook = startup_shmem;
 }
 
-SavedFileState saved_file_state(SavedFile file)
+SavedFileId register_saved_file(const SavedFileHandler &handler)
+{
+    if (handler_count == kMaxSavedFiles)
+        elog(ERROR, "simple_cache: too many saved files registered");
+    handlers[handler_count] = &handler;
+    return handler_count++;
+}
+
+int saved_file_count()
+{
+    return handler_count;
+}
+
+const SavedFileHandler &saved_file_handler(SavedFileId file)
+{
+    return *handlers[file];
+}
+
+SavedFileState saved_file_state(SavedFileId file)
 {
     SavedFileShared *f = file_shared(file);
     if (f == nullptr)
@@ -88,14 +110,14 @@ SavedFileState saved_file_state(SavedFile file)
     return static_cast<SavedFileState>(f->state.load(std::memory_order_acquire));
 }
 
-void set_saved_file_state(SavedFile file, SavedFileState state)
+void set_saved_file_state(SavedFileId file, SavedFileState state)
 {
     SavedFileShared *f = file_shared(file);
     if (f != nullptr)
         f->state.store(static_cast<uint32_t>(state), std::memory_order_release);
 }
 
-LoadProgress *saved_file_progress(SavedFile file)
+LoadProgress *saved_file_progress(SavedFileId file)
 {
     SavedFileShared *f = file_shared(file);
     return f != nullptr ? &f->progress : nullptr;
@@ -103,29 +125,29 @@ LoadProgress *saved_file_progress(SavedFile file)
 
 bool any_saved_file_loading()
 {
-    return saved_file_state(SavedFile::cache) == SavedFileState::loading ||
-           saved_file_state(SavedFile::map) == SavedFileState::loading;
+    for (SavedFileId file = 0; file < handler_count; ++file)
+        if (saved_file_state(file) == SavedFileState::loading)
+            return true;
+    return false;
 }
 
-void check_saved_file_replaceable(SavedFile file, const char *file_name)
+void check_saved_file_replaceable(SavedFileId file)
 {
     if (saved_file_state(file) != SavedFileState::loading)
         return;
-    if (access(file_name, F_OK) != 0 && errno == ENOENT)
+    const SavedFileHandler &handler = saved_file_handler(file);
+    if (access(handler.name, F_OK) != 0 && errno == ENOENT)
         return;  // nothing to lose (the worker may not have looked yet)
-    bool cache = file == SavedFile::cache;
-    std::string name = file_name;
-    throw pg::SqlError(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
-                       cache ? "simple_cache: the saved cache is still being loaded"
-                             : "simple_cache: the saved free-space map is still being loaded",
-                       "The start-up load of \"" + name + "\" has not finished; saving now would replace the file " +
-                           "with the part loaded so far.",
-                       std::string("Wait until the server log says \"simple_cache: loaded … ") +
-                           (cache ? "entries" : "relations") + " from \"" + name +
-                           "\"\", then save again; if the log shows the load failing, see its hint.");
+    std::string name = handler.name;
+    throw SqlError(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+                   std::string("simple_cache: the saved ") + handler.what + " is still being loaded",
+                   "The start-up load of \"" + name + "\" has not finished; saving now would replace the file " +
+                       "with the part loaded so far.",
+                   std::string("Wait until the server log says \"simple_cache: loaded … ") + handler.records +
+                       " from \"" + name + "\"\", then save again; if the log shows the load failing, see its hint.");
 }
 
-void note_saved_file_synced(SavedFile file)
+void note_saved_file_synced(SavedFileId file)
 {
     SavedFileShared *f = file_shared(file);
     if (f == nullptr)
@@ -134,4 +156,4 @@ void note_saved_file_synced(SavedFile file)
     f->state.compare_exchange_strong(expected, static_cast<uint32_t>(SavedFileState::loaded), std::memory_order_acq_rel);
 }
 
-}  // namespace simple_cache::cache
+}  // namespace simple_cache::pg
