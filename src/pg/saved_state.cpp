@@ -11,6 +11,7 @@
 
 #include "simple_cache/pg/error.hpp"
 #include "simple_cache/pg/postgres.hpp"
+#include "simple_cache/pg/shmem_registry.hpp"
 
 namespace simple_cache::pg {
 
@@ -31,9 +32,6 @@ struct SavedFilesShared {
     SavedFileShared files[kMaxSavedFiles];
 };
 
-shmem_request_hook_type previous_request_hook = nullptr;
-shmem_startup_hook_type previous_startup_hook = nullptr;
-
 // The registered files, in registration order.
 const SavedFileHandler *handlers[kMaxSavedFiles] = {};
 int handler_count = 0;
@@ -41,22 +39,9 @@ int handler_count = 0;
 // This process's pointer to the shared state; null unless preloaded.
 SavedFilesShared *shared = nullptr;
 
-// Reserves room for the shared state.
-void request_shmem()
+// Sets up the shared state when shared memory is (re)initialised: every file is loading again.
+void attach_shared(void *at, bool found)
 {
-    if (previous_request_hook != nullptr)
-        previous_request_hook();
-    RequestAddinShmemSpace(MAXALIGN(sizeof(SavedFilesShared)));
-}
-
-// Creates the shared state when shared memory is (re)initialised: every file is loading again.
-void startup_shmem()
-{
-    if (previous_startup_hook != nullptr)
-        previous_startup_hook();
-    bool found;
-    LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
-    void *at = ShmemInitStruct(kShmemName, sizeof(SavedFilesShared), &found);
     if (!found) {
         auto *s = new (at) SavedFilesShared;
         for (SavedFileShared &file : s->files) {
@@ -64,9 +49,10 @@ void startup_shmem()
             file.state.store(static_cast<uint32_t>(SavedFileState::loading), std::memory_order_release);
         }
     }
-    LWLockRelease(AddinShmemInitLock);
     shared = static_cast<SavedFilesShared *>(at);
 }
+
+const ShmemStruct kSharedStruct = {kShmemName, sizeof(SavedFilesShared), attach_shared};
 
 // The file's shared state; null unless preloaded.
 SavedFileShared *file_shared(SavedFileId file)
@@ -78,10 +64,7 @@ SavedFileShared *file_shared(SavedFileId file)
 
 void saved_files_install()
 {
-    previous_request_hook = shmem_request_hook;
-    shmem_request_hook = request_shmem;
-    previous_startup_hook = shmem_startup_hook;
-    shmem_startup_hook = startup_shmem;
+    register_shmem_struct(kSharedStruct);
 }
 
 SavedFileId register_saved_file(const SavedFileHandler &handler)
