@@ -9,7 +9,7 @@
 #include "simple_cache/cache/give_back.hpp"
 #include "simple_cache/cache/key.hpp"
 #include "simple_cache/cache/linking.hpp"
-#include "simple_cache/cache/room.hpp"
+#include "simple_cache/cache/make_room.hpp"
 #include "simple_cache/pg/startup_load.hpp"
 #include "simple_cache/core/decimal.hpp"
 #include "simple_cache/pg/error.hpp"

@@ -7,7 +7,7 @@
 
 #include "simple_cache/cache/key.hpp"
 #include "simple_cache/cache/linking.hpp"
-#include "simple_cache/cache/room.hpp"
+#include "simple_cache/cache/make_room.hpp"
 #include "simple_cache/pg/startup_load.hpp"
 #include "simple_cache/pg/error.hpp"
 

@@ -8,7 +8,7 @@
 
 #include "simple_cache/fsm/directory.hpp"
 #include "simple_cache/fsm/locks.hpp"
-#include "simple_cache/fsm/report.hpp"
+#include "simple_cache/fsm/wholesale_report.hpp"
 #include "simple_cache/pg/error.hpp"
 
 namespace simple_cache::fsm {

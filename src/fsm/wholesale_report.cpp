@@ -2,7 +2,7 @@
 // force, the relation's request is updated, all targets are recomputed, room is reclaimed from
 // relations over their targets when the map (or the database, within its page limit) has too
 // little free, and the relation's pages are replaced, trimmed to what it may keep.
-#include "simple_cache/fsm/report.hpp"
+#include "simple_cache/fsm/wholesale_report.hpp"
 
 #include "simple_cache/fsm/database_limits.hpp"
 #include "simple_cache/fsm/directory.hpp"
