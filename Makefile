@@ -5,7 +5,14 @@ MODULE_big  = simple_cache
 DATA        = sql/simple_cache--1.0.sql
 PGFILEDESC  = "simple_cache - shared key/value cache and free-space map in DSA"
 
-SOURCES     = $(sort $(wildcard src/pg/*.cpp src/cache/*.cpp src/fsm/*.cpp src/sql/*.cpp src/api/*.cpp))
+# The core and pg layers form one static library (BASE_LIB), linked whole into the module and
+# linked by the benchmark extension (bench/ext); the features, the SQL entry points and the C
+# API are the module's own objects. The fuzzers and unit tests build src/core alone, without
+# PostgreSQL. test/check-layers.sh checks the layering rules on every build.
+BASE_SOURCES = $(sort $(wildcard src/core/*.cpp src/pg/*.cpp))
+BASE_OBJS   = $(BASE_SOURCES:.cpp=.o)
+BASE_LIB    = libsimple_cache_base.a
+SOURCES     = $(sort $(wildcard src/cache/*.cpp src/fsm/*.cpp src/sql/*.cpp src/api/*.cpp))
 OBJS        = $(SOURCES:.cpp=.o)
 PROJECT_HEADERS = $(wildcard include/simple_cache/*/*.hpp include/simple_cache/*/*/*.hpp src/*/*.hpp) \
                   include/simple_cache/api/simple_cache_api.h
@@ -26,7 +33,7 @@ PG_INCLUDE_SERVER := $(shell $(PG_CONFIG) --includedir-server)
 # PostgreSQL's own headers are system headers for us: -Wall -Wextra apply to project files only.
 PG_CPPFLAGS  = -Iinclude -isystem $(PG_INCLUDE_SERVER)
 PG_CXXFLAGS  = -std=c++17 -Wall -Wextra -fno-omit-frame-pointer
-SHLIB_LINK  += -lstdc++
+SHLIB_LINK  += -Wl,--whole-archive $(BASE_LIB) -Wl,--no-whole-archive -lstdc++
 
 # No LLVM bitcode: the JIT gains nothing here and it would need clang on every machine.
 override with_llvm = no
@@ -34,7 +41,20 @@ override with_llvm = no
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
 
-$(OBJS): $(PROJECT_HEADERS)
+$(OBJS) $(BASE_OBJS): $(PROJECT_HEADERS)
+
+$(BASE_LIB): $(BASE_OBJS)
+	rm -f $@
+	$(AR) crs $@ $(BASE_OBJS)
+
+# The module links the library; the layering is checked before anything is linked.
+$(shlib): $(BASE_LIB) | check-layers
+
+.PHONY: check-layers
+check-layers:
+	bash test/check-layers.sh
+
+EXTRA_CLEAN += $(BASE_LIB) $(BASE_OBJS)
 
 # ---------------------------------------------------------------------------------------------
 # Demo, tests and dependencies (scripts under test/; build output under build/).

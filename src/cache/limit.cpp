@@ -6,7 +6,7 @@
 #include <string>
 
 #include "simple_cache/cache/give_back.hpp"
-#include "simple_cache/cache/room.hpp"
+#include "simple_cache/cache/make_room.hpp"
 #include "simple_cache/pg/error.hpp"
 #include "simple_cache/pg/segments.hpp"
 #include "simple_cache/pg/shared_state.hpp"

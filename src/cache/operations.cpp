@@ -9,9 +9,9 @@
 #include "simple_cache/cache/give_back.hpp"
 #include "simple_cache/cache/key.hpp"
 #include "simple_cache/cache/linking.hpp"
+#include "simple_cache/cache/make_room.hpp"
 #include "simple_cache/cache/pending_writes.hpp"
-#include "simple_cache/cache/room.hpp"
-#include "simple_cache/cache/startup_load.hpp"
+#include "simple_cache/pg/startup_load.hpp"
 #include "simple_cache/core/decimal.hpp"
 #include "simple_cache/pg/error.hpp"
 #include "simple_cache/pg/memory.hpp"
@@ -147,7 +147,7 @@ bool live_value_matches(const ScopedKey &key, int64_t now, const char *expected,
 PutOutcome put(const char *key, size_t key_size, ValueBytes value, PutMode mode, Ttl ttl)
 {
     ScopedKey scoped(key, key_size);
-    note_write_during_startup_load(scoped.view());
+    pg::note_write_during_startup_load(scoped.view());
     int64_t now = now_ms();
     int64_t expires = expiry_for(ttl, now);
     if (value.size > kMaxValueBytes)  // bad input is refused whether or not the write would store
@@ -205,7 +205,7 @@ varlena *get(const char *key, size_t key_size, ValueKind as)
 bool drop(const char *key, size_t key_size)
 {
     ScopedKey scoped(key, key_size);
-    note_write_during_startup_load(scoped.view());
+    pg::note_write_during_startup_load(scoped.view());
     bool live = drop_scoped(scoped);
     sweep_expired_lightly();
     give_back_segments_if_due();
@@ -228,7 +228,7 @@ bool drop_scoped(const ScopedKey &scoped)
 bool expire(const char *key, size_t key_size, int64_t ttl_ms)
 {
     ScopedKey scoped(key, key_size);
-    note_write_during_startup_load(scoped.view());
+    pg::note_write_during_startup_load(scoped.view());
     int64_t now = now_ms();
     int64_t expires = expiry_for(Ttl::after_ms(ttl_ms), now);
     CacheTable::Ref ref = cache_table().find(scoped.view(), LockMode::exclusive);
@@ -256,7 +256,7 @@ bool ttl(const char *key, size_t key_size, int64_t *remaining_ms)
 int64_t incr(const char *key, size_t key_size, int64_t delta)
 {
     ScopedKey scoped(key, key_size);
-    note_write_during_startup_load(scoped.view());
+    pg::note_write_during_startup_load(scoped.view());
     for (;;) {
         int64_t now = now_ms();
         bool present = false;
@@ -295,7 +295,7 @@ int64_t incr(const char *key, size_t key_size, int64_t delta)
 bool cas(const char *key, size_t key_size, const char *expected, size_t expected_size, ValueBytes new_value)
 {
     ScopedKey scoped(key, key_size);
-    note_write_during_startup_load(scoped.view());
+    pg::note_write_during_startup_load(scoped.view());
     int64_t now = now_ms();
     if (new_value.size > kMaxValueBytes)  // bad input is refused whether or not it would swap
         throw pg::SqlError(ERRCODE_PROGRAM_LIMIT_EXCEEDED, "simple_cache value is too long");
@@ -319,7 +319,7 @@ bool cas(const char *key, size_t key_size, const char *expected, size_t expected
 uint64_t flush()
 {
     pg::ScopeId scope = pg::current_scope();
-    note_flush_during_startup_load(scope);
+    pg::note_flush_during_startup_load(scope);
     uint64_t removed = remove_entries_where([scope](pg::ScopeId of) { return of == scope; });
     give_back_segments();
     return removed;

@@ -18,7 +18,7 @@
 #include "simple_cache/cache/key.hpp"
 #include "simple_cache/cache/linking.hpp"
 #include "simple_cache/cache/prefix.hpp"
-#include "simple_cache/cache/startup_load.hpp"
+#include "simple_cache/pg/startup_load.hpp"
 #include "simple_cache/pg/error.hpp"
 #include "simple_cache/pg/memory.hpp"
 
@@ -221,9 +221,9 @@ void make_ready()
         write.record = r;
         write.key = std::make_unique<ScopedKey>(r->key(), r->key_size);
         if (r->kind == WriteKind::drop_prefix)
-            note_flush_during_startup_load(pg::current_scope());
+            pg::note_flush_during_startup_load(pg::current_scope());
         else
-            note_write_during_startup_load(write.key->view());
+            pg::note_write_during_startup_load(write.key->view());
         if (r->kind == WriteKind::put)
             write.item = build_item(*write.key, ValueBytes{r->value(), r->value_size, r->value_kind},
                                     expiry_for(r->ttl, now));

@@ -8,7 +8,7 @@
 #include "simple_cache/cache/cache.hpp"
 #include "simple_cache/cache/give_back.hpp"
 #include "simple_cache/cache/linking.hpp"
-#include "simple_cache/cache/startup_load.hpp"
+#include "simple_cache/pg/startup_load.hpp"
 #include "simple_cache/pg/error.hpp"
 
 namespace simple_cache::cache {
@@ -68,7 +68,7 @@ uint64_t drop_prefix(const char *prefix, size_t prefix_size)
     ScopedKey stored(prefix, prefix_size);
     // A start-up load still running must not bring the dropped keys back: as for a flush, it
     // loads no more of this database's saved entries.
-    note_flush_during_startup_load(pg::current_scope());
+    pg::note_flush_during_startup_load(pg::current_scope());
     uint64_t removed = remove_under(stored.view(), [] { pg::check_for_interrupts(); });
     give_back_segments_if_due();
     return removed;

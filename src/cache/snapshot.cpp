@@ -7,8 +7,8 @@
 
 #include "simple_cache/cache/key.hpp"
 #include "simple_cache/cache/linking.hpp"
-#include "simple_cache/cache/room.hpp"
-#include "simple_cache/cache/startup_load.hpp"
+#include "simple_cache/cache/make_room.hpp"
+#include "simple_cache/pg/startup_load.hpp"
 #include "simple_cache/pg/error.hpp"
 
 namespace simple_cache::cache {
@@ -109,7 +109,7 @@ RestoreOutcome restore_entry(pg::ScopeId scope, const char *key, size_t key_size
     // Marks and flushes only accumulate while the start-up load is pending, so a refusal seen
     // now is final: skip the allocation (and any eviction it would cause). The check under
     // the partition lock below still decides for keys marked from now on.
-    if (!replace_existing && !startup_load_may_restore_entry(stored_key))
+    if (!replace_existing && !pg::startup_load_may_restore_entry(stored_key))
         return RestoreOutcome::kept;
     CacheTable::NewItem item = make_item_with_room(stored_key, value.size);
     CacheEntry &entry = item.entry();
@@ -121,7 +121,7 @@ RestoreOutcome restore_entry(pg::ScopeId scope, const char *key, size_t key_size
     PutOutcome outcome = link_item(
         std::move(item), scoped, now,
         [&](const CacheEntry *live, const char *) {
-            return replace_existing || (live == nullptr && startup_load_may_restore_entry(stored_key));
+            return replace_existing || (live == nullptr && pg::startup_load_may_restore_entry(stored_key));
         },
         false);
     return outcome.stored ? RestoreOutcome::stored : RestoreOutcome::kept;

@@ -8,11 +8,11 @@
 #include <algorithm>
 #include <vector>
 
-#include "simple_cache/cache/startup_load.hpp"
 #include "simple_cache/fsm/directory.hpp"
 #include "simple_cache/fsm/fsm.hpp"
 #include "simple_cache/fsm/locks.hpp"
 #include "simple_cache/pg/error.hpp"
+#include "simple_cache/pg/startup_load.hpp"
 
 extern "C" {
 #include "access/xact.h"
@@ -105,7 +105,7 @@ void on_subtransaction(SubXactEvent event, SubTransactionId, SubTransactionId, v
 
 bool forget(Oid relid)
 {
-    cache::note_write_during_startup_load(key_view(key_of(relid)));  // before the directory lock
+    pg::note_write_during_startup_load(key_view(key_of(relid)));  // before the directory lock
     Shared &s = shared();
     DirectoryLock directory(s, LW_EXCLUSIVE);
     Slot *all = slots(s);
@@ -138,7 +138,7 @@ void purge_scopes(const pg::ScopeId *scopes, size_t count)
 void forget_dropped(const Oid *relids, size_t n)
 {
     for (size_t i = 0; i < n; ++i)  // a start-up load of the map must not bring them back
-        cache::note_write_during_startup_load(key_view(key_of(relids[i])));
+        pg::note_write_during_startup_load(key_view(key_of(relids[i])));
     if (n == 0 || !in_use())
         return;  // no map in this server: nothing it could track
     if (!callbacks_registered) {

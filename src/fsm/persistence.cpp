@@ -1,5 +1,6 @@
 // Saving and loading the free-space map (see persistence.hpp): export of every database's
-// relations under brief locks, and the record format on top of the cache's saved-file code.
+// relations under brief locks, the record format on top of the saved files' common format, and
+// the map's handler for the persistence worker.
 #include "simple_cache/fsm/persistence.hpp"
 
 #include <string>
@@ -7,22 +8,22 @@
 
 #include "simple_cache/fsm/directory.hpp"
 #include "simple_cache/fsm/locks.hpp"
-#include "simple_cache/fsm/report.hpp"
+#include "simple_cache/fsm/wholesale_report.hpp"
 #include "simple_cache/pg/error.hpp"
 
 namespace simple_cache::fsm {
 
 namespace cf = core::fsm;
-using cache::get_u32;
-using cache::PayloadReader;
-using cache::put_u32;
-using cache::RecordStep;
+using core::get_u32;
+using core::PayloadReader;
+using core::put_u32;
+using core::RecordStep;
 
 namespace {
 
 constexpr char kMapMagic[8] = {'S', 'C', 'F', 'S', 'M', 'A', 'P', '\n'};
 constexpr size_t kRecordHeaderBytes = 29;
-const cache::FileFormat kMapFormat = {kMapFileName, kMapMagic, 2, kRecordHeaderBytes, "saved free-space map"};
+const core::FileFormat kMapFormat = {kMapFileName, kMapMagic, 2, kRecordHeaderBytes, "saved free-space map"};
 
 // Offsets of a record header's fields.
 enum RecordOffset : size_t {
@@ -83,7 +84,7 @@ bool read_relation(Shared &s, const FsmKey &key, SavedRelation *out)
 }
 
 // Appends one relation's record.
-void add_relation(cache::FileWriter &writer, const SavedRelation &r)
+void add_relation(pg::FileWriter &writer, const SavedRelation &r)
 {
     char head[kRecordHeaderBytes];
     put_u32(head + kDatabaseAt, r.database.database);
@@ -110,7 +111,7 @@ RecordStep read_relation_record(PayloadReader &in, uint64_t i, std::string &prob
 {
     char head[kRecordHeaderBytes];
     if (!in.take(head, sizeof head)) {
-        problem = "The payload ends inside " + cache::record_label(i) + ".";
+        problem = "The payload ends inside " + core::record_label(i) + ".";
         return RecordStep::invalid;
     }
     auto kind = static_cast<unsigned char>(head[kKindAt]);
@@ -118,11 +119,11 @@ RecordStep read_relation_record(PayloadReader &in, uint64_t i, std::string &prob
     uint32_t average = get_u32(head + kAverageAt);
     size_t page_bytes = kind == 0 ? 6 : 4;
     if (kind > 1)
-        problem = "The kind of " + cache::record_label(i) + " is " + std::to_string(kind) + ".";
+        problem = "The kind of " + core::record_label(i) + " is " + std::to_string(kind) + ".";
     else if (uint64_t{count} * page_bytes > in.remaining())
-        problem = cache::record_label(i) + " runs past the end of the payload.";
+        problem = core::record_label(i) + " runs past the end of the payload.";
     else if (average > cf::kMaxAvail)
-        problem = "The average request of " + cache::record_label(i) + " is out of range.";
+        problem = "The average request of " + core::record_label(i) + " is out of range.";
     if (!problem.empty())
         return RecordStep::invalid;
     r->database = pg::DatabaseIdentity{get_u32(head + kDatabaseAt), get_u32(head + kRowXminAt),
@@ -135,14 +136,14 @@ RecordStep read_relation_record(PayloadReader &in, uint64_t i, std::string &prob
     for (uint32_t p = 0; p < count; ++p) {
         char bytes[6] = {};
         if (!in.take(bytes, page_bytes)) {
-            problem = cache::record_label(i) + " runs past the end of the payload.";
+            problem = core::record_label(i) + " runs past the end of the payload.";
             return RecordStep::invalid;
         }
         uint32_t block = get_u32(bytes);
         auto avail = static_cast<uint32_t>(static_cast<unsigned char>(bytes[4]) |
                                            static_cast<unsigned char>(bytes[5]) << 8);
         if (block > MaxBlockNumber || avail > BLCKSZ) {
-            problem = "A page of " + cache::record_label(i) + " is out of range.";
+            problem = "A page of " + core::record_label(i) + " is out of range.";
             return RecordStep::invalid;
         }
         r->pages[p] = cf::PageEntry{block, static_cast<cf::Avail>(avail)};
@@ -160,12 +161,38 @@ int64_t restore_relation(const SavedRelation &r, pg::ScopeId scope, ReportSource
     return report_for_key(FsmKey{scope, r.relid}, pages, KindRule{r.kind, true}, request, source, r.avg_request);
 }
 
+// The start-up load of the saved map (SavedFileHandler::load_at_startup): leaves alone what
+// clients reported or forgot since the start; logs what it loaded. Returns false when
+// stop_requested ended it.
+bool load_at_startup(bool (*stop_requested)(), pg::LoadProgress *progress)
+{
+    MapLoadResult r = load_map(stop_requested, true, progress);
+    if (!r.found)
+        return true;
+    if (r.stopped)
+        return false;
+    pg::guard([&] {
+        ereport(LOG, (errmsg("simple_cache: loaded %llu relations from \"%s\"", static_cast<unsigned long long>(r.loaded),
+                             kMapFileName),
+                      errdetail("%llu saved relations did not fit, %llu were left to what clients did since the start.%s",
+                                static_cast<unsigned long long>(r.no_room), static_cast<unsigned long long>(r.skipped),
+                                r.attempts > 1 ? " The load resumed where an earlier attempt had stopped." : "")));
+    });
+    return true;
+}
+
+// What the persistence worker needs to load and save the map.
+const pg::SavedFileHandler kHandler = {kMapFileName, "free-space map", "relations", "simple_cache_fsm_save()",
+                                       "simple_cache_fsm_load()", load_at_startup, save_map};
+
+pg::SavedFileId registered_id = -1;
+
 }  // namespace
 
-cache::SaveResult save_map()
+pg::SaveResult save_map()
 {
-    cache::FileWriter writer(kMapFormat);
-    int64_t saved_at = cache::now_ms();
+    pg::FileWriter writer(kMapFormat);
+    int64_t saved_at = pg::saved_at_now_ms();
     if (in_use()) {
         // Taken before the slots: a relation is saved under the identity its scope had then.
         std::vector<pg::ScopeEntry> live = pg::live_scopes();
@@ -184,15 +211,15 @@ cache::SaveResult save_map()
     return writer.commit(saved_at);
 }
 
-MapLoadResult load_map(bool (*stop_requested)(), bool at_startup, cache::LoadProgress *progress)
+MapLoadResult load_map(bool (*stop_requested)(), bool at_startup, pg::LoadProgress *progress)
 {
     ReportSource source = at_startup ? ReportSource::startup_load : ReportSource::client;
     MapLoadResult out;
-    cache::LoadProgress fresh;
-    cache::LoadProgress &p = progress != nullptr ? *progress : fresh;
+    pg::LoadProgress fresh;
+    pg::LoadProgress &p = progress != nullptr ? *progress : fresh;
     SavedRelation r;
     pg::SavedScopes scopes;
-    cache::FileLoad load = cache::load_file(
+    pg::FileLoad load = pg::load_file(
         kMapFormat,
         [&](PayloadReader &in, uint64_t i, std::string &problem) { return read_relation_record(in, i, problem, &r); },
         [&](PayloadReader &in, uint64_t i, std::string &problem) {
@@ -219,12 +246,22 @@ MapLoadResult load_map(bool (*stop_requested)(), bool at_startup, cache::LoadPro
             return RecordStep::next;
         },
         p);
-    static_cast<cache::LoadProgress &>(out) = p;
+    static_cast<pg::LoadProgress &>(out) = p;
     out.found = load.found;
     if (load.found && !load.result.valid)
-        throw cache::invalid_file_error(kMapFormat, load.result.problem + " The file changed while it was being loaded.",
-                                        (std::to_string(p.loaded) + " relations were loaded before the defect.").c_str());
+        throw pg::invalid_file_error(kMapFormat, load.result.problem + " The file changed while it was being loaded.",
+                                     (std::to_string(p.loaded) + " relations were loaded before the defect.").c_str());
     return out;
+}
+
+void persistence_init()
+{
+    registered_id = pg::register_saved_file(kHandler);
+}
+
+pg::SavedFileId saved_file_id()
+{
+    return registered_id;
 }
 
 }  // namespace simple_cache::fsm

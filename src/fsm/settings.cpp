@@ -79,7 +79,7 @@ void init()
                             "ALTER DATABASE ... SET, or server-wide as every database's default.",
                             &max_pages_per_database, 0, 0, INT_MAX, PGC_SUSET, 0, nullptr, nullptr, nullptr);
     if (process_shared_preload_libraries_in_progress)
-        install_shmem_hooks();
+        shared_install();
 }
 
 int setting_max_pages()

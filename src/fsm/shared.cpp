@@ -2,8 +2,9 @@
 //
 // The map's two LWLock tranche ids live in a small struct of their own in the main shared
 // memory segment ("simple_cache_fsm"), made like the area's own struct in src/pg: from the
-// segment's spare room on first use, or reserved and filled in by the postmaster when the
-// library is preloaded, so that every backend then knows the tranche names. The struct also
+// segment's spare room on first use, or reserved and filled in by the postmaster through the
+// shared memory registry when the library is preloaded, so that every backend then knows the
+// tranche names. The struct also
 // says whether the map exists, so that dropping a table can skip the map without creating
 // the area.
 #include "simple_cache/fsm/shared.hpp"
@@ -13,8 +14,10 @@
 #include "simple_cache/fsm/fsm.hpp"
 #include "simple_cache/fsm/locks.hpp"
 #include "simple_cache/pg/error.hpp"
-#include "simple_cache/pg/size_limit.hpp"
 #include "simple_cache/pg/shared_state.hpp"
+#include "simple_cache/pg/shmem_registry.hpp"
+#include "simple_cache/pg/size_limit.hpp"
+#include "simple_cache/pg/tranches.hpp"
 
 namespace simple_cache::fsm {
 
@@ -30,31 +33,32 @@ struct FsmShmem {
     pg_atomic_uint32 in_use;  // 1 once the map's root exists
 };
 
-shmem_request_hook_type previous_request_hook = nullptr;
-shmem_startup_hook_type previous_startup_hook = nullptr;
-
 FsmShmem *fsm_shmem = nullptr;
 Shared attached = {nullptr, nullptr, nullptr, 0};
 pg::DsaPolicy *fsm_policy = nullptr;  // set before the root is created or attached
 
-// Finds (or creates) the struct, gives it tranche ids on first use and makes their names known
-// in this process. Plain PostgreSQL code; caller holds AddinShmemInitLock.
-FsmShmem *find_shmem_locked()
+// Makes the struct at `at` ready (zeroed when fresh), gives it tranche ids on first use and
+// makes their names known in this process. Plain PostgreSQL code; caller holds
+// AddinShmemInitLock.
+FsmShmem *init_shmem(void *at, bool found)
 {
-    bool found;
-    auto *m = static_cast<FsmShmem *>(ShmemInitStruct(kShmemName, sizeof(FsmShmem), &found));
+    auto *m = static_cast<FsmShmem *>(at);
     if (!found) {
         m->directory_tranche = 0;
         m->relation_tranche = 0;
         pg_atomic_init_u32(&m->in_use, 0);
     }
-    if (m->directory_tranche == 0) {
-        m->directory_tranche = pg::new_tranche_id(kDirectoryTrancheName);
-        m->relation_tranche = pg::new_tranche_id(kRelationTrancheName);
-    }
-    pg::register_tranche_name(m->directory_tranche, kDirectoryTrancheName);
-    pg::register_tranche_name(m->relation_tranche, kRelationTrancheName);
+    pg::assign_tranche(&m->directory_tranche, pg::kDirectoryTrancheName);
+    pg::assign_tranche(&m->relation_tranche, pg::kRelationTrancheName);
     return m;
+}
+
+// Finds (or creates) the struct; caller holds AddinShmemInitLock.
+FsmShmem *find_shmem_locked()
+{
+    bool found;
+    void *at = ShmemInitStruct(kShmemName, sizeof(FsmShmem), &found);
+    return init_shmem(at, found);
 }
 
 // This backend's pointer to the struct, found on first use.
@@ -71,24 +75,15 @@ FsmShmem *shmem()
     return fsm_shmem;
 }
 
-// Reserves room for the struct (preloaded case).
-void request_shmem()
+// Sets up the struct when shared memory is (re)initialised (preloaded case), also after a
+// crash restart; this process finds it again on first use.
+void attach_shmem(void *at, bool found)
 {
-    if (previous_request_hook != nullptr)
-        previous_request_hook();
-    RequestAddinShmemSpace(MAXALIGN(sizeof(FsmShmem)));
+    fsm_shmem = nullptr;
+    init_shmem(at, found);
 }
 
-// Creates the struct when shared memory is (re)initialised, also after a crash restart.
-void startup_shmem()
-{
-    if (previous_startup_hook != nullptr)
-        previous_startup_hook();
-    fsm_shmem = nullptr;
-    LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
-    find_shmem_locked();
-    LWLockRelease(AddinShmemInitLock);
-}
+const pg::ShmemStruct kShmemStruct = {kShmemName, sizeof(FsmShmem), attach_shmem};
 
 // Makes the map's root and hash table; runs once per cluster, under the area's init lock.
 dsa_pointer create_root(pg::DsaPolicy &)
@@ -156,12 +151,9 @@ bool in_use()
     return attached.root != nullptr || pg_atomic_read_u32(&shmem()->in_use) != 0;
 }
 
-void install_shmem_hooks()
+void shared_install()
 {
-    previous_request_hook = shmem_request_hook;
-    shmem_request_hook = request_shmem;
-    previous_startup_hook = shmem_startup_hook;
-    shmem_startup_hook = startup_shmem;
+    pg::register_shmem_struct(kShmemStruct);
 }
 
 unsigned locks_held()

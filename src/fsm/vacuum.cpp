@@ -19,7 +19,7 @@
 
 #include "simple_cache/fsm/fsm.hpp"
 #include "simple_cache/fsm/privileges.hpp"
-#include "simple_cache/fsm/report.hpp"
+#include "simple_cache/fsm/wholesale_report.hpp"
 #include "simple_cache/pg/error.hpp"
 
 extern "C" {

@@ -95,7 +95,7 @@ void trim(dsa_area *area)
 {
     guard([=] { dsa_trim(area); });
     // The size classes whose empty superblocks just went keep none now: from here on, only
-    // classes allocated again count as keeping one (room.cpp's can-it-fit check uses this).
+    // classes allocated again count as keeping one (make_room.cpp's can-it-fit check uses this).
     attach().control->counters.small_groups_used.store(0, std::memory_order_relaxed);
 }
 

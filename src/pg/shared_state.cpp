@@ -2,7 +2,10 @@
 #include "simple_cache/pg/shared_state.hpp"
 
 #include "simple_cache/pg/error.hpp"
+#include "simple_cache/pg/lock_holder.hpp"
 #include "simple_cache/pg/segments.hpp"
+#include "simple_cache/pg/shmem_registry.hpp"
+#include "simple_cache/pg/tranches.hpp"
 
 namespace simple_cache::pg {
 
@@ -19,9 +22,6 @@ struct SharedRoot {
     int table_tranche;
 };
 
-shmem_request_hook_type previous_request_hook = nullptr;
-shmem_startup_hook_type previous_startup_hook = nullptr;
-
 // The layout version this library expects; a test may pretend another (0: the real one).
 int layout_version_override = 0;
 
@@ -34,17 +34,23 @@ uint32_t expected_layout_version()
 // This backend's attachment; area is null until attach() succeeds.
 Attachment attachment = {nullptr, nullptr, nullptr, 0, 0};
 
-// Finds (or creates, zeroed) the struct in the main segment. Caller holds AddinShmemInitLock.
-SharedRoot *find_root()
+// Zeroes a fresh struct. Caller holds AddinShmemInitLock.
+void init_root(SharedRoot *root, bool found)
 {
-    bool found;
-    auto *root = static_cast<SharedRoot *>(ShmemInitStruct(kShmemName, sizeof(SharedRoot), &found));
     if (!found) {
         root->area_handle = DSM_HANDLE_INVALID;
         root->control = InvalidDsaPointer;
         root->area_tranche = 0;
         root->table_tranche = 0;
     }
+}
+
+// Finds (or creates, zeroed) the struct in the main segment. Caller holds AddinShmemInitLock.
+SharedRoot *find_root()
+{
+    bool found;
+    auto *root = static_cast<SharedRoot *>(ShmemInitStruct(kShmemName, sizeof(SharedRoot), &found));
+    init_root(root, found);
     return root;
 }
 
@@ -53,12 +59,8 @@ SharedRoot *find_root()
 // inherits the names and shows waits by name even if it never loads the library.
 void assign_tranches(SharedRoot *root)
 {
-    if (root->area_tranche == 0) {
-        root->area_tranche = new_tranche_id(kAreaTrancheName);
-        root->table_tranche = new_tranche_id(kTableTrancheName);
-    }
-    register_tranche_name(root->area_tranche, kAreaTrancheName);
-    register_tranche_name(root->table_tranche, kTableTrancheName);
+    assign_tranche(&root->area_tranche, kAreaTrancheName);
+    assign_tranche(&root->table_tranche, kTableTrancheName);
 }
 
 // Creates and pins the area and its control block, and records them in root. Plain
@@ -88,8 +90,7 @@ void create_area(SharedRoot *root)
 // Attaches to the area recorded in root. Plain PostgreSQL code, run under guard().
 void attach_area(SharedRoot *root)
 {
-    register_tranche_name(root->area_tranche, kAreaTrancheName);
-    register_tranche_name(root->table_tranche, kTableTrancheName);
+    assign_tranches(root);
     dsa_area *area = dsa_attach(root->area_handle);
     dsa_pin_mapping(area);
     attachment.control = static_cast<AreaControl *>(dsa_get_address(area, root->control));
@@ -108,24 +109,16 @@ bool put_back_reserved(dsa_pointer p, size_t bytes)
     return attachment.control->reserve.put_back(p, bytes);
 }
 
-// Reserves room for the struct in the main segment (preloaded case).
-void request_shmem()
+// Sets up the struct at (re)initialisation of shared memory (preloaded case), also after a
+// crash restart, when the old area is gone with the old DSM segments.
+void attach_root(void *at, bool found)
 {
-    if (previous_request_hook != nullptr)
-        previous_request_hook();
-    RequestAddinShmemSpace(MAXALIGN(sizeof(SharedRoot)));
+    auto *root = static_cast<SharedRoot *>(at);
+    init_root(root, found);
+    assign_tranches(root);
 }
 
-// Creates the struct at (re)initialisation of shared memory, also after a crash restart, when
-// the old area is gone with the old DSM segments.
-void startup_shmem()
-{
-    if (previous_startup_hook != nullptr)
-        previous_startup_hook();
-    LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
-    assign_tranches(find_root());
-    LWLockRelease(AddinShmemInitLock);
-}
+const ShmemStruct kRootStruct = {kShmemName, sizeof(SharedRoot), attach_root};
 
 }  // namespace
 
@@ -195,12 +188,9 @@ void set_layout_version_override(int version)
     layout_version_override = version;
 }
 
-void install_shmem_hooks()
+void shared_state_install()
 {
-    previous_request_hook = shmem_request_hook;
-    shmem_request_hook = request_shmem;
-    previous_startup_hook = shmem_startup_hook;
-    shmem_startup_hook = startup_shmem;
+    register_shmem_struct(kRootStruct);
 }
 
 dsa_pointer ensure_root(std::atomic<dsa_pointer> &slot, dsa_pointer (*create)(DsaPolicy &))
@@ -209,19 +199,12 @@ dsa_pointer ensure_root(std::atomic<dsa_pointer> &slot, dsa_pointer (*create)(Ds
     if (DsaPointerIsValid(existing))
         return existing;
     Attachment &a = attach();
-    LWLock *lock = &a.control->init_lock;
-    LWLockAcquire(lock, LW_EXCLUSIVE);
-    try {
-        existing = slot.load(std::memory_order_acquire);
-        if (!DsaPointerIsValid(existing)) {
-            existing = create(*a.policy);
-            slot.store(existing, std::memory_order_release);
-        }
-    } catch (...) {
-        LWLockRelease(lock);
-        throw;
+    LockHolder init(&a.control->init_lock, LW_EXCLUSIVE);
+    existing = slot.load(std::memory_order_acquire);
+    if (!DsaPointerIsValid(existing)) {
+        existing = create(*a.policy);
+        slot.store(existing, std::memory_order_release);
     }
-    LWLockRelease(lock);
     return existing;
 }
 

@@ -59,7 +59,7 @@ bool newer_reading(TimestampTz mine, TimestampTz taken)
 
 // Puts `bytes` in force; the caller holds the limit lock. Segments made under a higher limit
 // stay, so while the limit is below the highest one installed, writes also check the bytes in
-// use against it (see the cache's room.cpp).
+// use against it (see the cache's make_room.cpp).
 void install_locked(Attachment &attachment, uint64_t bytes)
 {
     AreaControl &control = *attachment.control;

@@ -2,6 +2,7 @@
 // no C++ object with a destructor is alive (directly in a SIMPLE_CACHE_FUNCTION body).
 #pragma once
 
+#include "null_argument.hpp"
 #include "simple_cache/cache/cache.hpp"
 #include "simple_cache/pg/postgres.hpp"
 
@@ -10,14 +11,6 @@ extern "C" {
 }
 
 namespace simple_cache::sql {
-
-// Raises 22004 when argument `arg` is NULL.
-inline void reject_null(FunctionCallInfo fcinfo, int arg, const char *function, const char *name)
-{
-    if (PG_ARGISNULL(arg))
-        ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-                        errmsg("%s: %s must not be NULL", function, name)));
-}
 
 // A varlena argument's bytes (detoasted).
 struct Bytes {

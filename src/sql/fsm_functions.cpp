@@ -3,6 +3,7 @@
 // of different lengths or more than one dimension, 22023 for numbers out of range (block
 // numbers 0 .. 4294967294, amounts 0 .. BLCKSZ, sizes 0 .. 4294967295). Every function that
 // names a relation first checks the caller's right on it (fsm/privileges.hpp): 42501.
+#include "null_argument.hpp"
 #include "simple_cache/fsm/fsm.hpp"
 #include "simple_cache/fsm/privileges.hpp"
 #include "simple_cache/pg/error.hpp"
@@ -16,6 +17,7 @@ extern "C" {
 
 namespace sc = simple_cache;
 namespace fsm = simple_cache::fsm;
+using simple_cache::sql::reject_null;
 
 namespace {
 
@@ -25,13 +27,6 @@ struct ReportArrays {
     fsm::Avail *avail;
     size_t count;
 };
-
-// Raises 22004 when argument `arg` is NULL.
-void reject_null(FunctionCallInfo fcinfo, int arg, const char *function, const char *name)
-{
-    if (PG_ARGISNULL(arg))
-        ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED), errmsg("%s: %s must not be NULL", function, name)));
-}
 
 // A block number argument: 0 .. MaxBlockNumber, else 22023.
 uint32_t block_number(int64 value, const char *function, const char *name)

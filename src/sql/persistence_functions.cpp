@@ -1,13 +1,13 @@
 // SQL entry points for saving and loading the cache on demand: simple_cache_save() and
 // simple_cache_load(), and the same for the free-space map: simple_cache_fsm_save() and
 // simple_cache_fsm_load(). All work with or without shared_preload_libraries; a save is refused
-// while the file's start-up load is unfinished (cache/persistence_state.hpp).
+// while the file's start-up load is unfinished (pg/saved_state.hpp).
 #include "simple_cache/cache/persistence_file.hpp"
-#include "simple_cache/cache/persistence_state.hpp"
 #include "simple_cache/fsm/persistence.hpp"
 #include "simple_cache/pg/database_scope.hpp"
 #include "simple_cache/pg/error.hpp"
 #include "simple_cache/pg/postgres.hpp"
+#include "simple_cache/pg/saved_state.hpp"
 
 namespace sc = simple_cache;
 
@@ -15,10 +15,10 @@ namespace sc = simple_cache;
 // start-up load is unfinished.
 SIMPLE_CACHE_FUNCTION(simple_cache_save)
 {
-    sc::cache::check_saved_file_replaceable(sc::cache::SavedFile::cache, sc::cache::kSnapshotFileName);
+    sc::pg::check_saved_file_replaceable(sc::cache::saved_file_id());
     sc::pg::collect_dead_scopes(sc::pg::Collection::retire_and_purge);  // entries of dropped databases are not saved
-    sc::cache::SaveResult result = sc::cache::save_snapshot();
-    sc::cache::note_saved_file_synced(sc::cache::SavedFile::cache);
+    sc::pg::SaveResult result = sc::cache::save_snapshot();
+    sc::pg::note_saved_file_synced(sc::cache::saved_file_id());
     PG_RETURN_INT64(static_cast<int64>(result.entries));
 }
 
@@ -27,7 +27,7 @@ SIMPLE_CACHE_FUNCTION(simple_cache_save)
 SIMPLE_CACHE_FUNCTION(simple_cache_load)
 {
     sc::cache::LoadResult result = sc::cache::load_snapshot();
-    sc::cache::note_saved_file_synced(sc::cache::SavedFile::cache);
+    sc::pg::note_saved_file_synced(sc::cache::saved_file_id());
     if (!result.found)
         ereport(NOTICE, (errmsg("simple_cache: no saved cache to load"),
                          errdetail("The data directory has no file \"%s\".", sc::cache::kSnapshotFileName)));
@@ -42,10 +42,10 @@ SIMPLE_CACHE_FUNCTION(simple_cache_load)
 // while its start-up load is unfinished.
 SIMPLE_CACHE_FUNCTION(simple_cache_fsm_save)
 {
-    sc::cache::check_saved_file_replaceable(sc::cache::SavedFile::map, sc::fsm::kMapFileName);
+    sc::pg::check_saved_file_replaceable(sc::fsm::saved_file_id());
     sc::pg::collect_dead_scopes(sc::pg::Collection::retire_and_purge);  // relations of dropped databases are not saved
-    sc::cache::SaveResult result = sc::fsm::save_map();
-    sc::cache::note_saved_file_synced(sc::cache::SavedFile::map);
+    sc::pg::SaveResult result = sc::fsm::save_map();
+    sc::pg::note_saved_file_synced(sc::fsm::saved_file_id());
     PG_RETURN_INT64(static_cast<int64>(result.entries));
 }
 
@@ -55,7 +55,7 @@ SIMPLE_CACHE_FUNCTION(simple_cache_fsm_save)
 SIMPLE_CACHE_FUNCTION(simple_cache_fsm_load)
 {
     sc::fsm::MapLoadResult result = sc::fsm::load_map();
-    sc::cache::note_saved_file_synced(sc::cache::SavedFile::map);
+    sc::pg::note_saved_file_synced(sc::fsm::saved_file_id());
     if (!result.found)
         ereport(NOTICE, (errmsg("simple_cache: no saved free-space map to load"),
                          errdetail("The data directory has no file \"%s\".", sc::fsm::kMapFileName)));

@@ -1,6 +1,8 @@
-// libFuzzer target: the saved-cache file parser, parse_snapshot() from
-// src/cache/persistence_file.cpp, built from that very file (with the backend symbols it never
-// needs stubbed, see pg_stubs.cpp) and PostgreSQL's real CRC-32C.
+// libFuzzer target: the saved-cache file parser, core::parse_snapshot() from
+// src/core/saved_cache_records.cpp and src/core/saved_file.cpp, the very files the extension
+// links. They are PostgreSQL-free: the fuzzer builds without any server header or symbol. Its
+// checksum oracle is a plain bitwise CRC-32C of its own, checked at start-up against the
+// core's table-driven one and the standard check value.
 //
 // The first input byte picks how the rest is used:
 //   0  raw: the bytes are the file;
@@ -31,19 +33,14 @@
 
 #include <fuzzer/FuzzedDataProvider.h>
 
-#include "simple_cache/cache/persistence_file.hpp"
-#include "simple_cache/pg/postgres.hpp"
+#include "simple_cache/core/crc32c.hpp"
+#include "simple_cache/core/saved_cache_records.hpp"
 
-extern "C" {
-#include "port/pg_crc32c.h"
-}
-
-namespace cache = simple_cache::cache;
+namespace core = simple_cache::core;
 
 namespace {
 
-// Reports a failed oracle and aborts, so libFuzzer saves the input (fputs: PostgreSQL's
-// port.h turns fprintf into its own pg_fprintf).
+// Reports a failed oracle and aborts, so libFuzzer saves the input.
 [[noreturn]] void fuzz_check_failed(int line, const char *what)
 {
     std::string text = "fuzz check failed at line " + std::to_string(line) + ": " + what + "\n";
@@ -59,7 +56,7 @@ namespace {
     } while (0)
 
 struct Record {
-    simple_cache::pg::DatabaseIdentity database;
+    core::SavedDatabase database;
     uint8_t kind;
     int64_t expires_ms;
     std::string key;
@@ -77,35 +74,44 @@ void put_u64(std::string &out, size_t at, uint64_t v)
         out[at + i] = static_cast<char>(v >> (8 * i));
 }
 
+// CRC-32C one bit at a time: the reference the core's table-driven CRC is checked against.
 uint32_t crc_of(const char *data, size_t size)
 {
-    pg_crc32c crc;
-    INIT_CRC32C(crc);
-    COMP_CRC32C(crc, data, size);
-    FIN_CRC32C(crc);
-    return crc;
+    uint32_t crc = 0xFFFFFFFFu;
+    for (size_t i = 0; i < size; ++i) {
+        crc ^= static_cast<unsigned char>(data[i]);
+        for (int bit = 0; bit < 8; ++bit)
+            crc = (crc & 1) != 0 ? (crc >> 1) ^ 0x82F63B78u : crc >> 1;
+    }
+    return crc ^ 0xFFFFFFFFu;
+}
+
+// Whether two saved databases are the same.
+bool same_database(const core::SavedDatabase &a, const core::SavedDatabase &b)
+{
+    return a.database == b.database && a.row_xmin == b.row_xmin && a.extension == b.extension;
 }
 
 // Recomputes the header's payload CRC (offset 40) and header CRC (offset 44).
 void repair_checksums(std::string &file)
 {
-    if (file.size() < cache::kSnapshotHeaderBytes)
+    if (file.size() < core::kSnapshotHeaderBytes)
         return;
-    put_u32(file, 40, crc_of(file.data() + cache::kSnapshotHeaderBytes, file.size() - cache::kSnapshotHeaderBytes));
+    put_u32(file, 40, crc_of(file.data() + core::kSnapshotHeaderBytes, file.size() - core::kSnapshotHeaderBytes));
     put_u32(file, 44, crc_of(file.data(), 44));
 }
 
-// Encodes records as a version 2 file, following the layout in persistence_file.hpp.
+// Encodes records as a version 2 file, following the layout in core/saved_cache_records.hpp.
 std::string encode(const std::vector<Record> &records, int64_t saved_at_ms)
 {
-    std::string file(cache::kSnapshotHeaderBytes, '\0');
-    std::memcpy(file.data(), cache::kSnapshotMagic, sizeof cache::kSnapshotMagic);
-    put_u32(file, 8, cache::kSnapshotFormatVersion);
-    put_u32(file, 12, cache::kSnapshotHeaderBytes);
+    std::string file(core::kSnapshotHeaderBytes, '\0');
+    std::memcpy(file.data(), core::kSnapshotMagic, sizeof core::kSnapshotMagic);
+    put_u32(file, 8, core::kSnapshotFormatVersion);
+    put_u32(file, 12, core::kSnapshotHeaderBytes);
     put_u64(file, 16, records.size());
     put_u64(file, 32, static_cast<uint64_t>(saved_at_ms));
     for (const Record &r : records) {
-        std::string head(cache::kSnapshotRecordHeaderBytes, '\0');
+        std::string head(core::kSnapshotRecordHeaderBytes, '\0');
         put_u32(head, 0, r.database.database);
         put_u32(head, 4, r.database.row_xmin);
         put_u32(head, 8, r.database.extension);
@@ -117,13 +123,13 @@ std::string encode(const std::vector<Record> &records, int64_t saved_at_ms)
         file += r.key;
         file += r.value;
     }
-    put_u64(file, 24, file.size() - cache::kSnapshotHeaderBytes);
+    put_u64(file, 24, file.size() - core::kSnapshotHeaderBytes);
     repair_checksums(file);
     return file;
 }
 
 // A source that returns at most `chunk` bytes per read.
-class ChunkedSource final : public cache::ByteSource {
+class ChunkedSource final : public core::ByteSource {
   public:
     ChunkedSource(const std::string &bytes, size_t chunk) : bytes_(bytes), chunk_(chunk == 0 ? 1 : chunk) {}
     size_t read(char *to, size_t n) override
@@ -142,7 +148,7 @@ class ChunkedSource final : public cache::ByteSource {
 
 // What one parse returned, with the records it visited.
 struct Parsed {
-    cache::ParseResult result;
+    core::ParseResult result;
     std::vector<Record> records;
 };
 
@@ -153,20 +159,20 @@ Parsed parse(const std::string &bytes, uint64_t size, size_t chunk, bool check_o
     Parsed out;
     ChunkedSource source(bytes, chunk);
     if (check_only) {
-        out.result = cache::parse_snapshot(source, size, nullptr);
+        out.result = core::parse_snapshot(source, size, nullptr);
         return out;
     }
-    cache::RecordVisitor visit = [&](const cache::SnapshotEntry &e) {
-        FUZZ_CHECK(e.key_size <= cache::kMaxKeyBytes);
-        FUZZ_CHECK(e.value_size <= cache::kMaxValueBytes);
-        FUZZ_CHECK(e.kind == cache::ValueKind::text || e.kind == cache::ValueKind::bytea);
-        FUZZ_CHECK(e.expires_ms >= 0 && e.expires_ms <= cache::kMaxExpiresMs);
+    core::RecordVisitor visit = [&](const core::SavedEntry &e) {
+        FUZZ_CHECK(e.key_size <= core::kSavedKeyMaxBytes);
+        FUZZ_CHECK(e.value_size <= core::kSavedValueMaxBytes);
+        FUZZ_CHECK(e.kind == core::SavedValueKind::text || e.kind == core::SavedValueKind::bytea);
+        FUZZ_CHECK(e.expires_ms >= 0 && e.expires_ms <= core::kSavedExpiryMaxMs);
         FUZZ_CHECK(e.key_size + e.value_size <= bytes.size());
         out.records.push_back(Record{e.database, static_cast<uint8_t>(e.kind), e.expires_ms,
                                      std::string(e.key, e.key_size), std::string(e.value, e.value_size)});
         return stop_after < 0 || static_cast<long>(out.records.size()) < stop_after;
     };
-    out.result = cache::parse_snapshot(source, size, &visit);
+    out.result = core::parse_snapshot(source, size, &visit);
     return out;
 }
 
@@ -175,7 +181,7 @@ bool same_records(const std::vector<Record> &a, const std::vector<Record> &b)
     if (a.size() != b.size())
         return false;
     for (size_t i = 0; i < a.size(); ++i)
-        if (!(a[i].database == b[i].database) || a[i].kind != b[i].kind || a[i].expires_ms != b[i].expires_ms ||
+        if (!same_database(a[i].database, b[i].database) || a[i].kind != b[i].kind || a[i].expires_ms != b[i].expires_ms ||
             a[i].key != b[i].key || a[i].value != b[i].value)
             return false;
     return true;
@@ -220,12 +226,12 @@ void structured(FuzzedDataProvider &in)
         r.database.row_xmin = in.ConsumeIntegral<uint32_t>();
         r.database.extension = in.ConsumeIntegral<uint32_t>();
         r.kind = in.ConsumeIntegralInRange<uint8_t>(0, 1);
-        r.expires_ms = in.ConsumeBool() ? 0 : in.ConsumeIntegralInRange<int64_t>(0, cache::kMaxExpiresMs);
+        r.expires_ms = in.ConsumeBool() ? 0 : in.ConsumeIntegralInRange<int64_t>(0, core::kSavedExpiryMaxMs);
         r.key = in.ConsumeRandomLengthString(64);
         r.value = in.ConsumeRandomLengthString(256);
         records.push_back(std::move(r));
     }
-    int64_t saved_at = in.ConsumeIntegralInRange<int64_t>(0, cache::kMaxExpiresMs);
+    int64_t saved_at = in.ConsumeIntegralInRange<int64_t>(0, core::kSavedExpiryMaxMs);
     std::string file = encode(records, saved_at);
     uint8_t damage = in.ConsumeIntegralInRange<uint8_t>(0, 4);
     size_t chunk = in.ConsumeIntegralInRange<size_t>(1, 4096);
@@ -258,19 +264,20 @@ void structured(FuzzedDataProvider &in)
 
 }  // namespace
 
-// Checks once that the instrumented CRC the stubs install agrees with libpgport's own.
+// Checks once that the reference CRC gives CRC-32C's check value and that the core's CRC
+// agrees with it at every alignment and length class, in one piece and split.
 extern "C" int LLVMFuzzerInitialize(int *, char ***)
 {
+    FUZZ_CHECK(crc_of("123456789", 9) == 0xE3069283u);
     std::string sample;
     for (int i = 0; i < 1000; ++i)
         sample += static_cast<char>(i * 37 + (i >> 3));
     for (size_t len : {size_t{0}, size_t{1}, size_t{7}, size_t{8}, size_t{9}, size_t{63}, sample.size()}) {
-        pg_crc32c a, b;
-        INIT_CRC32C(a);
-        COMP_CRC32C(a, sample.data(), len);
-        FIN_CRC32C(a);
-        b = pg_comp_crc32c_sb8(0xFFFFFFFF, sample.data(), len) ^ 0xFFFFFFFF;
-        FUZZ_CHECK(a == b);
+        FUZZ_CHECK(core::crc32c_of(sample.data(), len) == crc_of(sample.data(), len));
+        core::Crc32c split;
+        split.update(sample.data(), len / 3);
+        split.update(sample.data() + len / 3, len - len / 3);
+        FUZZ_CHECK(split.value() == crc_of(sample.data(), len));
     }
     return 0;
 }
@@ -283,7 +290,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     std::string bytes(reinterpret_cast<const char *>(data) + 1, size - 1);
     switch (mode) {
     case 0:
-        check_any(bytes, bytes.size(), cache::kSnapshotHeaderBytes * 1024, -1);
+        check_any(bytes, bytes.size(), core::kSnapshotHeaderBytes * 1024, -1);
         break;
     case 1:
         repair_checksums(bytes);

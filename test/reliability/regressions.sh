@@ -9,11 +9,11 @@
 #       saved file after the server starts accepting connections. A key a client dropped
 #       before the load reached it used to come back with its saved value. Fixed: writes mark
 #       their keys while the load is pending and the load skips marked keys
-#       (src/cache/startup_load.cpp).
+#       (src/pg/startup_load.cpp).
 #   failed-put-evicts-all  Under a 1 MB limit holding three 30 kB values, a put of a
 #       900000-byte value used to evict all three and then fail with 53200: the check made
 #       before evicting ignored the 64 kB blocks the allocator keeps per size class. Fixed: the
-#       check counts them (src/cache/room.cpp), and the put is refused with nothing evicted.
+#       check counts them (src/cache/make_room.cpp), and the put is refused with nothing evicted.
 # Fixed earlier and tested in "make test": the start-up load replacing values written after
 # the start, a persistence worker that never came back after a stray SIGTERM
 # (test/t/020_crash_recovery.pl, H and I), simple_cache_list() returning bytea values that are

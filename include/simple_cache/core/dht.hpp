@@ -130,6 +130,21 @@ class Dht {
         uint64_t sweep_bucket;        // sweep cursor: old run (while migrating), then new run
     };
 
+    // Releases a partition lock that this thread has taken when it goes out of scope,
+    // exceptions included.
+    class HeldPartition {
+      public:
+        HeldPartition(Policy &policy, Partition &part, LockMode mode) : policy_(policy), part_(part), mode_(mode) {}
+        HeldPartition(const HeldPartition &) = delete;
+        HeldPartition &operator=(const HeldPartition &) = delete;
+        ~HeldPartition() { policy_.unlock(&part_.lock, mode_); }
+
+      private:
+        Policy &policy_;
+        Partition &part_;
+        LockMode mode_;
+    };
+
     struct Header {
         uint32_t magic;
         uint64_t seed;  // hash seed, fixed at creation
@@ -598,13 +613,8 @@ class Dht {
                 ++result.partitions_skipped;
                 continue;
             }
-            try {
-                sweep_locked(p, budget, visit, result);
-            } catch (...) {
-                policy_.unlock(&part.lock, LockMode::exclusive);
-                throw;
-            }
-            policy_.unlock(&part.lock, LockMode::exclusive);
+            HeldPartition held(policy_, part, LockMode::exclusive);
+            sweep_locked(p, budget, visit, result);
         }
         return result;
     }
@@ -620,20 +630,15 @@ class Dht {
                 return;
             Partition &part = partition(p);
             policy_.lock(&part.lock, LockMode::exclusive);
-            try {
-                // Each call stops after a run of empty buckets; stop too if one moved nothing.
-                for (;;) {
-                    uint64_t remaining = part.old_remaining;
-                    uint64_t cursor = part.next_old_bucket;
-                    migrate_locked(p, kMigrateAll);
-                    if (part.old_remaining == 0 || (part.old_remaining == remaining && part.next_old_bucket == cursor))
-                        break;
-                }
-            } catch (...) {
-                policy_.unlock(&part.lock, LockMode::exclusive);
-                throw;
+            HeldPartition held(policy_, part, LockMode::exclusive);
+            // Each call stops after a run of empty buckets; stop too if one moved nothing.
+            for (;;) {
+                uint64_t remaining = part.old_remaining;
+                uint64_t cursor = part.next_old_bucket;
+                migrate_locked(p, kMigrateAll);
+                if (part.old_remaining == 0 || (part.old_remaining == remaining && part.next_old_bucket == cursor))
+                    break;
             }
-            policy_.unlock(&part.lock, LockMode::exclusive);
         }
     }
 
@@ -950,13 +955,8 @@ class Dht {
             Partition &part = partition(p);
             if (!policy_.try_lock_exclusive(&part.lock))
                 continue;
-            try {
-                budget = migrate_locked(p, budget);
-            } catch (...) {
-                policy_.unlock(&part.lock, LockMode::exclusive);
-                throw;
-            }
-            policy_.unlock(&part.lock, LockMode::exclusive);
+            HeldPartition held(policy_, part, LockMode::exclusive);
+            budget = migrate_locked(p, budget);
         }
     }
 

@@ -5,9 +5,9 @@
 
 #include <optional>
 
-#include "simple_cache/cache/startup_load.hpp"
 #include "simple_cache/fsm/shared.hpp"
 #include "simple_cache/pg/lock_holder.hpp"
+#include "simple_cache/pg/startup_load.hpp"
 
 namespace simple_cache::fsm {
 
@@ -61,9 +61,9 @@ class StartupLoadFence {
   public:
     StartupLoadFence(Shared &s, const FsmKey &key)
     {
-        if (!cache::startup_load_pending())
+        if (!pg::startup_load_pending())
             return;
-        cache::note_write_during_startup_load(key_view(key));
+        pg::note_write_during_startup_load(key_view(key));
         directory_.emplace(s, LW_SHARED);
     }
 

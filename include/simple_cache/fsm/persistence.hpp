@@ -1,7 +1,7 @@
 // The saved free-space map: "simple_cache_fsm.dat" in the data directory, written and checked
-// by the cache's saved-file code (persistence_file.hpp: the same 48-byte header, with magic
-// "SCFSMAP\n", temporary file, fsync and rename; a load checks the whole file before it
-// restores anything). One record per tracked relation, of every database, integers
+// through the saved-state service (core/saved_file.hpp: the common 48-byte header, with magic
+// "SCFSMAP\n"; pg/saved_file.hpp: temporary file, fsync and rename; a load checks the whole
+// file before it restores anything). One record per tracked relation, of every database, integers
 // little-endian:
 //
 // Format version 2:
@@ -22,7 +22,8 @@
 
 #include <cstdint>
 
-#include "simple_cache/cache/persistence_file.hpp"
+#include "simple_cache/pg/saved_file.hpp"
+#include "simple_cache/pg/saved_state.hpp"
 
 namespace simple_cache::fsm {
 
@@ -30,22 +31,28 @@ inline constexpr const char *kMapFileName = "simple_cache_fsm.dat";
 
 // What a load did: its progress (over every attempt, for a resumed load; `expired` stays 0),
 // and how it ended.
-struct MapLoadResult : cache::LoadProgress {
+struct MapLoadResult : pg::LoadProgress {
     bool found = false;    // there was a file
     bool stopped = false;  // stop_requested() ended the load early
 };
 
 // Writes every tracked relation of every database to the file. Throws on failure, leaving the
 // previous file untouched. entries = relations written.
-cache::SaveResult save_map();
+pg::SaveResult save_map();
 
 // Checks the whole file, then restores its relations (replacing those tracked already under
-// the same keys). A missing file gives found = false; a damaged one throws cache::RejectedFile
+// the same keys). A missing file gives found = false; a damaged one throws pg::RejectedFile
 // (SqlError XX001) before anything is restored. stop_requested, if given, is polled between
 // relations. The start-up load (at_startup) skips relations that clients reported or forgot
 // since the start. With progress, a load of the file that progress describes resumes where it
 // ended.
 MapLoadResult load_map(bool (*stop_requested)() = nullptr, bool at_startup = false,
-                       cache::LoadProgress *progress = nullptr);
+                       pg::LoadProgress *progress = nullptr);
+
+// Registers the saved map with the saved-state service. Called from _PG_init.
+void persistence_init();
+
+// The saved map's registration, for the SQL functions that save and load it.
+pg::SavedFileId saved_file_id();
 
 }  // namespace simple_cache::fsm

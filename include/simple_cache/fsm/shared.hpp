@@ -42,9 +42,6 @@
 
 namespace simple_cache::fsm {
 
-inline constexpr const char *kDirectoryTrancheName = "simple_cache_fsm";
-inline constexpr const char *kRelationTrancheName = "simple_cache_fsm_relation";
-
 // A relation of a database: the map's key. Eight bytes, no padding.
 struct FsmKey {
     pg::ScopeId database;  // the database's scope (pg/database_scope.hpp), not its bare oid
@@ -116,9 +113,10 @@ Shared &shared();
 // Whether the map exists in this server, found without creating anything.
 bool in_use();
 
-// Reserves the struct holding the map's tranche ids and assigns them in the postmaster, so
-// every backend knows the tranche names (from _PG_init, when preloaded).
-void install_shmem_hooks();
+// Registers the struct holding the map's tranche ids with the shared memory registry, which
+// assigns them in the postmaster, so every backend knows the tranche names (from _PG_init,
+// when preloaded).
+void shared_install();
 
 // The hash table key of a relation of the current database. Resolves the database's scope,
 // which may read the catalogs: call before taking any map lock.

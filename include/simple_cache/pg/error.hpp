@@ -59,31 +59,18 @@ template <class F>
 auto guard(F &&f) -> decltype(f())
 {
     using Result = decltype(f());
-    MemoryContext caller_context = CurrentMemoryContext;
-    int saved_holdoff = InterruptHoldoffCount;
-    int saved_cancel_holdoff = QueryCancelHoldoffCount;
-    volatile bool failed = false;  // set in PG_CATCH, after the longjmp
-    std::exception_ptr cpp_failure;
     if constexpr (std::is_void_v<Result>) {
-        PG_TRY();
-        {
-            try {
-                f();
-            } catch (...) {
-                cpp_failure = std::current_exception();
-            }
-        }
-        PG_CATCH();
-        {
-            failed = true;
-        }
-        PG_END_TRY();
-        if (failed)
-            throw_current_pg_error(caller_context, saved_holdoff, saved_cancel_holdoff);
-        if (cpp_failure)
-            std::rethrow_exception(cpp_failure);
+        guard([&f] {  // one body for both: a void f runs as one that returns a dummy value
+            f();
+            return 0;
+        });
     } else {
         static_assert(std::is_scalar_v<Result>, "guard returns plain values");
+        MemoryContext caller_context = CurrentMemoryContext;
+        int saved_holdoff = InterruptHoldoffCount;
+        int saved_cancel_holdoff = QueryCancelHoldoffCount;
+        volatile bool failed = false;  // set in PG_CATCH, after the longjmp
+        std::exception_ptr cpp_failure;
         Result volatile result{};  // written only before any longjmp, but keep gcc sure of it
         PG_TRY();
         {

@@ -3,7 +3,8 @@
 // allocation counters and the features' root pointers.
 //
 // Without shared_preload_libraries the struct is carved from the main segment's spare room on
-// first use; when preloaded it is reserved in shmem_request_hook. The first backend that needs
+// first use; when preloaded it is reserved through the shared memory registry
+// (pg/shmem_registry.hpp). The first backend that needs
 // the area creates and pins it; later backends attach.
 #pragma once
 
@@ -13,11 +14,9 @@
 #include "simple_cache/pg/dsa_policy.hpp"
 #include "simple_cache/pg/postgres.hpp"
 #include "simple_cache/pg/segments.hpp"
+#include "simple_cache/pg/tranches.hpp"
 
 namespace simple_cache::pg {
-
-inline constexpr const char *kAreaTrancheName = "simple_cache";
-inline constexpr const char *kTableTrancheName = "simple_cache_dht";
 
 // The layout of the structures in the shared area. Bump it whenever any of them changes, so
 // that a backend running a newer library never reads an area made by an older one (after a
@@ -64,8 +63,8 @@ bool area_exists();
 // version (0: the real one), so that a test can see how a mismatch is refused.
 void set_layout_version_override(int version);
 
-// Reserves the shared struct and installs the startup hook (from _PG_init when preloaded).
-void install_shmem_hooks();
+// Registers the shared struct with the shared memory registry (from _PG_init when preloaded).
+void shared_state_install();
 
 // Runs create() once per cluster for the feature root stored in slot, under the area's init
 // lock, and returns the stored pointer. create() must return a valid pointer or throw.

@@ -1,6 +1,6 @@
 // Making room for a new item: the checks that a value can fit at all, within the area's limit
 // and its database's, and the eviction (eviction.hpp) that frees the room.
-#include "simple_cache/cache/room.hpp"
+#include "simple_cache/cache/make_room.hpp"
 
 #include <algorithm>
 #include <string>

@@ -1,33 +1,31 @@
-// The persistence settings and background worker.
+// The persistence settings and background worker (see pg/persistence_worker.hpp).
 //
 // With simple_cache in shared_preload_libraries, one background worker ("simple_cache
 // persistence") runs for the life of the server. It finishes the start-up loads of the saved
-// cache and the saved free-space map (fsm/persistence.hpp) that are unfinished since shared
-// memory was set up (server start, or the restart that follows a crash); then it saves both
-// every simple_cache.save_interval seconds, and once more when it is told to stop at a
-// clean shutdown (the postmaster sends SIGTERM and waits for it before the shutdown
-// checkpoint). An immediate shutdown or a crash kills it without a save, so the next start
-// loads the last periodic save. Nothing saves over a file while its start-up load is
-// unfinished (persistence_state.hpp): a load that failed is logged and tried again, resuming
-// where it stopped, and a worker stopped in the middle of a load (a SIGTERM that is not part
-// of a shutdown) exits, and the worker the postmaster starts next resumes it. Other failures
-// are logged and the worker carries on. After a reload it takes up a change of
-// simple_cache.max_memory at once (cache.hpp).
-#include "simple_cache/cache/cache.hpp"
-#include "simple_cache/cache/persistence_file.hpp"
-#include "simple_cache/cache/persistence_state.hpp"
-#include "simple_cache/cache/startup_load.hpp"
-#include "simple_cache/fsm/persistence.hpp"
+// files the features registered (pg/saved_state.hpp: the cache's, the free-space map's) that
+// are unfinished since shared memory was set up (server start, or the restart that follows a
+// crash); then it saves them every simple_cache.save_interval seconds, and once more when it
+// is told to stop at a clean shutdown (the postmaster sends SIGTERM and waits for it before
+// the shutdown checkpoint). An immediate shutdown or a crash kills it without a save, so the
+// next start loads the last periodic save. Nothing saves over a file while its start-up load
+// is unfinished: a load that failed is logged and tried again, resuming where it stopped, and
+// a worker stopped in the middle of a load (a SIGTERM that is not part of a shutdown) exits,
+// and the worker the postmaster starts next resumes it. Other failures are logged and the
+// worker carries on. At every wake-up it runs the callbacks registered for it (the cache takes
+// up a change of simple_cache.max_memory after a reload).
+#include "simple_cache/pg/persistence_worker.hpp"
 
 #include <cerrno>
 #include <new>
+#include <string>
 
 #include <unistd.h>
 
 #include "simple_cache/pg/database_scope.hpp"
 #include "simple_cache/pg/error.hpp"
 #include "simple_cache/pg/postgres.hpp"
-#include "simple_cache/pg/shared_state.hpp"
+#include "simple_cache/pg/saved_state.hpp"
+#include "simple_cache/pg/startup_load.hpp"
 
 extern "C" {
 #include "access/xact.h"
@@ -41,7 +39,7 @@ extern "C" {
 PGDLLEXPORT void simple_cache_persistence_main(Datum main_arg);
 }
 
-namespace simple_cache::cache {
+namespace simple_cache::pg {
 
 namespace {
 
@@ -71,13 +69,13 @@ void recover_after_error()
 }
 
 // Runs f in a memory context that is reset afterwards. Whatever f throws is logged, with
-// `action` as context, through the error boundary's one mechanism (pg::run_logging), instead
+// `action` as context, through the error boundary's one mechanism (run_logging), instead
 // of ending the worker; then what an ERROR left behind is undone. Returns whether f completed.
 template <class F>
 bool run_logged(MemoryContext context, const char *action, F &&f)
 {
     MemoryContext old_context = MemoryContextSwitchTo(context);
-    bool completed = pg::run_logging(LOG, "simple_cache background worker", action, f);
+    bool completed = run_logging(LOG, "simple_cache background worker", action, f);
     MemoryContextSwitchTo(old_context);
     MemoryContextReset(context);
     if (!completed)
@@ -85,20 +83,14 @@ bool run_logged(MemoryContext context, const char *action, F &&f)
     return completed;
 }
 
-// What the worker tells about a saved file.
-struct SavedFileInfo {
-    SavedFile file;
-    const char *name;           // in the data directory
-    const char *what;           // what it holds, for messages
-    const char *records;        // what its records are
-    const char *save_function;  // the SQL functions that save and load it on demand
-    const char *load_function;
+// A task run at every wake-up of the worker.
+struct WakeTask {
+    const char *action;  // for the log, when it fails
+    void (*run)();
 };
-
-const SavedFileInfo kCacheFile = {SavedFile::cache, kSnapshotFileName, "cache", "entries",
-                                  "simple_cache_save()", "simple_cache_load()"};
-const SavedFileInfo kMapFile = {SavedFile::map, fsm::kMapFileName, "free-space map", "relations",
-                                "simple_cache_fsm_save()", "simple_cache_fsm_load()"};
+constexpr int kMaxWakeTasks = 4;
+WakeTask wake_tasks[kMaxWakeTasks] = {};
+int wake_task_count = 0;
 
 // Seconds between attempts of a start-up load that failed.
 constexpr int kRetrySeconds = 10;
@@ -112,14 +104,15 @@ enum class LoadEnd {
 
 // How an attempt ended, from run_logged's result, whether the error was a RejectedFile, and
 // whether the load reported a stop; logs an unfinished load's progress and what happens next.
-LoadEnd conclude_load(const SavedFileInfo &info, bool completed, bool rejected, bool stopped)
+LoadEnd conclude_load(SavedFileId file, bool completed, bool rejected, bool stopped)
 {
     LoadEnd end = rejected || (completed && !stopped) ? LoadEnd::finished
                   : completed                          ? LoadEnd::stopped
                                                        : LoadEnd::failed;
     if (end == LoadEnd::finished)
         return end;
-    const LoadProgress &p = *saved_file_progress(info.file);
+    const SavedFileHandler &info = saved_file_handler(file);
+    const LoadProgress &p = *saved_file_progress(file);
     auto done = static_cast<unsigned long long>(p.done);
     auto records = static_cast<unsigned long long>(p.records);
     if (end == LoadEnd::stopped) {
@@ -140,67 +133,22 @@ LoadEnd conclude_load(const SavedFileInfo &info, bool completed, bool rejected, 
     return end;
 }
 
-// The log line's note on a load that earlier attempts had begun.
-const char *resumed_note(const LoadProgress &p)
+// Loads (or goes on loading) a saved file; its handler logs what it loaded.
+LoadEnd load_at_startup(MemoryContext context, SavedFileId file)
 {
-    return p.attempts > 1 ? " The load resumed where an earlier attempt had stopped." : "";
-}
-
-// Loads (or goes on loading) the saved cache, and logs what happened.
-LoadEnd load_cache_at_startup(MemoryContext context)
-{
-    LoadResult r;
+    const SavedFileHandler &handler = saved_file_handler(file);
+    bool finished = true;
     bool rejected = false;
-    bool completed = run_logged(context, "loading the saved cache", [&] {
+    std::string action = std::string("loading the saved ") + handler.what;
+    bool completed = run_logged(context, action.c_str(), [&] {
         try {
-            r = load_snapshot(shutdown_requested, false, saved_file_progress(SavedFile::cache));  // never undo newer writes
+            finished = handler.load_at_startup(shutdown_requested, saved_file_progress(file));
         } catch (const RejectedFile &) {
             rejected = true;
             throw;
         }
-        if (!r.found) {
-            pg::guard([] { ereport(DEBUG1, (errmsg_internal("simple_cache: no saved cache to load"))); });
-            return;
-        }
-        if (r.stopped)
-            return;
-        pg::guard([&] {
-            ereport(LOG, (errmsg("simple_cache: loaded %llu entries from \"%s\"",
-                                 static_cast<unsigned long long>(r.loaded), kSnapshotFileName),
-                          errdetail("The file was saved at %s; %llu saved entries had expired, %llu did not fit, "
-                                    "%llu were left to what clients did since the start.%s",
-                                    timestamptz_to_str(r.saved_at_ms * 1000),
-                                    static_cast<unsigned long long>(r.expired),
-                                    static_cast<unsigned long long>(r.no_room),
-                                    static_cast<unsigned long long>(r.skipped), resumed_note(r))));
-        });
     });
-    return conclude_load(kCacheFile, completed, rejected, r.stopped);
-}
-
-// Loads (or goes on loading) the saved free-space map, and logs what happened.
-LoadEnd load_map_at_startup(MemoryContext context)
-{
-    fsm::MapLoadResult r;
-    bool rejected = false;
-    bool completed = run_logged(context, "loading the saved free-space map", [&] {
-        try {
-            r = fsm::load_map(shutdown_requested, true, saved_file_progress(SavedFile::map));
-        } catch (const RejectedFile &) {
-            rejected = true;
-            throw;
-        }
-        if (!r.found || r.stopped)
-            return;
-        pg::guard([&] {
-            ereport(LOG, (errmsg("simple_cache: loaded %llu relations from \"%s\"",
-                                 static_cast<unsigned long long>(r.loaded), fsm::kMapFileName),
-                          errdetail("%llu saved relations did not fit, %llu were left to what clients did since the start.%s",
-                                    static_cast<unsigned long long>(r.no_room),
-                                    static_cast<unsigned long long>(r.skipped), resumed_note(r))));
-        });
-    });
-    return conclude_load(kMapFile, completed, rejected, r.stopped);
+    return conclude_load(file, completed, rejected, !finished);
 }
 
 // Takes up the start-up loads that are unfinished (all of them after shared memory was set
@@ -209,24 +157,19 @@ LoadEnd load_map_at_startup(MemoryContext context)
 // alone (not_loaded). Returns false when a load failed and is to be tried again.
 bool finish_startup_loads(MemoryContext context)
 {
-    struct Loader {
-        const SavedFileInfo &info;
-        LoadEnd (*load)(MemoryContext);
-    };
-    const Loader loaders[] = {{kCacheFile, load_cache_at_startup}, {kMapFile, load_map_at_startup}};
     bool failed = false;
-    for (const Loader &loader : loaders) {
-        if (saved_file_state(loader.info.file) != SavedFileState::loading)
+    for (SavedFileId file = 0; file < saved_file_count(); ++file) {
+        if (saved_file_state(file) != SavedFileState::loading)
             continue;
         if (!save_enabled) {
-            set_saved_file_state(loader.info.file, SavedFileState::not_loaded);
+            set_saved_file_state(file, SavedFileState::not_loaded);
             continue;
         }
         if (ShutdownRequestPending)
             continue;
-        LoadEnd end = loader.load(context);
+        LoadEnd end = load_at_startup(context, file);
         if (end == LoadEnd::finished)
-            set_saved_file_state(loader.info.file, SavedFileState::loaded);
+            set_saved_file_state(file, SavedFileState::loaded);
         failed |= end == LoadEnd::failed;
     }
     if (!any_saved_file_loading())
@@ -236,15 +179,16 @@ bool finish_startup_loads(MemoryContext context)
 
 // Whether the worker may save over a file now: its load finished, or it was left alone at
 // start-up and has been removed since. Warns (once per worker) about a file it leaves alone.
-bool may_save_over(const SavedFileInfo &info, bool &warned)
+bool may_save_over(SavedFileId file, bool &warned)
 {
-    SavedFileState state = saved_file_state(info.file);
+    const SavedFileHandler &info = saved_file_handler(file);
+    SavedFileState state = saved_file_state(file);
     if (state == SavedFileState::loaded)
         return true;
     if (state == SavedFileState::loading)
         return false;
     if (access(info.name, F_OK) != 0 && errno == ENOENT) {
-        set_saved_file_state(info.file, SavedFileState::loaded);
+        set_saved_file_state(file, SavedFileState::loaded);
         return true;
     }
     if (!warned)
@@ -264,39 +208,33 @@ bool may_save_over(const SavedFileInfo &info, bool &warned)
 // transaction of its own (it reads pg_database), so that no save writes their entries.
 void collect_dead_databases()
 {
-    pg::guard([] { StartTransactionCommand(); });
+    guard([] { StartTransactionCommand(); });
     try {
-        pg::collect_dead_scopes(pg::Collection::retire_and_purge);
+        collect_dead_scopes(Collection::retire_and_purge);
     } catch (...) {
-        pg::guard([] { AbortCurrentTransaction(); });
+        guard([] { AbortCurrentTransaction(); });
         throw;
     }
-    pg::guard([] { CommitTransactionCommand(); });
+    guard([] { CommitTransactionCommand(); });
 }
 
 void save_now(MemoryContext context, const char *action, int level)
 {
-    static bool warned_cache = false;
-    static bool warned_map = false;
+    static bool warned[kMaxSavedFiles] = {};
     run_logged(context, "finding dropped databases before a save", [] { collect_dead_databases(); });
-    if (may_save_over(kCacheFile, warned_cache))
-        run_logged(context, action, [=] {
-            SaveResult r = save_snapshot();
-            pg::guard([=] {
-                ereport(level, (errmsg("simple_cache: saved %llu entries to \"%s\" (%llu bytes)",
-                                       static_cast<unsigned long long>(r.entries), kSnapshotFileName,
+    for (SavedFileId file = 0; file < saved_file_count(); ++file) {
+        if (!may_save_over(file, warned[file]))
+            continue;
+        const SavedFileHandler &handler = saved_file_handler(file);
+        run_logged(context, action, [&] {
+            SaveResult r = handler.save();
+            guard([&] {
+                ereport(level, (errmsg("simple_cache: saved %llu %s to \"%s\" (%llu bytes)",
+                                       static_cast<unsigned long long>(r.entries), handler.records, handler.name,
                                        static_cast<unsigned long long>(r.bytes))));
             });
         });
-    if (may_save_over(kMapFile, warned_map))
-        run_logged(context, action, [=] {
-            SaveResult r = fsm::save_map();
-            pg::guard([=] {
-                ereport(level, (errmsg("simple_cache: saved %llu relations to \"%s\" (%llu bytes)",
-                                       static_cast<unsigned long long>(r.entries), fsm::kMapFileName,
-                                       static_cast<unsigned long long>(r.bytes))));
-            });
-        });
+    }
 }
 
 // Rereads the configuration file if a SIGHUP asked for it.
@@ -326,8 +264,8 @@ void worker_main()
 
     while (!ShutdownRequestPending) {
         reload_config_if_asked();
-        if (pg::area_exists())
-            run_logged(context, "taking up simple_cache.max_memory", [] { apply_max_memory_setting(); });
+        for (int i = 0; i < wake_task_count; ++i)
+            run_logged(context, wake_tasks[i].action, wake_tasks[i].run);
         long timeout = -1;
         if (loads_to_retry) {
             long delay = millis_until(last_try, kRetrySeconds);
@@ -352,7 +290,7 @@ void worker_main()
         ResetLatch(MyLatch);
         // Connected, the worker takes part in signal barriers (DROP DATABASE waits for every
         // process to absorb one): handle them, and log a cancel rather than exit on it.
-        run_logged(context, "processing interrupts", [] { pg::check_for_interrupts(); });
+        run_logged(context, "processing interrupts", [] { check_for_interrupts(); });
     }
 
     reload_config_if_asked();
@@ -378,7 +316,14 @@ void register_worker()
 
 }  // namespace
 
-void persistence_init()
+void run_at_worker_wake_up(const char *action, void (*task)())
+{
+    if (wake_task_count == kMaxWakeTasks)
+        elog(ERROR, "simple_cache: too many wake-up tasks registered");
+    wake_tasks[wake_task_count++] = WakeTask{action, task};
+}
+
+void persistence_worker_init()
 {
     DefineCustomBoolVariable("simple_cache.save",
                              "Saves the cache at shutdown and periodically, and loads it at start-up.",
@@ -395,7 +340,7 @@ void persistence_init()
     saved_files_install();
 }
 
-}  // namespace simple_cache::cache
+}  // namespace simple_cache::pg
 
 // The worker's entry point, named in its registration.
 extern "C" void simple_cache_persistence_main(Datum)
@@ -404,7 +349,7 @@ extern "C" void simple_cache_persistence_main(Datum)
     pqsignal(SIGHUP, SignalHandlerForConfigReload);
     BackgroundWorkerUnblockSignals();
     BackgroundWorkerInitializeConnection(nullptr, nullptr, 0);
-    simple_cache::cache::worker_main();
+    simple_cache::pg::worker_main();
     // Exit status 1 asks the postmaster to start the worker again after bgw_restart_time: a
     // SIGTERM that is not part of a shutdown (pg_terminate_backend) must not end the periodic
     // saves. During a shutdown nothing is restarted.

@@ -2,14 +2,14 @@
 // force, the relation's request is updated, all targets are recomputed, room is reclaimed from
 // relations over their targets when the map (or the database, within its page limit) has too
 // little free, and the relation's pages are replaced, trimmed to what it may keep.
-#include "simple_cache/fsm/report.hpp"
+#include "simple_cache/fsm/wholesale_report.hpp"
 
-#include "simple_cache/cache/startup_load.hpp"
 #include "simple_cache/fsm/database_limits.hpp"
 #include "simple_cache/fsm/directory.hpp"
 #include "simple_cache/fsm/fsm.hpp"
 #include "simple_cache/fsm/locks.hpp"
 #include "simple_cache/pg/error.hpp"
+#include "simple_cache/pg/startup_load.hpp"
 
 namespace simple_cache::fsm {
 
@@ -84,12 +84,12 @@ int64_t report_for_key(const FsmKey &key, const cf::PreparedPages &pages, KindRu
                        ReportSource source, uint32_t saved_average, const DatabaseLimits &limits)
 {
     if (source == ReportSource::client)
-        cache::note_write_during_startup_load(key_view(key));  // before the directory lock
+        pg::note_write_during_startup_load(key_view(key));  // before the directory lock
     Shared &s = shared();
     int64_t kept = kReportNoRoom;
     {
         DirectoryLock directory(s, LW_EXCLUSIVE);
-        if (source == ReportSource::startup_load && !cache::startup_load_may_restore_relation(key_view(key)))
+        if (source == ReportSource::startup_load && !pg::startup_load_may_restore_relation(key_view(key)))
             return kReportSkipped;
         apply_settings(s);
         apply_database_limits(s, key.database, limits);

@@ -1,5 +1,5 @@
-// The marks that keep the start-up load from undoing clients' writes (see startup_load.hpp).
-#include "simple_cache/cache/startup_load.hpp"
+// The marks that keep the start-up load from undoing clients' writes (see pg/startup_load.hpp).
+#include "simple_cache/pg/startup_load.hpp"
 
 #include <atomic>
 #include <cstring>
@@ -7,8 +7,9 @@
 
 #include "simple_cache/core/hash.hpp"
 #include "simple_cache/pg/postgres.hpp"
+#include "simple_cache/pg/shmem_registry.hpp"
 
-namespace simple_cache::cache {
+namespace simple_cache::pg {
 
 namespace {
 
@@ -37,28 +38,12 @@ struct StartupLoadShared {
     std::atomic<uint64_t> marks[kMarkWords];
 };
 
-shmem_request_hook_type previous_request_hook = nullptr;
-shmem_startup_hook_type previous_startup_hook = nullptr;
-
 // This process's pointer to the shared state; null unless preloaded.
 StartupLoadShared *shared = nullptr;
 
-// Reserves room for the shared state.
-void request_shmem()
+// Sets up the shared state when shared memory is (re)initialised: the load is pending again.
+void attach_shared(void *at, bool found)
 {
-    if (previous_request_hook != nullptr)
-        previous_request_hook();
-    RequestAddinShmemSpace(MAXALIGN(sizeof(StartupLoadShared)));
-}
-
-// Creates the shared state when shared memory is (re)initialised: the load is pending again.
-void startup_shmem()
-{
-    if (previous_startup_hook != nullptr)
-        previous_startup_hook();
-    bool found;
-    LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
-    void *at = ShmemInitStruct(kShmemName, sizeof(StartupLoadShared), &found);
     if (!found) {
         auto *s = new (at) StartupLoadShared;
         s->flushes.store(0, std::memory_order_relaxed);
@@ -68,9 +53,10 @@ void startup_shmem()
             word.store(0, std::memory_order_relaxed);
         s->pending.store(true, std::memory_order_release);
     }
-    LWLockRelease(AddinShmemInitLock);
     shared = static_cast<StartupLoadShared *>(at);
 }
+
+const ShmemStruct kSharedStruct = {kShmemName, sizeof(StartupLoadShared), attach_shared};
 
 // The shared state if the load is still pending, else null.
 StartupLoadShared *pending_state()
@@ -117,10 +103,7 @@ bool marked(const StartupLoadShared &s, core::KeyView key)
 
 void startup_load_install()
 {
-    previous_request_hook = shmem_request_hook;
-    shmem_request_hook = request_shmem;
-    previous_startup_hook = shmem_startup_hook;
-    shmem_startup_hook = startup_shmem;
+    register_shmem_struct(kSharedStruct);
 }
 
 void note_write_during_startup_load(core::KeyView stored_key)
@@ -176,4 +159,4 @@ void finish_startup_load()
         shared->pending.store(false, std::memory_order_release);
 }
 
-}  // namespace simple_cache::cache
+}  // namespace simple_cache::pg

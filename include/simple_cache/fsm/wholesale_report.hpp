@@ -31,7 +31,7 @@ inline constexpr int64_t kReportSkipped = -2;      // start-up load: a client go
 // (at least pages.size()) and, when restoring a saved relation, its average request size
 // (0: keep the current one). Returns the pages kept, or kReportNoRoom; never looks the
 // relation up in the catalogs. A client's report marks the key while the start-up load is
-// pending (cache/startup_load.hpp); the load's own report of a marked key is skipped
+// pending (pg/startup_load.hpp); the load's own report of a marked key is skipped
 // (kReportSkipped). limits are put in force for key's database first: pass its own
 // session's (record_report does), or none to leave its limits as they are.
 int64_t report_for_key(const FsmKey &key, const core::fsm::PreparedPages &pages, KindRule rule, uint32_t request,
