@@ -39,7 +39,8 @@ $(OBJS): $(PROJECT_HEADERS)
 # ---------------------------------------------------------------------------------------------
 # Demo, tests and dependencies (scripts under test/; build output under build/).
 #   make demo       install deps, build, install, run test/demo.sql on a throwaway cluster
-#   make test       install deps, build, install, run every test suite (test/run-all.sh)
+#   make test       install deps, build, install, run every test suite (test/run-all.sh) on
+#                   every PostgreSQL major found; make test PG=17 tests one major
 #   make deps       install missing Debian packages only
 #   make unit       core unit tests with ASan + UBSan (no PostgreSQL needed)
 #   make unit-tsan  core unit tests with ThreadSanitizer
@@ -51,7 +52,7 @@ demo:
 	bash test/demo.sh
 
 test:
-	bash test/run-all.sh
+	PG=$(PG) bash test/run-all.sh
 
 deps:
 	bash test/install-deps.sh
