@@ -12,6 +12,12 @@ PACKAGES=(
     libtap-parser-sourcehandler-pgtap-perl
     libgtest-dev
     libipc-run-perl
+    meson
+    ninja-build
+    debhelper
+    dpkg-dev
+    fakeroot
+    postgresql-server-dev-all
 )
 
 # Succeeds when the Debian package named $1 is installed.

@@ -3,7 +3,10 @@
 # suite, each in its own subshell (and, where it needs one, its own throwaway cluster):
 #
 #   deps       test/install-deps.sh
+#   packaging  test/check-packaging.sh: META.json and debian/ agree with the source tree
 #   build      make all + make install
+#   meson      the same module built and installed with meson (build/meson), so the suites
+#              after it test the meson build
 #   unit       core unit tests, -O2 -g with AddressSanitizer + UBSan   (test/unit/*.cpp)
 #   unit-tsan  core unit tests with ThreadSanitizer                      (test/unit/*.cpp)
 #   regress    make installcheck of the pg_regress suites (sql/[0-9]*.sql with expected/)
@@ -18,6 +21,8 @@
 #              returned that was never written, no increment lost (test/reliability/)
 #   fuzz       libFuzzer targets, 20 s each: the saved-file parser, DHT operations (test/fuzz/)
 #   sqlsmith   random queries for 30 s against a database with the extension: no crash
+#   deb        make deb (debian/, pg_buildext), then test/deb-smoke.sh: the package for the main
+#              version installed with dpkg -i, loaded by a cluster, purged again
 #
 # "make stress" (test/stress.sh) runs long versions of consistency, fuzz, sqlsmith and the
 # crash tests.
@@ -42,8 +47,9 @@ cd "$ROOT"
 export MAKE=${MAKE:-make}
 SOURCE_ROOT=$ROOT
 
-ALL_SUITES=(deps build unit unit-tsan regress isolation capi pgtap pgbench preload perl-tap consistency fuzz sqlsmith)
-VERSION_FREE=(deps unit unit-tsan fuzz)
+ALL_SUITES=(deps packaging build meson unit unit-tsan regress isolation capi pgtap pgbench preload perl-tap
+            consistency fuzz sqlsmith deb)
+VERSION_FREE=(deps packaging unit unit-tsan fuzz)
 EVERY_MAJOR=(build regress isolation capi pgtap pgbench preload perl-tap)
 SKIP=77          # exit status by which a suite says "nothing to run"
 PASSED=0
@@ -80,6 +86,38 @@ suite_deps() {
 # Suite build: PGXS build and install of the module.
 suite_build() {
     test/build-install.sh
+}
+
+# Suite packaging: META.json and debian/ agree with the control file and the compat header.
+suite_packaging() {
+    test/check-packaging.sh
+}
+
+# Suite meson: configures, builds and installs the module with meson into the installation of
+# the pg_config on PATH (through sudo when that is not ours to write).
+suite_meson() {
+    local dir=build/meson
+    rm -rf "$dir"
+    meson setup "$dir" -Dpg_config="$(command -v pg_config)"
+    ninja -C "$dir"
+    if [[ $(id -u) -eq 0 || -w $(pg_config --pkglibdir) ]]; then
+        meson install -C "$dir"
+    else
+        sudo meson install -C "$dir"
+    fi
+}
+
+# Suite deb: builds the Debian packages (make deb) and checks the main version's package
+# installed with dpkg -i (test/deb-smoke.sh). Needs that version's Debian server packages.
+suite_deb() {
+    local major
+    major=$(pg_config --version | sed 's/^PostgreSQL \([0-9]*\).*/\1/')
+    if [[ ! -x /usr/lib/postgresql/$major/bin/postgres ]]; then
+        echo "no Debian packages of PostgreSQL $major to build against"
+        return "$SKIP"
+    fi
+    "$MAKE" --no-print-directory deb
+    test/deb-smoke.sh "$major"
 }
 
 # Suite unit: core unit tests with AddressSanitizer and UBSan.
@@ -284,12 +322,12 @@ copy_source_tree() {
 # on, with that version's pg_config first on PATH and its source tree as the working folder,
 # and records PASS, FAIL or SKIP.
 run_suite() {
-    local major=$1 name=$2 rc label archive traps
+    local major=$1 name=$2 rc label archive traps started=$SECONDS took
     label=${major:+$major }$name
     echo
     echo "=================== $label ==================="
     archive=$(mktemp -d /tmp/simple_cache_logs.XXXXXX)
-    if [[ -n $major && $name != build && -z ${BUILD_OK[$major]:-} ]]; then
+    if [[ -n $major && ! $name =~ ^(build|meson|deb)$ && -z ${BUILD_OK[$major]:-} ]]; then
         echo "not run: the build for PostgreSQL $major failed"
         rc=1
     else
@@ -318,6 +356,8 @@ run_suite() {
         [[ $rc -ne 0 && $rc -ne $SKIP ]] || rc=1
     fi
     rm -rf "$archive"
+    took=$(((SECONDS - started) / 60))m$(((SECONDS - started) % 60))s
+    label=$(printf '%-20s %7s' "$label" "$took")
     if [[ $rc -eq 0 ]]; then
         PASSED=$((PASSED + 1))
         RESULTS+=("PASS  $label")
@@ -409,6 +449,7 @@ main() {
     echo
     echo "=================== summary ==================="
     printf '%s\n' "${RESULTS[@]}"
+    echo "total time: $((SECONDS / 60))m$((SECONDS % 60))s"
     echo "$PASSED passed, $FAILED failed"
     [[ $FAILED -eq 0 ]]
 }
