@@ -52,7 +52,7 @@ void startup_shmem()
         previous_startup_hook();
     bool found;
     LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
-    void *at = ShmemInitStruct(kShmemName, sizeof(SavedFilesShared), &found);
+    void *at = pg::find_or_create_shared_struct(kShmemName, sizeof(SavedFilesShared), &found);
     if (!found) {
         auto *s = new (at) SavedFilesShared;
         for (SavedFileShared &file : s->files) {

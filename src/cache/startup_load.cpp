@@ -58,7 +58,7 @@ void startup_shmem()
         previous_startup_hook();
     bool found;
     LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
-    void *at = ShmemInitStruct(kShmemName, sizeof(StartupLoadShared), &found);
+    void *at = pg::find_or_create_shared_struct(kShmemName, sizeof(StartupLoadShared), &found);
     if (!found) {
         auto *s = new (at) StartupLoadShared;
         s->flushes.store(0, std::memory_order_relaxed);

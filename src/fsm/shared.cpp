@@ -42,7 +42,7 @@ pg::DsaPolicy *fsm_policy = nullptr;  // set before the root is created or attac
 FsmShmem *find_shmem_locked()
 {
     bool found;
-    auto *m = static_cast<FsmShmem *>(ShmemInitStruct(kShmemName, sizeof(FsmShmem), &found));
+    auto *m = static_cast<FsmShmem *>(pg::find_or_create_shared_struct(kShmemName, sizeof(FsmShmem), &found));
     if (!found) {
         m->directory_tranche = 0;
         m->relation_tranche = 0;

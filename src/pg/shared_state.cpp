@@ -38,7 +38,7 @@ Attachment attachment = {nullptr, nullptr, nullptr, 0, 0};
 SharedRoot *find_root()
 {
     bool found;
-    auto *root = static_cast<SharedRoot *>(ShmemInitStruct(kShmemName, sizeof(SharedRoot), &found));
+    auto *root = static_cast<SharedRoot *>(find_or_create_shared_struct(kShmemName, sizeof(SharedRoot), &found));
     if (!found) {
         root->area_handle = DSM_HANDLE_INVALID;
         root->control = InvalidDsaPointer;

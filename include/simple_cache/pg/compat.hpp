@@ -25,6 +25,14 @@ using syscache_id = SysCacheIdentifier;
 using syscache_id = int;
 #endif
 
+// Finds, or creates zeroed, the small shared struct called name. When the library was loaded at
+// server start (and before 17 always) it lives in the main shared memory segment
+// (ShmemInitStruct: reserved by the request hook, or the segment's spare room). From 17 on, a
+// library loaded later by a backend gets a named DSM segment instead (GetNamedDSMSegment), the
+// mechanism made for that. The caller holds AddinShmemInitLock and sets the struct up when
+// *found is false. (src/pg/compat.cpp)
+void *find_or_create_shared_struct(const char *name, size_t size, bool *found);
+
 // Returns a fresh LWLock tranche id. PostgreSQL 19 names the tranche at creation time and
 // shares the name with every backend; older releases register the name per backend instead.
 inline int new_tranche_id(const char *name)
