@@ -32,7 +32,8 @@
 # tested. The main version (that of the pg_config on PATH, else the oldest found) runs every
 # suite; every other version runs the suites in EVERY_MAJOR (pgtap only where pgTAP is installed
 # for it), each in its own copy of the source tree under build/pgNN. The version-free suites
-# (deps, unit, unit-tsan, fuzz) run once. PG=17 tests that major only.
+# (deps, packaging, unit, unit-tsan, fuzz) run once. PG=17 tests that major only, PG="16 18"
+# those two.
 #
 # On the assert-enabled builds a failed Assert() writes a TRAP line to the server log: every
 # server log of a suite (cluster.sh's, the Perl TAP tests') is searched, and a TRAP fails it.
@@ -383,7 +384,7 @@ is_one_of() {
 }
 
 # Fills VERSIONS (majors, the main one first), VERSION_PG_CONFIG and VERSION_TREE from
-# test/pg-versions.sh, keeping only major $PG when PG is set.
+# test/pg-versions.sh, keeping only the majors listed in PG ("17" or "16 18") when it is set.
 find_versions() {
     local major path main=""
     . "$SOURCE_ROOT/test/pg-versions.sh"
@@ -393,7 +394,7 @@ find_versions() {
     [[ -z ${PG_CONFIG:-} || $PG_CONFIG == pg_config ]] || main=$(pg_major_of "$PG_CONFIG")
     VERSIONS=()
     while read -r major path; do
-        [[ -z ${PG:-} || $major == "$PG" ]] || continue
+        [[ -z ${PG:-} || " $PG " == *" $major "* ]] || continue
         VERSION_PG_CONFIG[$major]=$path
         [[ -n $main ]] || main=$major
         if [[ $major == "$main" ]]; then
