@@ -62,6 +62,11 @@ endif
 demo:
 	bash test/demo.sh
 
+# The pg_regress files, for test/run-all.sh.
+.PHONY: print-regress
+print-regress:
+	@echo $(REGRESS)
+
 test:
 	PG=$(PG) bash test/run-all.sh
 
