@@ -62,10 +62,13 @@ endif
 demo:
 	bash test/demo.sh
 
-# The pg_regress files, for test/run-all.sh.
-.PHONY: print-regress
+# The pg_regress files and isolation specs, for test/run-all.sh.
+.PHONY: print-regress print-isolation
 print-regress:
 	@echo $(REGRESS)
+
+print-isolation:
+	@echo $(ISOLATION)
 
 test:
 	PG=$(PG) bash test/run-all.sh
