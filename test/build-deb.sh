@@ -23,7 +23,8 @@ main() {
     cd "$tree"
     # debian/control lists one package per installed major: regenerate it for this machine.
     pg_buildext updatecontrol
-    dpkg-buildpackage --build=binary --no-sign
+    DEB_BUILD_OPTIONS="parallel=$(nproc) ${DEB_BUILD_OPTIONS:-}" MAKEFLAGS="-j$(nproc)" \
+        dpkg-buildpackage --build=binary --no-sign
     echo "build-deb: built into $OUT:"
     ls "$OUT"/*.deb
 }

@@ -17,5 +17,5 @@ as_root() {
     fi
 }
 
-"$MAKE" all
+"$MAKE" -j"$(nproc)" all
 as_root "$MAKE" install

@@ -51,7 +51,7 @@ SOURCE_ROOT=$ROOT
 ALL_SUITES=(deps packaging build meson unit unit-tsan regress isolation capi pgtap pgbench preload perl-tap
             consistency fuzz sqlsmith deb)
 VERSION_FREE=(deps packaging unit unit-tsan fuzz)
-EVERY_MAJOR=(build regress isolation capi pgtap pgbench preload perl-tap)
+EVERY_MAJOR=(build regress isolation capi pgtap preload perl-tap)
 SKIP=77          # exit status by which a suite says "nothing to run"
 PASSED=0
 FAILED=0
