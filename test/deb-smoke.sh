@@ -16,6 +16,10 @@ PACKAGE=postgresql-$MAJOR-simple-cache
 SYSTEM_BINDIR=/usr/lib/postgresql/$MAJOR/bin
 ASIDE=""
 
+# The throwaway cluster runs the system's server programs of that major.
+export CLUSTER_BINDIR=$SYSTEM_BINDIR
+. test/cluster.sh
+
 # Runs "$@" as root: directly when we are root, through sudo otherwise.
 as_root() {
     if [[ $(id -u) -eq 0 ]]; then
@@ -30,10 +34,9 @@ package_files() {
     dpkg-deb --fsys-tarfile "$1" | tar -tf - | grep -v '/$' | sed 's|^\./|/|'
 }
 
-# Moves the files the package would install, where they exist already, into ASIDE.
+# Moves the files named on standard input, where they exist, into the folder ASIDE.
 move_aside() {
     local file
-    ASIDE=$(mktemp -d /tmp/simple_cache_deb_aside.XXXXXX)
     while IFS= read -r file; do
         if [[ -e $file ]]; then
             mkdir -p "$ASIDE$(dirname "$file")"
@@ -42,9 +45,10 @@ move_aside() {
     done
 }
 
-# Purges the package and puts back what move_aside took away.
+# Stops the cluster, purges the package and puts back what move_aside took away.
 restore() {
     local rc=$?
+    cluster_stop || true
     as_root dpkg --purge "$PACKAGE" >/dev/null 2>&1 || true
     if [[ -n $ASIDE ]]; then
         (cd "$ASIDE" && find . -type f) | while IFS= read -r file; do
@@ -67,10 +71,9 @@ smoke_test() {
         gcc -fsyntax-only -x c -I "$("$SYSTEM_BINDIR/pg_config" --includedir-server)" -
 
     # A server of the system's installation loads the package's library.
-    export CLUSTER_BINDIR=$SYSTEM_BINDIR
-    . test/cluster.sh
     cluster_start
-    out=$("$SYSTEM_BINDIR/psql" -X -At -v ON_ERROR_STOP=1 <<SQL
+    trap restore EXIT   # (cluster_start set its own)
+    out=$("$SYSTEM_BINDIR/psql" -X -q -At -v ON_ERROR_STOP=1 <<SQL
 CREATE EXTENSION simple_cache;
 SELECT simple_cache_put('smoke', 'from the package');
 SELECT simple_cache_get('smoke');
@@ -95,8 +98,9 @@ main() {
         echo "deb-smoke: $PACKAGE is installed already; remove it first" >&2
         return 1
     fi
+    ASIDE=$(mktemp -d /tmp/simple_cache_deb_aside.XXXXXX)
     trap restore EXIT
-    package_files "$deb" | move_aside
+    move_aside < <(package_files "$deb")
     as_root dpkg -i "$deb"
     smoke_test
     echo "deb-smoke: $PACKAGE installed, loaded and removed again"
