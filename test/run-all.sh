@@ -133,7 +133,8 @@ suite_unit_tsan() {
 
 # The tests that need a server whose DSA allocator finds freed pages again (see
 # test/dsa-rebinning-probe.sh): pg_regress files and Perl TAP tests.
-NEEDS_DSA_REBINNING_REGRESS=(07_segments 14_eviction 16_lowering_limit 17_database_fairness)
+NEEDS_DSA_REBINNING_REGRESS=(07_segments 14_eviction 16_dropped_databases 16_lowering_limit 17_database_fairness
+                             19_eviction_limits 34_fsm_errors 40_cancel_timeout 42_bad_input)
 NEEDS_DSA_REBINNING_ISOLATION=(list_stability rel_readers_writers rel_save_load resize_concurrency)
 NEEDS_DSA_REBINNING_TAP=()
 
