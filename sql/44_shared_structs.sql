@@ -1,4 +1,4 @@
--- 08_shared_structs: where the extension's small shared struct (the area's handle and tranche
+-- 44_shared_structs: where the extension's small shared struct (the area's handle and tranche
 -- ids) lives on a server that does not preload the library. Up to PostgreSQL 16 it is carved
 -- from the main shared memory segment's spare room (ShmemInitStruct, listed in
 -- pg_shmem_allocations); from 17 on it is a named DSM segment (GetNamedDSMSegment), the
