@@ -51,7 +51,9 @@ restore() {
     cluster_stop || true
     as_root dpkg --purge "$PACKAGE" >/dev/null 2>&1 || true
     if [[ -n $ASIDE ]]; then
+        # (The purge may have removed the folders too.)
         (cd "$ASIDE" && find . -type f) | while IFS= read -r file; do
+            as_root mkdir -p "$(dirname "/${file#./}")"
             as_root mv "$ASIDE/${file#./}" "/${file#./}"
         done
         rm -rf "$ASIDE"
