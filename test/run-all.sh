@@ -336,10 +336,13 @@ suite_perl_tap() {
             SIMPLE_CACHE_SRCDIR="$ROOT" \
             prove -I "$pgxs/src/test/perl" -I "$work/t" "${tests[@]}"
     ) || rc=$?
-    # The test clusters' logs, for the TRAP check.
-    if [[ -n ${CLUSTER_LOG_ARCHIVE:-} && -d $work/tmp_check/log ]]; then
-        cp -R "$work/tmp_check/log" "$CLUSTER_LOG_ARCHIVE/perl-tap"
-    fi
+    # The test clusters' logs, for the TRAP check (in tmp_check/log up to 16, log/ from 17 on).
+    local logs
+    for logs in "$work/tmp_check/log" "$work/log"; do
+        if [[ -n ${CLUSTER_LOG_ARCHIVE:-} && -d $logs ]]; then
+            cp -R "$logs" "$CLUSTER_LOG_ARCHIVE/perl-tap-$(basename "$(dirname "$logs")")"
+        fi
+    done
     return "$rc"
 }
 
