@@ -136,7 +136,7 @@ suite_unit_tsan() {
 NEEDS_DSA_REBINNING_REGRESS=(07_segments 14_eviction 16_dropped_databases 16_lowering_limit 17_database_fairness
                              19_eviction_limits 34_fsm_errors 40_cancel_timeout 42_bad_input)
 NEEDS_DSA_REBINNING_ISOLATION=(list_stability rel_readers_writers rel_save_load resize_concurrency)
-NEEDS_DSA_REBINNING_TAP=(040_memory_pressure.pl)
+NEEDS_DSA_REBINNING_TAP=(040_memory_pressure.pl 050_give_back.pl)
 
 # Succeeds when the server of the pg_config on PATH finds freed DSA pages again; asks
 # test/dsa-rebinning-probe.sh on a throwaway cluster once per installation.
