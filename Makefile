@@ -5,16 +5,21 @@ MODULE_big  = simple_cache
 DATA        = sql/simple_cache--1.0.sql
 PGFILEDESC  = "simple_cache - shared key/value cache and free-space map in DSA"
 
+# The source tree: this folder, or VPATH in a build from another folder (pg_buildext builds
+# each PostgreSQL version in debian's build-NN/ with "make -f ../Makefile VPATH=..").
+SOURCE_TREE := $(if $(VPATH),$(VPATH),$(patsubst %/,%,$(dir $(firstword $(MAKEFILE_LIST)))))
+in_tree     = $(patsubst $(SOURCE_TREE)/%,%,$(wildcard $(addprefix $(SOURCE_TREE)/,$(1))))
+
 # The core and pg layers form one static library (BASE_LIB), linked whole into the module and
 # linked by the benchmark extension (bench/ext); the features, the SQL entry points and the C
 # API are the module's own objects. The fuzzers and unit tests build src/core alone, without
 # PostgreSQL. test/check-layers.sh checks the layering rules on every build.
-BASE_SOURCES = $(sort $(wildcard src/core/*.cpp src/pg/*.cpp))
+BASE_SOURCES = $(sort $(call in_tree,src/core/*.cpp src/pg/*.cpp))
 BASE_OBJS   = $(BASE_SOURCES:.cpp=.o)
 BASE_LIB    = libsimple_cache_base.a
-SOURCES     = $(sort $(wildcard src/cache/*.cpp src/fsm/*.cpp src/sql/*.cpp src/api/*.cpp))
+SOURCES     = $(sort $(call in_tree,src/cache/*.cpp src/fsm/*.cpp src/sql/*.cpp src/api/*.cpp))
 OBJS        = $(SOURCES:.cpp=.o)
-PROJECT_HEADERS = $(wildcard include/simple_cache/*/*.hpp include/simple_cache/*/*/*.hpp src/*/*.hpp) \
+PROJECT_HEADERS = $(call in_tree,include/simple_cache/*/*.hpp include/simple_cache/*/*/*.hpp src/*/*.hpp) \
                   include/simple_cache/api/simple_cache_api.h
 
 # The C API's public header, for other extensions: installed into
@@ -22,16 +27,16 @@ PROJECT_HEADERS = $(wildcard include/simple_cache/*/*.hpp include/simple_cache/*
 # "extension/simple_cache/simple_cache_api.h".
 HEADERS     = include/simple_cache/api/simple_cache_api.h
 
-REGRESS      = $(basename $(notdir $(sort $(wildcard sql/[0-9]*.sql))))
+REGRESS      = $(basename $(notdir $(sort $(call in_tree,sql/[0-9]*.sql))))
 REGRESS_OPTS = --inputdir=. --load-extension=simple_cache
-ISOLATION    = $(basename $(notdir $(sort $(wildcard test/isolation/specs/*.spec))))
+ISOLATION    = $(basename $(notdir $(sort $(call in_tree,test/isolation/specs/*.spec))))
 ISOLATION_OPTS = --inputdir=test/isolation --outputdir=output_iso --load-extension=simple_cache
 
 PG_CONFIG ?= pg_config
 PG_INCLUDE_SERVER := $(shell $(PG_CONFIG) --includedir-server)
 
 # PostgreSQL's own headers are system headers for us: -Wall -Wextra apply to project files only.
-PG_CPPFLAGS  = -Iinclude -isystem $(PG_INCLUDE_SERVER)
+PG_CPPFLAGS  = -I$(SOURCE_TREE)/include -isystem $(PG_INCLUDE_SERVER)
 PG_CXXFLAGS  = -std=c++17 -Wall -Wextra -fno-omit-frame-pointer
 SHLIB_LINK  += -Wl,--whole-archive $(BASE_LIB) -Wl,--no-whole-archive -lstdc++
 
@@ -52,29 +57,48 @@ $(shlib): $(BASE_LIB) | check-layers
 
 .PHONY: check-layers
 check-layers:
-	bash test/check-layers.sh
+	bash $(SOURCE_TREE)/test/check-layers.sh
 
 EXTRA_CLEAN += $(BASE_LIB) $(BASE_OBJS)
+
+# In a build from another folder the objects' folders must exist there.
+ifneq ($(SOURCE_TREE),.)
+$(shell mkdir -p $(sort $(dir $(OBJS) $(BASE_OBJS))))
+endif
 
 # ---------------------------------------------------------------------------------------------
 # Demo, tests and dependencies (scripts under test/; build output under build/).
 #   make demo       install deps, build, install, run test/demo.sql on a throwaway cluster
-#   make test       install deps, build, install, run every test suite (test/run-all.sh)
+#   make test       install deps, build, install, run every test suite (test/run-all.sh) on
+#                   the main PostgreSQL (that of pg_config); make test PG=all tests every
+#                   major found, make test PG=17 one major
 #   make deps       install missing Debian packages only
 #   make unit       core unit tests with ASan + UBSan (no PostgreSQL needed)
 #   make unit-tsan  core unit tests with ThreadSanitizer
 # make installcheck (from PGXS) needs a running server: use "make test", or run it inside
 # test/cluster.sh run -- make installcheck
-.PHONY: demo test deps unit unit-tsan
+#   make deb        Debian packages postgresql-NN-simple-cache into build/deb/ (test/build-deb.sh)
+.PHONY: demo test deps unit unit-tsan deb
 
 demo:
 	bash test/demo.sh
 
+# The pg_regress files and isolation specs, for test/run-all.sh.
+.PHONY: print-regress print-isolation
+print-regress:
+	@echo $(REGRESS)
+
+print-isolation:
+	@echo $(ISOLATION)
+
 test:
-	bash test/run-all.sh
+	PG=$(PG) bash test/run-all.sh
 
 deps:
 	bash test/install-deps.sh
+
+deb:
+	bash test/build-deb.sh
 
 unit:
 	$(MAKE) -f test/unit/Makefile SAN=asan run

@@ -66,8 +66,11 @@ RESET simple_cache.eviction;
 SELECT name, boot_val, unit, min_val, context FROM pg_settings WHERE name = 'simple_cache.max_memory';
 SELECT pg_temp.sqlstate_of($q$SET simple_cache.max_memory = '1GB'$q$) AS session_set;
 -- ALTER SYSTEM refuses values out of range or not a size (22023); it cannot run inside a
--- function, so the errors show as such.
+-- function, so the errors show as such (out of range by its SQLSTATE alone: newer releases word
+-- the range with units).
+\set VERBOSITY sqlstate
 ALTER SYSTEM SET simple_cache.max_memory = '512kB';
+\set VERBOSITY default
 ALTER SYSTEM SET simple_cache.max_memory = 'plenty';
 ALTER SYSTEM SET simple_cache.max_memory = '4TB';
 SHOW simple_cache.max_memory;

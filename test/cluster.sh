@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Throwaway PostgreSQL 15 clusters for tests and the demo.
+# Throwaway PostgreSQL clusters for tests and the demo, run by the server programs of the
+# pg_config on PATH (or CLUSTER_BINDIR).
 #
 # Sourced:   . test/cluster.sh
 #            cluster_start ["name = value" ...]   # extra postgresql.conf lines
@@ -196,6 +197,14 @@ cluster_psql_command() {
         "$PGUSER" "$PGDATABASE"
 }
 
+# Keeps a copy of the server log in CLUSTER_LOG_ARCHIVE, when that names a folder, so the
+# test harness can look for assertion failures (TRAP lines) after the cluster is gone.
+cluster_archive_log() {
+    if [[ -n ${CLUSTER_LOG_ARCHIVE:-} && -d $CLUSTER_LOG_ARCHIVE && -f $CLUSTER_LOG ]]; then
+        cp "$CLUSTER_LOG" "$(mktemp "$CLUSTER_LOG_ARCHIVE/server.XXXXXX")" || true
+    fi
+}
+
 # Stops the cluster and deletes its directory.
 # Safe to call more than once; keeps the caller's exit status when used as a trap.
 cluster_stop() {
@@ -209,6 +218,7 @@ cluster_stop() {
         tail -n 20 "$CLUSTER_LOG" >&2 || true
     fi
     cluster_shutdown
+    cluster_archive_log
     rm -rf "$CLUSTER_DIR"
     CLUSTER_DIR=""
     CLUSTER_DATA=""

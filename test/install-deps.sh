@@ -13,6 +13,12 @@ PACKAGES=(
     libgtest-dev
     libipc-run-perl
     libcurl4
+    meson
+    ninja-build
+    debhelper
+    dpkg-dev
+    fakeroot
+    postgresql-server-dev-all
 )
 
 # Succeeds when the Debian package named $1 is installed.

@@ -3,11 +3,14 @@
 # suite, each in its own subshell (and, where it needs one, its own throwaway cluster):
 #
 #   deps       test/install-deps.sh
+#   packaging  test/check-packaging.sh: META.json and debian/ agree with the source tree
 #   build      make all + make install
+#   meson      the same module built and installed with meson (build/meson), so the suites
+#              after it test the meson build
 #   unit       core unit tests, -O2 -g with AddressSanitizer + UBSan   (test/unit/*.cpp)
 #   unit-tsan  core unit tests with ThreadSanitizer                      (test/unit/*.cpp)
-#   regress    make installcheck: pg_regress and pg_isolation_regress
-#              (sql/[0-9]*.sql with expected/, test/isolation/specs/*.spec)
+#   regress    make installcheck of the pg_regress suites (sql/[0-9]*.sql with expected/)
+#   isolation  make installcheck of the isolation specs (test/isolation/specs/*.spec)
 #   capi       the C API's test consumer (test/capi_consumer/, a C extension built against the
 #              installed simple_cache_api.h): built, installed, its pg_regress suites run
 #   pgtap      pg_prove over test/pgtap/*.sql
@@ -18,24 +21,43 @@
 #              returned that was never written, no increment lost (test/reliability/)
 #   fuzz       libFuzzer targets, 20 s each: the saved-file parser, DHT operations (test/fuzz/)
 #   sqlsmith   random queries for 30 s against a database with the extension: no crash
+#   deb        make deb (debian/, pg_buildext), then test/deb-smoke.sh: the package for the main
+#              version installed with dpkg -i, loaded by a cluster, purged again
 #
 # "make stress" (test/stress.sh) runs long versions of consistency, fuzz, sqlsmith and the
 # crash tests.
 #
+# Every PostgreSQL major version found (test/pg-versions.sh: PG_CONFIG given by hand, the
+# pg_config on PATH, /usr/lib/postgresql/*, the server builds in ../shared/postgresql/) is
+# tested. The main version (that of the pg_config on PATH, else the oldest found) runs every
+# suite; every other version runs the suites in EVERY_MAJOR (pgtap only where pgTAP is installed
+# for it), each in its own copy of the source tree under build/pgNN. The version-free suites
+# (deps, packaging, unit, unit-tsan, fuzz) run once. By default (PG unset) only the main
+# version is tested; PG=all tests every major found, PG=17 that major only, PG="16 18" those
+# two.
+#
+# On the assert-enabled builds a failed Assert() writes a TRAP line to the server log: every
+# server log of a suite (cluster.sh's, the Perl TAP tests') is searched, and a TRAP fails it.
+#
 # Usage: test/run-all.sh [suite...]   (default: all). A suite with no test files is skipped.
-# Ends with the line "N passed, N failed" (counting suites) and exits 1 if any suite failed.
+# The summary has one line per version and suite and ends with the line "N passed, N failed"
+# (counting suites); exits 1 if any suite failed.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
 export MAKE=${MAKE:-make}
+SOURCE_ROOT=$ROOT
 
-ALL_SUITES=(deps build unit unit-tsan regress capi pgtap pgbench preload perl-tap consistency fuzz sqlsmith)
+ALL_SUITES=(deps packaging build meson unit unit-tsan regress isolation capi pgtap pgbench preload perl-tap
+            consistency fuzz sqlsmith deb)
+VERSION_FREE=(deps packaging unit unit-tsan fuzz)
+EVERY_MAJOR=(build regress isolation capi pgtap preload perl-tap)
 SKIP=77          # exit status by which a suite says "nothing to run"
-BUILD_OK=0
 PASSED=0
 FAILED=0
 RESULTS=()
+declare -A BUILD_OK=()
 
 # Succeeds when the glob pattern given as the argument matches at least one file.
 have_files() {
@@ -70,6 +92,38 @@ suite_build() {
     test/install-citus.sh
 }
 
+# Suite packaging: META.json and debian/ agree with the control file and the compat header.
+suite_packaging() {
+    test/check-packaging.sh
+}
+
+# Suite meson: configures, builds and installs the module with meson into the installation of
+# the pg_config on PATH (through sudo when that is not ours to write).
+suite_meson() {
+    local dir=build/meson
+    rm -rf "$dir"
+    meson setup "$dir" -Dpg_config="$(command -v pg_config)"
+    ninja -C "$dir"
+    if [[ $(id -u) -eq 0 || -w $(pg_config --pkglibdir) ]]; then
+        meson install -C "$dir"
+    else
+        sudo meson install -C "$dir"
+    fi
+}
+
+# Suite deb: builds the Debian packages (make deb) and checks the main version's package
+# installed with dpkg -i (test/deb-smoke.sh). Needs that version's Debian server packages.
+suite_deb() {
+    local major
+    major=$(pg_config --version | sed 's/^PostgreSQL \([0-9]*\).*/\1/')
+    if [[ ! -x /usr/lib/postgresql/$major/bin/postgres ]]; then
+        echo "no Debian packages of PostgreSQL $major to build against"
+        return "$SKIP"
+    fi
+    "$MAKE" --no-print-directory deb
+    test/deb-smoke.sh "$major"
+}
+
 # Suite unit: core unit tests with AddressSanitizer and UBSan.
 suite_unit() {
     "$MAKE" --no-print-directory -f test/unit/Makefile SAN=asan run
@@ -80,28 +134,87 @@ suite_unit_tsan() {
     "$MAKE" --no-print-directory -f test/unit/Makefile SAN=tsan run
 }
 
-# Suite regress: make installcheck (REGRESS and ISOLATION) against a throwaway cluster.
-# Clients run as the caller and connect as the cluster's superuser (PGUSER); results/ and
-# output_iso/ are written into the source tree by the caller.
+# The tests that need a server whose DSA allocator finds freed pages again (see
+# test/dsa-rebinning-probe.sh): pg_regress files and Perl TAP tests.
+NEEDS_DSA_REBINNING_REGRESS=(07_segments 14_eviction 16_dropped_databases 16_lowering_limit 17_database_fairness
+                             19_eviction_limits 34_fsm_errors 40_cancel_timeout 42_bad_input)
+NEEDS_DSA_REBINNING_ISOLATION=(list_stability rel_readers_writers rel_save_load resize_concurrency)
+NEEDS_DSA_REBINNING_TAP=(040_memory_pressure.pl 050_give_back.pl)
+
+# Succeeds when the server of the pg_config on PATH finds freed DSA pages again; asks
+# test/dsa-rebinning-probe.sh on a throwaway cluster once per installation.
+server_rebins_dsa_segments() {
+    local verdict=$PROBE_DIR/$(pg_config --bindir | tr / _)
+    if [[ ! -f $verdict ]]; then
+        if (. test/cluster.sh && cluster_start >/dev/null && test/dsa-rebinning-probe.sh); then
+            echo yes >"$verdict"
+        else
+            echo no >"$verdict"
+        fi
+    fi
+    [[ $(cat "$verdict") == yes ]]
+}
+
+# Prints the words of the first argument (a space-separated list) that are not among the
+# remaining arguments.
+without() {
+    local list=$1 word
+    shift
+    for word in $list; do
+        is_one_of "$word" "$@" || printf '%s ' "$word"
+    done
+}
+
+# Records a remark for the summary line of the running suite.
+note() {
+    echo "$*"
+    echo "$*" >>"$SUITE_NOTES"
+}
+
+# Suite regress: make installcheck of the pg_regress suites (REGRESS) against a throwaway
+# cluster. Clients run as the caller and connect as the cluster's superuser (PGUSER); results/
+# is written into the source tree by the caller. On a server whose DSA allocator does not find
+# freed pages again, the files that depend on it are left out, and the summary says so.
 suite_regress() {
-    local overrides=()
-    have_files 'sql/[0-9]*.sql' || overrides+=(REGRESS=)
-    have_files 'test/isolation/specs/*.spec' || overrides+=(ISOLATION=)
-    if [[ ${#overrides[@]} -eq 2 ]]; then
-        echo "no sql/[0-9]*.sql and no test/isolation/specs/*.spec"
+    if ! have_files 'sql/[0-9]*.sql'; then
+        echo "no sql/[0-9]*.sql"
         return "$SKIP"
     fi
+    local tests=()
+    if ! server_rebins_dsa_segments; then
+        tests=("REGRESS=$(without "$("$MAKE" --no-print-directory -s print-regress)" "${NEEDS_DSA_REBINNING_REGRESS[@]}")")
+        note "not run: ${NEEDS_DSA_REBINNING_REGRESS[*]} (this server's dsa.c does not re-bin segments after frees)"
+    fi
+    installcheck_against_cluster regression.diffs ISOLATION= "${tests[@]}"
+}
+
+# Suite isolation: make installcheck of the isolation specs (ISOLATION), output in output_iso/.
+suite_isolation() {
+    if ! have_files 'test/isolation/specs/*.spec'; then
+        echo "no test/isolation/specs/*.spec"
+        return "$SKIP"
+    fi
+    local tests=()
+    if ! server_rebins_dsa_segments; then
+        tests=("ISOLATION=$(without "$("$MAKE" --no-print-directory -s print-isolation)" "${NEEDS_DSA_REBINNING_ISOLATION[@]}")")
+        note "not run: ${NEEDS_DSA_REBINNING_ISOLATION[*]} (this server's dsa.c does not re-bin segments after frees)"
+    fi
+    installcheck_against_cluster output_iso/regression.diffs REGRESS= "${tests[@]}"
+}
+
+# Starts a throwaway cluster and runs make installcheck with the given make arguments (after
+# the first, the differences file it writes); shows the differences when a test fails.
+installcheck_against_cluster() {
+    local diffs=$1
+    shift
     . test/cluster.sh
     cluster_start
-    rm -f regression.diffs output_iso/regression.diffs
-    if ! "$MAKE" --no-print-directory installcheck "${overrides[@]}"; then
-        local diffs
-        for diffs in regression.diffs output_iso/regression.diffs; do
-            if [[ -f $diffs ]]; then
-                echo "--- $diffs"
-                cat "$diffs"
-            fi
-        done
+    rm -f "$diffs"
+    if ! "$MAKE" --no-print-directory installcheck "$@"; then
+        if [[ -f $diffs ]]; then
+            echo "--- $diffs"
+            cat "$diffs"
+        fi
         return 1
     fi
 }
@@ -147,6 +260,10 @@ capi_installcheck() {
 suite_pgtap() {
     if ! have_files 'test/pgtap/*.sql'; then
         echo "no test/pgtap/*.sql"
+        return "$SKIP"
+    fi
+    if [[ ! -f $(pg_config --sharedir)/extension/pgtap.control ]]; then
+        echo "pgTAP is not installed for PostgreSQL $(pg_config --version)"
         return "$SKIP"
     fi
     . test/cluster.sh
@@ -198,12 +315,18 @@ suite_perl_tap() {
         echo "no test/t/*.pl"
         return "$SKIP"
     fi
-    local pgxs work
+    local pgxs work rc=0
     pgxs=$(pgxs_dir)
     work=$(mktemp -d /tmp/simple_cache_tap.XXXXXX)
     PERL_TAP_WORK=$work
     trap 'rm -rf "$PERL_TAP_WORK"' EXIT
     cp -R test/t "$work/t"
+    local tests
+    read -r -a tests <<<"$(cd "$work" && echo t/*.pl)"
+    if [[ ${#NEEDS_DSA_REBINNING_TAP[@]} -gt 0 ]] && ! server_rebins_dsa_segments; then
+        read -r -a tests <<<"$(cd "$work" && without "$(echo t/*.pl)" "${NEEDS_DSA_REBINNING_TAP[@]/#/t/}")"
+        note "not run: ${NEEDS_DSA_REBINNING_TAP[*]} (this server's dsa.c does not re-bin segments after frees)"
+    fi
     if [[ $(id -u) -eq 0 ]]; then
         chown -R postgres: "$work"
     fi
@@ -214,8 +337,16 @@ suite_perl_tap() {
             PG_REGRESS="$pgxs/src/test/regress/pg_regress" \
             TESTDIR="$work" \
             SIMPLE_CACHE_SRCDIR="$ROOT" \
-            prove -I "$pgxs/src/test/perl" -I "$work/t" t/*.pl
-    )
+            prove -I "$pgxs/src/test/perl" -I "$work/t" "${tests[@]}"
+    ) || rc=$?
+    # The test clusters' logs, for the TRAP check (in tmp_check/log up to 16, log/ from 17 on).
+    local logs
+    for logs in "$work/tmp_check/log" "$work/log"; do
+        if [[ -n ${CLUSTER_LOG_ARCHIVE:-} && -d $logs ]]; then
+            cp -R "$logs" "$CLUSTER_LOG_ARCHIVE/perl-tap-$(basename "$(dirname "$logs")")"
+        fi
+    done
+    return "$rc"
 }
 
 # Suite consistency: test/reliability/consistency.sh with 4 clients for 10 seconds.
@@ -233,39 +364,130 @@ suite_sqlsmith() {
     test/reliability/sqlsmith.sh 30
 }
 
-# Runs one suite in a subshell with errexit on, and records PASS, FAIL or SKIP.
+# Prints the assertion failures (TRAP lines) in the server logs kept under folder $1; fails
+# when there are none.
+find_traps() {
+    grep -r -H 'TRAP:' "$1" 2>/dev/null
+}
+
+# Copies the source tree (without build output) to the folder $1, for one version's build.
+copy_source_tree() {
+    local dest=$1
+    rm -rf "$dest"
+    mkdir -p "$dest"
+    tar -C "$SOURCE_ROOT" --exclude=./build --exclude=./.git --exclude='*.o' --exclude='*.so' \
+        --exclude=./results --exclude=./output_iso --exclude=./log -cf - . | tar -C "$dest" -xf -
+}
+
+# Runs suite $2 for major version $1 ("" for a version-free suite) in a subshell with errexit
+# on, with that version's pg_config first on PATH and its source tree as the working folder,
+# and records PASS, FAIL or SKIP.
 run_suite() {
-    local name=$1 rc
+    local major=$1 name=$2 rc label archive traps started=$SECONDS took notes
+    label=${major:+$major }$name
     echo
-    echo "=================== $name ==================="
-    if [[ $BUILD_OK -eq 0 && $name =~ ^(regress|capi|pgtap|pgbench|preload|perl-tap|consistency|sqlsmith)$ ]]; then
-        echo "not run: the build failed"
+    echo "=================== $label ==================="
+    archive=$(mktemp -d /tmp/simple_cache_logs.XXXXXX)
+    SUITE_NOTES=$archive.notes
+    : >"$SUITE_NOTES"
+    if [[ -n $major && ! $name =~ ^(build|meson|deb)$ && -z ${BUILD_OK[$major]:-} ]]; then
+        echo "not run: the build for PostgreSQL $major failed"
         rc=1
     else
         set +e
         (
             set -e
+            if [[ -n $major ]]; then
+                ROOT=${VERSION_TREE[$major]}
+                cd "$ROOT"
+                export PG_CONFIG=${VERSION_PG_CONFIG[$major]}
+                PATH="$("$PG_CONFIG" --bindir):$PATH"
+                # The relocatable builds' programs must find their own libpq, not the system's.
+                LD_LIBRARY_PATH="$("$PG_CONFIG" --libdir)${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+                export PATH LD_LIBRARY_PATH
+                unset CLUSTER_BINDIR
+            fi
+            export CLUSTER_LOG_ARCHIVE=$archive SUITE_NOTES
             "suite_${name//-/_}"
         )
         rc=$?
         set -e
     fi
+    if traps=$(find_traps "$archive"); then
+        echo "assertion failures in the server log:"
+        echo "$traps"
+        [[ $rc -ne 0 && $rc -ne $SKIP ]] || rc=1
+    fi
+    rm -rf "$archive"
+    notes=$(tr '\n' ' ' <"$SUITE_NOTES")
+    rm -f "$SUITE_NOTES"
+    took=$(((SECONDS - started) / 60))m$(((SECONDS - started) % 60))s
+    label=$(printf '%-20s %7s' "$label" "$took")
     if [[ $rc -eq 0 ]]; then
         PASSED=$((PASSED + 1))
-        RESULTS+=("PASS  $name")
+        RESULTS+=("PASS  $label${notes:+  ($notes)}")
         if [[ $name == build ]]; then
-            BUILD_OK=1
+            BUILD_OK[$major]=1
         fi
     elif [[ $rc -eq $SKIP ]]; then
-        RESULTS+=("SKIP  $name (no test files)")
+        RESULTS+=("SKIP  $label")
     else
         FAILED=$((FAILED + 1))
-        RESULTS+=("FAIL  $name (exit status $rc)")
+        RESULTS+=("FAIL  $label (exit status $rc)${notes:+  ($notes)}")
     fi
 }
 
+# Succeeds when the word $1 is one of the remaining arguments.
+is_one_of() {
+    local word=$1 item
+    shift
+    for item in "$@"; do
+        [[ $item == "$word" ]] && return 0
+    done
+    return 1
+}
+
+# Fills VERSIONS (majors, the main one first), VERSION_PG_CONFIG and VERSION_TREE from
+# test/pg-versions.sh: the main one only when PG is unset, every one for PG=all, else the
+# majors listed in PG ("17" or "16 18").
+find_versions() {
+    local major path main=""
+    . "$SOURCE_ROOT/test/pg-versions.sh"
+    if command -v pg_config >/dev/null; then
+        main=$(pg_major_of pg_config) || main=""
+    fi
+    [[ -z ${PG_CONFIG:-} || $PG_CONFIG == pg_config ]] || main=$(pg_major_of "$PG_CONFIG")
+    VERSIONS=()
+    local wanted=${PG:-main}
+    while read -r major path; do
+        if [[ $wanted == main ]]; then
+            [[ -z $main || $major == "$main" ]] || continue
+        elif [[ $wanted != all ]]; then
+            [[ " $wanted " == *" $major "* ]] || continue
+        fi
+        VERSION_PG_CONFIG[$major]=$path
+        [[ -n $main ]] || main=$major
+        if [[ $major == "$main" ]]; then
+            VERSIONS=("$major" "${VERSIONS[@]}")
+            VERSION_TREE[$major]=$SOURCE_ROOT
+        else
+            VERSIONS+=("$major")
+            VERSION_TREE[$major]=$SOURCE_ROOT/build/pg$major
+        fi
+    done < <(pg_versions_found)
+    MAIN_VERSION=$main
+    if [[ ${#VERSIONS[@]} -eq 0 ]]; then
+        echo "run-all: no PostgreSQL${PG:+ $PG} found (see test/pg-versions.sh)" >&2
+        return 1
+    fi
+    echo "run-all: PostgreSQL versions: ${VERSIONS[*]} (all suites on $MAIN_VERSION)"
+}
+
 main() {
-    local suites=("$@") suite
+    local suites=("$@") suite major
+    PROBE_DIR=$(mktemp -d /tmp/simple_cache_probes.XXXXXX)
+    trap 'rm -rf "$PROBE_DIR"' EXIT
+    declare -gA VERSION_PG_CONFIG=() VERSION_TREE=()
     if [[ ${#suites[@]} -eq 0 ]]; then
         suites=("${ALL_SUITES[@]}")
     fi
@@ -275,17 +497,32 @@ main() {
             return 2
         fi
     done
-    # The PostgreSQL suites need the module built and installed.
-    if [[ ! " ${suites[*]} " =~ \ build\  ]]; then
-        BUILD_OK=1
+    if is_one_of deps "${suites[@]}"; then
+        run_suite "" deps
     fi
-    for suite in "${suites[@]}"; do
-        run_suite "$suite"
+    find_versions
+    for major in "${VERSIONS[@]}"; do
+        # Without the build suite, the module is taken as built and installed already.
+        if ! is_one_of build "${suites[@]}"; then
+            BUILD_OK[$major]=1
+        fi
+        if [[ ${VERSION_TREE[$major]} != "$SOURCE_ROOT" ]] &&
+            { is_one_of build "${suites[@]}" || [[ ! -d ${VERSION_TREE[$major]} ]]; }; then
+            copy_source_tree "${VERSION_TREE[$major]}"
+        fi
+        for suite in "${suites[@]}"; do
+            if is_one_of "$suite" "${VERSION_FREE[@]}"; then
+                [[ $suite == deps || $major != "$MAIN_VERSION" ]] || run_suite "" "$suite"
+            elif [[ $major == "$MAIN_VERSION" ]] || is_one_of "$suite" "${EVERY_MAJOR[@]}"; then
+                run_suite "$major" "$suite"
+            fi
+        done
     done
 
     echo
     echo "=================== summary ==================="
     printf '%s\n' "${RESULTS[@]}"
+    echo "total time: $((SECONDS / 60))m$((SECONDS % 60))s"
     echo "$PASSED passed, $FAILED failed"
     [[ $FAILED -eq 0 ]]
 }

@@ -57,7 +57,7 @@ FsmShmem *init_shmem(void *at, bool found)
 FsmShmem *find_shmem_locked()
 {
     bool found;
-    void *at = ShmemInitStruct(kShmemName, sizeof(FsmShmem), &found);
+    void *at = pg::find_or_create_shared_struct(kShmemName, sizeof(FsmShmem), &found);
     return init_shmem(at, found);
 }
 

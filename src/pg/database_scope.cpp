@@ -296,7 +296,7 @@ void release_at_exit(int, Datum)
 
 // A pg_database row or a function changed (DROP and CREATE EXTENSION always change
 // functions): check the identity again at the next call.
-void note_catalog_change(Datum, int, uint32)
+void note_catalog_change(Datum, syscache_id, uint32)
 {
     identity_may_have_changed = true;
 }

@@ -45,11 +45,12 @@ void init_root(SharedRoot *root, bool found)
     }
 }
 
-// Finds (or creates, zeroed) the struct in the main segment. Caller holds AddinShmemInitLock.
+// Finds (or creates, zeroed) the struct: in the main segment, or a named segment (compat.hpp).
+// Caller holds AddinShmemInitLock.
 SharedRoot *find_root()
 {
     bool found;
-    auto *root = static_cast<SharedRoot *>(ShmemInitStruct(kShmemName, sizeof(SharedRoot), &found));
+    auto *root = static_cast<SharedRoot *>(find_or_create_shared_struct(kShmemName, sizeof(SharedRoot), &found));
     init_root(root, found);
     return root;
 }

@@ -33,7 +33,7 @@ void startup_shmem()
     LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
     for (int i = 0; i < struct_count; ++i) {
         bool found;
-        void *at = ShmemInitStruct(structs[i]->name, structs[i]->size, &found);
+        void *at = find_or_create_shared_struct(structs[i]->name, structs[i]->size, &found);  // main segment here
         structs[i]->attach(at, found);
     }
     LWLockRelease(AddinShmemInitLock);

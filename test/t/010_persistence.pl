@@ -120,7 +120,8 @@ query(q{SELECT pg_reload_conf()});
 usleep(1_000_000);    # the worker takes the new setting: no more periodic saves
 query(q{SELECT simple_cache_put('after save', 'never saved')});
 my $victim = $node->background_psql('postgres');
-my $pid = $victim->query_safe('SELECT pg_backend_pid()');
+# (chomp: some releases' BackgroundPsql returns the line with its newline)
+chomp(my $pid = $victim->query_safe('SELECT pg_backend_pid()'));
 $offset = -s $node->logfile;
 kill 'KILL', $pid;
 eval { $victim->quit; };

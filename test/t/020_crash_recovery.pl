@@ -136,7 +136,8 @@ sub start_background
 {
 	my ($sql) = @_;
 	my $session = $node->background_psql('postgres', on_error_stop => 0);
-	my $pid = $session->query_safe('SELECT pg_backend_pid()');
+	# (chomp: some releases' BackgroundPsql returns the line with its newline)
+	chomp(my $pid = $session->query_safe('SELECT pg_backend_pid()'));
 	$session->query_until(qr/started/, "\\echo started\n$sql\n");
 	return ($session, $pid);
 }

@@ -6,7 +6,32 @@
 #error "simple_cache needs PostgreSQL 15 or later"
 #endif
 
+// Headers that PostgreSQL 15 and 16 pull in through the ones postgres.hpp names, and 17 and later
+// no longer do: the overflow-checked arithmetic (pg_add_s64_overflow) and the file layer
+// (AtEOXact_Files, durable_rename).
+extern "C" {
+#include "common/int.h"
+#include "storage/fd.h"
+#include "utils/inval.h"
+}
+
 namespace simple_cache::pg {
+
+// The type of a catalog cache's id in a syscache invalidation callback: an enum from 19 on, an
+// int before.
+#if PG_VERSION_NUM >= 190000
+using syscache_id = SysCacheIdentifier;
+#else
+using syscache_id = int;
+#endif
+
+// Finds, or creates zeroed, the small shared struct called name. When the library was loaded at
+// server start (and before 17 always) it lives in the main shared memory segment
+// (ShmemInitStruct: reserved by the request hook, or the segment's spare room). From 17 on, a
+// library loaded later by a backend gets a named DSM segment instead (GetNamedDSMSegment), the
+// mechanism made for that. The caller holds AddinShmemInitLock and sets the struct up when
+// *found is false. (src/pg/compat.cpp)
+void *find_or_create_shared_struct(const char *name, size_t size, bool *found);
 
 // Returns a fresh LWLock tranche id. PostgreSQL 19 names the tranche at creation time and
 // shares the name with every backend; older releases register the name per backend instead.
