@@ -59,6 +59,12 @@ CREATE FUNCTION simple_cache_incr(key text, delta bigint DEFAULT 1)
 RETURNS bigint AS 'MODULE_PATHNAME', 'simple_cache_incr'
 LANGUAGE C VOLATILE PARALLEL UNSAFE;
 
+-- The same, giving a key it creates (absent or expired) the time to live ttl (NULL: none); an
+-- existing key keeps its expiry. A fixed-window rate limiter in one call.
+CREATE FUNCTION simple_cache_incr(key text, delta bigint, ttl interval)
+RETURNS bigint AS 'MODULE_PATHNAME', 'simple_cache_incr'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+
 -- Replaces the value only if it currently equals expected.
 CREATE FUNCTION simple_cache_cas(key text, expected text, new_value text)
 RETURNS boolean AS 'MODULE_PATHNAME', 'simple_cache_cas'
@@ -81,6 +87,16 @@ LANGUAGE C STRICT VOLATILE PARALLEL SAFE;
 
 CREATE FUNCTION simple_cache_drop(key text)
 RETURNS boolean AS 'MODULE_PATHNAME', 'simple_cache_drop'
+LANGUAGE C STRICT VOLATILE PARALLEL UNSAFE;
+
+-- Removes the key and returns its value in one step (NULL when absent): of concurrent
+-- callers, exactly one receives a given value.
+CREATE FUNCTION simple_cache_get_and_drop(key text)
+RETURNS text AS 'MODULE_PATHNAME', 'simple_cache_get_and_drop'
+LANGUAGE C STRICT VOLATILE PARALLEL UNSAFE;
+
+CREATE FUNCTION simple_cache_get_and_drop_bytea(key text)
+RETURNS bytea AS 'MODULE_PATHNAME', 'simple_cache_get_and_drop_bytea'
 LANGUAGE C STRICT VOLATILE PARALLEL UNSAFE;
 
 CREATE FUNCTION simple_cache_expire(key text, ttl interval)

@@ -212,6 +212,39 @@ bool drop(const char *key, size_t key_size)
     return live;
 }
 
+varlena *get_and_drop(const char *key, size_t key_size, ValueKind as)
+{
+    ScopedKey scoped(key, key_size);
+    note_write_during_startup_load(scoped.view());
+    varlena *value = nullptr;
+    bool expired = false;
+    {
+        CacheTable &table = cache_table();
+        CacheTable::Ref ref = table.find(scoped.view(), LockMode::exclusive);
+        if (!ref)
+            return nullptr;
+        CacheEntry &entry = ref.entry();
+        expired = entry.expired_at(entry.has_expiry() ? now_ms() : 0);
+        if (!expired) {
+            // Checked before anything changes: a value that cannot be returned stays stored.
+            if (as == ValueKind::text && static_cast<ValueKind>(entry.kind) == ValueKind::bytea &&
+                !pg_verifymbstr(ref.tail(), static_cast<int>(entry.value_size), true))
+                throw pg::SqlError(ERRCODE_CHARACTER_NOT_IN_REPERTOIRE,
+                                   "simple_cache value is not valid text in this database's encoding",
+                                   "The value was stored as bytea.",
+                                   "Read it with simple_cache_get_and_drop_bytea().");
+            value = copy_value(entry, ref.tail());
+        }
+        count_removed(entry, ref.key_data(), ref.key_size());
+        table.erase(std::move(ref));
+    }
+    cache_counters().add(expired ? kExpirations : kDrops, 1);
+    cache_counters().add(expired ? kMisses : kHits, 1);
+    sweep_expired_lightly();
+    give_back_segments_if_due();
+    return value;
+}
+
 bool expire(const char *key, size_t key_size, int64_t ttl_ms)
 {
     ScopedKey scoped(key, key_size);
@@ -240,15 +273,16 @@ bool ttl(const char *key, size_t key_size, int64_t *remaining_ms)
 
 // An optimistic loop: read the counter, build the new value, and store it only if the value
 // is still the one read (or still absent). Concurrent increments retry; none is lost.
-int64_t incr(const char *key, size_t key_size, int64_t delta)
+int64_t incr(const char *key, size_t key_size, int64_t delta, Ttl ttl_on_create)
 {
     ScopedKey scoped(key, key_size);
     note_write_during_startup_load(scoped.view());
+    expiry_for(ttl_on_create, now_ms());  // a bad ttl is refused whether or not the key exists
     for (;;) {
         int64_t now = now_ms();
         bool present = false;
         std::string seen;
-        int64_t expires = 0;
+        int64_t expires = expiry_for(ttl_on_create, now);  // kept below when the key exists
         {
             CacheTable::Ref ref = cache_table().find(scoped.view(), LockMode::shared);
             if (ref && !ref.entry().expired_at(now)) {
