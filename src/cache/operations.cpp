@@ -7,7 +7,9 @@
 #include <string>
 
 #include "simple_cache/cache/give_back.hpp"
+#include "simple_cache/cache/item_building.hpp"
 #include "simple_cache/cache/key.hpp"
+#include "simple_cache/cache/leases.hpp"
 #include "simple_cache/cache/linking.hpp"
 #include "simple_cache/cache/room.hpp"
 #include "simple_cache/cache/startup_load.hpp"
@@ -23,9 +25,7 @@ namespace simple_cache::cache {
 
 using core::LockMode;
 
-namespace {
-
-// Expiry time for a value stored now with ttl (0: never).
+// Expiry time for a value stored now with ttl (0: never); throws for a bad ttl.
 int64_t expiry_for(Ttl ttl, int64_t now)
 {
     int64_t ms = 0;
@@ -47,6 +47,8 @@ int64_t expiry_for(Ttl ttl, int64_t now)
         throw pg::SqlError(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE, "simple_cache time to live is too long");
     return now + ms;
 }
+
+namespace {
 
 // Copies a value out of the table into a palloc'd varlena; runs under the partition lock, so it
 // reports failure as bad_alloc instead of raising an ERROR.
@@ -71,6 +73,8 @@ void reap_if_expired(const ScopedKey &key)
     }
 }
 
+}  // namespace
+
 // Builds an item for key holding value, expiring at `expires` (0: never), making room first
 // when the area is full.
 CacheTable::NewItem build_item(const ScopedKey &key, const ValueBytes &value, int64_t expires)
@@ -86,6 +90,8 @@ CacheTable::NewItem build_item(const ScopedKey &key, const ValueBytes &value, in
         std::memcpy(item.tail(), value.data, value.size);
     return item;
 }
+
+namespace {
 
 // Parses a stored value as PostgreSQL's bigint input would, or throws 22P02 (not an integer)
 // or 22003 (outside bigint).
@@ -154,6 +160,7 @@ PutOutcome put(const char *key, size_t key_size, ValueBytes value, PutMode mode,
             return PutOutcome{present, false};
     }
     CacheTable::NewItem item = build_item(scoped, value, expires);
+    void_leases(scoped);  // a lease holder's value may be older than this one
     PutOutcome outcome = link_item(std::move(item), scoped, now, [mode](const CacheEntry *live, const char *) {
         return mode == PutMode::upsert || (mode == PutMode::add) == (live == nullptr);
     });
@@ -199,6 +206,7 @@ bool drop(const char *key, size_t key_size)
 {
     ScopedKey scoped(key, key_size);
     note_write_during_startup_load(scoped.view());
+    void_leases(scoped);  // before the removal: a holder's put then either fails or is removed
     CacheTable &table = cache_table();
     CacheTable::Ref ref = table.find(scoped.view(), LockMode::exclusive);
     if (!ref)
@@ -218,6 +226,7 @@ varlena *get_and_drop(const char *key, size_t key_size, ValueKind as)
     note_write_during_startup_load(scoped.view());
     varlena *value = nullptr;
     bool expired = false;
+    void_leases(scoped);
     {
         CacheTable &table = cache_table();
         CacheTable::Ref ref = table.find(scoped.view(), LockMode::exclusive);
@@ -302,6 +311,7 @@ int64_t incr(const char *key, size_t key_size, int64_t delta, Ttl ttl_on_create)
         int length = snprintf(digits, sizeof digits, "%lld", static_cast<long long>(result));
         CacheTable::NewItem item =
             build_item(scoped, ValueBytes{digits, static_cast<size_t>(length), ValueKind::text}, expires);
+        void_leases(scoped);
         PutOutcome outcome = link_item(std::move(item), scoped, now, [&](const CacheEntry *live, const char *tail) {
             if (!present)
                 return live == nullptr;
@@ -324,6 +334,7 @@ bool cas(const char *key, size_t key_size, const char *expected, size_t expected
         return false;  // would not swap: make no room (evicting nothing) for it
     CacheTable::NewItem item = build_item(scoped, new_value, 0);
     CacheEntry *fresh = &item.entry();
+    void_leases(scoped);
     PutOutcome outcome = link_item(std::move(item), scoped, now, [&](const CacheEntry *live, const char *tail) {
         if (live == nullptr || live->value_size != expected_size ||
             (expected_size > 0 && std::memcmp(tail, expected, expected_size) != 0))
@@ -341,6 +352,7 @@ uint64_t flush()
 {
     pg::ScopeId scope = pg::current_scope();
     note_flush_during_startup_load(scope);
+    void_scope_leases(scope);
     uint64_t removed = remove_entries_where([scope](pg::ScopeId of) { return of == scope; });
     give_back_segments();
     return removed;

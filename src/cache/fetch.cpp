@@ -1,0 +1,187 @@
+// Read-through with leases (see fetch.hpp): a hit returns the value; on a miss one session gets
+// the lease and computes the value while the others wait for it.
+#include "simple_cache/cache/fetch.hpp"
+
+#include <algorithm>
+
+#include "simple_cache/cache/item_building.hpp"
+#include "simple_cache/cache/leases.hpp"
+#include "simple_cache/cache/linking.hpp"
+#include "simple_cache/cache/room.hpp"
+#include "simple_cache/cache/startup_load.hpp"
+#include "simple_cache/pg/error.hpp"
+
+extern "C" {
+#include "access/xact.h"
+}
+
+namespace simple_cache::cache {
+
+namespace {
+
+// The lease a fetch of this backend holds while it computes, so that an aborted transaction
+// ends it even if an error were to pass over the fetch's own cleanup.
+struct FetchLease {
+    bool active = false;
+    uint32_t slot = 0;
+    uint64_t token = 0;
+};
+FetchLease fetch_lease;
+bool abort_callbacks_registered = false;
+
+// Ends the fetch's lease, if one is still out; never throws.
+void end_fetch_lease() noexcept
+{
+    if (!fetch_lease.active)
+        return;
+    fetch_lease.active = false;
+    pg::run_logging(WARNING, "simple_cache", "ending the lease of an aborted fetch",
+                    [] { end_lease(fetch_lease.slot, fetch_lease.token); });
+}
+
+// Transaction callback: an abort ends the fetch's lease.
+void end_fetch_lease_at_abort(XactEvent event, void *)
+{
+    if (event == XACT_EVENT_ABORT || event == XACT_EVENT_PARALLEL_ABORT)
+        end_fetch_lease();
+}
+
+// Subtransaction callback: the same for an aborted subtransaction.
+void end_fetch_lease_at_subabort(SubXactEvent event, SubTransactionId, SubTransactionId, void *)
+{
+    if (event == SUBXACT_EVENT_ABORT_SUB)
+        end_fetch_lease();
+}
+
+// Registers the abort callbacks once per backend.
+void register_abort_callbacks()
+{
+    if (abort_callbacks_registered)
+        return;
+    pg::guard([] {
+        RegisterXactCallback(end_fetch_lease_at_abort, nullptr);
+        RegisterSubXactCallback(end_fetch_lease_at_subabort, nullptr);
+    });
+    abort_callbacks_registered = true;
+}
+
+// Holds a fetch's lease: ends it when the fetch leaves without storing (an error or cancel in
+// the query included).
+class FetchLeaseHold {
+  public:
+    explicit FetchLeaseHold(const Lease &lease)
+    {
+        fetch_lease = FetchLease{true, lease.slot, lease.token};
+    }
+    FetchLeaseHold(const FetchLeaseHold &) = delete;
+    FetchLeaseHold &operator=(const FetchLeaseHold &) = delete;
+    ~FetchLeaseHold() { end_fetch_lease(); }
+
+    // The lease was used up by a put under it (which ends it either way).
+    void consumed() noexcept { fetch_lease.active = false; }
+};
+
+// What a put under a lease links, and what came of it.
+struct LeasedLink {
+    CacheTable::NewItem *item;
+    const ScopedKey *key;
+    PutOutcome outcome;
+};
+
+// Links the item (runs under the lease table's lock, from store_under_lease).
+void link_leased_item(void *context)
+{
+    auto *link = static_cast<LeasedLink *>(context);
+    link->outcome = link_item(std::move(*link->item), *link->key, now_ms(),
+                              [](const CacheEntry *, const char *) { return true; });
+}
+
+// Stores value under the lease; false (nothing stored) when the lease is no longer valid.
+bool put_under_lease(const ScopedKey &scoped, uint64_t token, const ValueBytes &value, Ttl ttl)
+{
+    note_write_during_startup_load(scoped.view());
+    int64_t expires = expiry_for(ttl, now_ms());
+    CacheTable::NewItem item = build_item(scoped, value, expires);
+    LeasedLink link{&item, &scoped, {}};
+    bool valid = store_under_lease(scoped, token, link_leased_item, &link);
+    if (link.outcome.stored)
+        keep_database_within_limit_after_write(scoped);
+    return valid && link.outcome.stored;
+}
+
+// How long to sleep for a lease that expires at expires_ms: until then, at most a second (so
+// that a dead holder is noticed), at least a millisecond.
+long wait_slice_ms(int64_t expires_ms)
+{
+    int64_t left = expires_ms - now_ms();
+    return static_cast<long>(std::clamp<int64_t>(left, 1, 1000));
+}
+
+}  // namespace
+
+varlena *fetch(const char *key, size_t key_size, Ttl ttl, bool may_store, ValueSource compute, void *context)
+{
+    ScopedKey scoped(key, key_size);
+    expiry_for(ttl, now_ms());  // a bad ttl is refused before anything runs
+    if (!may_store) {
+        varlena *hit = get(key, key_size, ValueKind::text);
+        return hit != nullptr ? hit : compute(context);
+    }
+    register_abort_callbacks();
+    for (;;) {
+        varlena *hit = get(key, key_size, ValueKind::text);
+        if (hit != nullptr)
+            return hit;
+        Lease lease = take_lease(scoped, lease_time_ms());
+        if (lease.state == Lease::State::held) {
+            wait_for_lease(lease, wait_slice_ms(lease.expires_ms));
+            pg::check_for_interrupts();
+            continue;
+        }
+        if (lease.state == Lease::State::full)
+            return compute(context);  // no lease to be had: compute, store nothing
+        FetchLeaseHold hold(lease);
+        hit = get(key, key_size, ValueKind::text);  // stored between the miss and the lease
+        if (hit != nullptr)
+            return hit;
+        varlena *value = compute(context);
+        ValueBytes bytes{VARDATA_ANY(value), VARSIZE_ANY_EXHDR(value), ValueKind::text};
+        put_under_lease(scoped, lease.token, bytes, ttl);  // ends the lease, stored or not
+        hold.consumed();
+        return value;
+    }
+}
+
+LeaseOrValue get_or_lease(const char *key, size_t key_size, int64_t lease_ms)
+{
+    ScopedKey scoped(key, key_size);
+    varlena *hit = get(key, key_size, ValueKind::text);
+    if (hit != nullptr)
+        return LeaseOrValue{hit, 0};
+    Lease lease = take_lease(scoped, lease_ms);
+    if (lease.state != Lease::State::granted)
+        return LeaseOrValue{nullptr, 0};
+    hit = get(key, key_size, ValueKind::text);  // stored between the miss and the lease
+    if (hit != nullptr) {
+        end_lease(lease.slot, lease.token);
+        return LeaseOrValue{hit, 0};
+    }
+    return LeaseOrValue{nullptr, lease.token};
+}
+
+bool put_leased(const char *key, size_t key_size, ValueBytes value, uint64_t token, Ttl ttl)
+{
+    ScopedKey scoped(key, key_size);
+    expiry_for(ttl, now_ms());  // bad input is refused whether or not the lease is valid
+    if (value.size > kMaxValueBytes)
+        throw pg::SqlError(ERRCODE_PROGRAM_LIMIT_EXCEEDED, "simple_cache value is too long");
+    return put_under_lease(scoped, token, value, ttl);
+}
+
+bool release_lease(const char *key, size_t key_size, uint64_t token)
+{
+    ScopedKey scoped(key, key_size);
+    return end_lease_on(scoped, token);
+}
+
+}  // namespace simple_cache::cache
