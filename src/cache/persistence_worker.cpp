@@ -14,6 +14,7 @@
 // are logged and the worker carries on. After a reload it takes up a change of
 // simple_cache.max_memory at once (cache.hpp).
 #include "simple_cache/cache/cache.hpp"
+#include "simple_cache/cache/expiry_sweep.hpp"
 #include "simple_cache/cache/persistence_file.hpp"
 #include "simple_cache/cache/persistence_state.hpp"
 #include "simple_cache/cache/startup_load.hpp"
@@ -329,6 +330,7 @@ void worker_main()
         if (pg::area_exists())
             run_logged(context, "taking up simple_cache.max_memory", [] { apply_max_memory_setting(); });
         long timeout = -1;
+        run_logged(context, "sweeping expired entries", [&timeout] { timeout = sweep_expired_step(); });
         if (loads_to_retry) {
             long delay = millis_until(last_try, kRetrySeconds);
             if (delay <= 0) {
@@ -336,7 +338,7 @@ void worker_main()
                 last_try = GetCurrentTimestamp();
                 continue;
             }
-            timeout = delay;
+            timeout = timeout < 0 || delay < timeout ? delay : timeout;
         }
         if (save_enabled && save_interval_seconds > 0) {
             long delay = millis_until(last_save, save_interval_seconds);
