@@ -57,6 +57,27 @@ SELECT simple_cache_get('r22:self') AS not_stored;
 -- So does a query that puts the key itself: the put stays, the fetched value is not stored.
 SELECT simple_cache_fetch('r22:put-self', $$SELECT 'fetched' || simple_cache_put('r22:put-self', 'put')$$) AS value;
 SELECT simple_cache_get('r22:put-self') AS cached;
+-- A query may fetch other keys: each is computed once and stored.
+SELECT simple_cache_fetch('r22:outer',
+    $$SELECT 'outer(' || simple_cache_fetch('r22:inner', $i$SELECT 'inner'$i$) || ')'$$) AS nested;
+SELECT simple_cache_get('r22:outer') AS outer_cached, simple_cache_get('r22:inner') AS inner_cached;
+-- A fetch of the key inside its own query does not wait for the lease its session holds: it
+-- computes its value without storing it; the outer fetch stores its own.
+SELECT simple_cache_fetch('r22:recursive',
+    $$SELECT 'outer(' || simple_cache_fetch('r22:recursive', $i$SELECT 'inner'$i$) || ')'$$) AS recursive;
+SELECT simple_cache_get('r22:recursive') AS cached;
+SELECT simple_cache_drop('r22:recursive') AS dropped;
+-- An error that the query catches itself (a subtransaction) does not end the lease.
+CREATE FUNCTION pg_temp.catches() RETURNS text LANGUAGE plpgsql AS $$
+BEGIN
+    BEGIN
+        PERFORM 1/0;
+    EXCEPTION WHEN division_by_zero THEN
+        RETURN 'caught inside';
+    END;
+END $$;
+SELECT simple_cache_fetch('r22:catches', 'SELECT pg_temp.catches()') AS value;
+SELECT simple_cache_get('r22:catches') AS cached;
 -- Under REPEATABLE READ the query's snapshot may predate an invalidation: computed, not stored.
 BEGIN ISOLATION LEVEL REPEATABLE READ;
 SELECT simple_cache_fetch('r22:rr', $$SELECT 'from a snapshot'$$) AS value;

@@ -19,48 +19,49 @@ namespace simple_cache::cache {
 
 namespace {
 
-// The lease a fetch of this backend holds while it computes, so that an aborted transaction
-// ends it even if an error were to pass over the fetch's own cleanup.
-struct FetchLease {
-    bool active = false;
-    uint32_t slot = 0;
-    uint64_t token = 0;
+// The leases this backend's fetches hold while they compute (a fetch's query may fetch other
+// keys, so they nest), so that an aborted transaction ends them even if an error were to pass
+// over a fetch's own cleanup. Deeper nesting than kTracked is not tracked here; the fetches'
+// own cleanup still ends those leases.
+struct TrackedLease {
+    uint32_t slot;
+    uint64_t token;
 };
-FetchLease fetch_lease;
+constexpr int kTracked = 16;
+TrackedLease tracked[kTracked];
+int tracked_count = 0;  // may exceed kTracked: entries past it are not kept
 bool abort_callbacks_registered = false;
 
-// Ends the fetch's lease, if one is still out; never throws.
-void end_fetch_lease() noexcept
+// Ends a lease, logging instead of raising a failure; never throws.
+void end_lease_quietly(uint32_t slot, uint64_t token) noexcept
 {
-    if (!fetch_lease.active)
-        return;
-    fetch_lease.active = false;
-    pg::run_logging(WARNING, "simple_cache", "ending the lease of an aborted fetch",
-                    [] { end_lease(fetch_lease.slot, fetch_lease.token); });
+    pg::run_logging(WARNING, "simple_cache", "ending the lease of a fetch", [=] { end_lease(slot, token); });
 }
 
-// Transaction callback: an abort ends the fetch's lease.
-void end_fetch_lease_at_abort(XactEvent event, void *)
+// Ends the tracked leases still out (after an abort).
+void end_tracked_leases() noexcept
+{
+    for (int i = 0; i < std::min(tracked_count, kTracked); ++i)
+        end_lease_quietly(tracked[i].slot, tracked[i].token);
+    tracked_count = 0;
+}
+
+// Transaction callback: an abort ends the fetches' leases.
+void end_fetch_leases_at_abort(XactEvent event, void *)
 {
     if (event == XACT_EVENT_ABORT || event == XACT_EVENT_PARALLEL_ABORT)
-        end_fetch_lease();
+        end_tracked_leases();
 }
 
-// Subtransaction callback: the same for an aborted subtransaction.
-void end_fetch_lease_at_subabort(SubXactEvent event, SubTransactionId, SubTransactionId, void *)
-{
-    if (event == SUBXACT_EVENT_ABORT_SUB)
-        end_fetch_lease();
-}
-
-// Registers the abort callbacks once per backend.
+// Registers the abort callback once per backend. (No subtransaction callback: a subtransaction
+// that a fetch's query aborts and catches leaves the fetch going; a fetch that fails inside a
+// subtransaction has ended its lease on the way out.)
 void register_abort_callbacks()
 {
     if (abort_callbacks_registered)
         return;
     pg::guard([] {
-        RegisterXactCallback(end_fetch_lease_at_abort, nullptr);
-        RegisterSubXactCallback(end_fetch_lease_at_subabort, nullptr);
+        RegisterXactCallback(end_fetch_leases_at_abort, nullptr);
     });
     abort_callbacks_registered = true;
 }
@@ -69,16 +70,29 @@ void register_abort_callbacks()
 // the query included).
 class FetchLeaseHold {
   public:
-    explicit FetchLeaseHold(const Lease &lease)
+    explicit FetchLeaseHold(const Lease &lease) : slot_(lease.slot), token_(lease.token)
     {
-        fetch_lease = FetchLease{true, lease.slot, lease.token};
+        if (tracked_count < kTracked)
+            tracked[tracked_count] = TrackedLease{slot_, token_};
+        ++tracked_count;
     }
     FetchLeaseHold(const FetchLeaseHold &) = delete;
     FetchLeaseHold &operator=(const FetchLeaseHold &) = delete;
-    ~FetchLeaseHold() { end_fetch_lease(); }
+    ~FetchLeaseHold()
+    {
+        if (tracked_count > 0)
+            --tracked_count;
+        if (!consumed_)
+            end_lease_quietly(slot_, token_);
+    }
 
     // The lease was used up by a put under it (which ends it either way).
-    void consumed() noexcept { fetch_lease.active = false; }
+    void consumed() noexcept { consumed_ = true; }
+
+  private:
+    uint32_t slot_;
+    uint64_t token_;
+    bool consumed_ = false;
 };
 
 // What a put under a lease links, and what came of it.
@@ -121,21 +135,26 @@ long wait_slice_ms(int64_t expires_ms)
 
 varlena *fetch(const char *key, size_t key_size, Ttl ttl, bool may_store, ValueSource compute, void *context)
 {
+    // A bad ttl is refused before anything runs, hit or not; checked against the statement's
+    // start, so that a hit reads no clock.
+    expiry_for(ttl, GetCurrentStatementStartTimestamp() / 1000);
+    varlena *hit = get(key, key_size, ValueKind::text);  // the hot path: a hit needs no lease
+    if (hit != nullptr)
+        return hit;
+    if (!may_store)
+        return compute(context);
     ScopedKey scoped(key, key_size);
-    expiry_for(ttl, now_ms());  // a bad ttl is refused before anything runs
-    if (!may_store) {
-        varlena *hit = get(key, key_size, ValueKind::text);
-        return hit != nullptr ? hit : compute(context);
-    }
     register_abort_callbacks();
     for (;;) {
-        varlena *hit = get(key, key_size, ValueKind::text);
-        if (hit != nullptr)
-            return hit;
         Lease lease = take_lease(scoped, lease_time_ms());
+        if (lease.state == Lease::State::held && lease.holder_pid == MyProcPid)
+            return compute(context);  // this session holds it (a fetch inside its own query): store nothing
         if (lease.state == Lease::State::held) {
             wait_for_lease(lease, wait_slice_ms(lease.expires_ms));
             pg::check_for_interrupts();
+            hit = get(key, key_size, ValueKind::text);
+            if (hit != nullptr)
+                return hit;
             continue;
         }
         if (lease.state == Lease::State::full)

@@ -13,9 +13,10 @@ namespace {
 
 // The body of query_single_value: plain PostgreSQL code, run inside guard(), where an ERROR
 // leaves the SPI connection to transaction abort.
-varlena *run_query(const char *query, const char *function)
+varlena *run_query(text *query_text, const char *function)
 {
     MemoryContext caller = CurrentMemoryContext;
+    char *query = text_to_cstring(query_text);
     if (SPI_connect() != SPI_OK_CONNECT)
         ereport(ERROR, (errcode(ERRCODE_INTERNAL_ERROR), errmsg("%s: SPI_connect failed", function)));
     int result = SPI_execute(query, false, 2);  // two rows are enough to tell one from many
@@ -50,7 +51,7 @@ varlena *run_query(const char *query, const char *function)
 
 }  // namespace
 
-varlena *query_single_value(const char *query, const char *function)
+varlena *query_single_value(text *query, const char *function)
 {
     return guard([&] { return run_query(query, function); });
 }

@@ -16,10 +16,10 @@ using sc::sql::reject_null;
 
 namespace {
 
-// Runs fetch's query (context: the NUL-terminated query text).
+// Runs fetch's query (context: the query argument, a text datum; only a miss converts it).
 varlena *run_fetch_query(void *context)
 {
-    return sc::pg::query_single_value(static_cast<const char *>(context), "simple_cache_fetch");
+    return sc::pg::query_single_value(static_cast<text *>(context), "simple_cache_fetch");
 }
 
 // Raises 22023 for a lease number that no lease can have.
@@ -40,7 +40,7 @@ SIMPLE_CACHE_FUNCTION(simple_cache_fetch)
     reject_null(fcinfo, 1, "simple_cache_fetch", "query");
     sc::cache::Ttl ttl = sc::sql::ttl_arg(fcinfo, 2, "simple_cache_fetch");
     sc::sql::Bytes key = sc::sql::bytes_arg(fcinfo, 0);
-    char *query = text_to_cstring(PG_GETARG_TEXT_PP(1));
+    text *query = PG_GETARG_TEXT_PP(1);
     // Under REPEATABLE READ or SERIALIZABLE the query sees a snapshot that may predate a write
     // whose invalidation came before the lease: such a value is returned, never stored.
     bool may_store = !IsolationUsesXactSnapshot();

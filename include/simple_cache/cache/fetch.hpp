@@ -17,7 +17,8 @@ using ValueSource = varlena *(*)(void *context);
 // that miss the key while another holds its lease wait for the value (woken when the lease
 // ends; a lease whose holder died or that expired is taken over). With may_store false (a
 // transaction snapshot older than the lease could be), a miss is computed and nothing stored.
-// When every lease slot is taken, the value is computed and not stored.
+// When every lease slot is taken, or this session holds the key's lease itself (a fetch of the
+// key inside its own query, or a lease from get_or_lease), the value is computed and not stored.
 varlena *fetch(const char *key, size_t key_size, Ttl ttl, bool may_store, ValueSource compute, void *context);
 
 // A value, or a lease to compute one (token 0: none).

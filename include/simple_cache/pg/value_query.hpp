@@ -5,10 +5,10 @@
 
 namespace simple_cache::pg {
 
-// Runs query (NUL-terminated SQL) with the current user's privileges and returns its single
+// Runs query (SQL text) with the current user's privileges and returns its single
 // value as text (the column type's output form), palloc'd in the current memory context. A
 // query that does not return exactly one row (P0002, P0003) of one column (42601), or returns
 // NULL (22004), is an error; so is any error of the query itself, raised as a PgError.
-varlena *query_single_value(const char *query, const char *function);
+varlena *query_single_value(text *query, const char *function);
 
 }  // namespace simple_cache::pg
