@@ -155,5 +155,21 @@ sub holder_and_waiter
 		"the terminated session's lease ended with it");
 }
 
+# Leases are per database, like keys: a lease on a key in one database does not hold back the
+# same key in another, and each database lists only its own leases.
+{
+	query('CREATE DATABASE other');
+	$node->safe_psql('other', 'CREATE EXTENSION simple_cache');
+	my $session = $node->background_psql('postgres');
+	ok($session->query_safe("SELECT lease > 0 FROM simple_cache_get_or_lease('shared name', '1 hour')") eq 't',
+		'a lease on a key in one database');
+	is($node->safe_psql('other', "SELECT lease > 0 FROM simple_cache_get_or_lease('shared name', '1 hour')"), 't',
+		'the same key in another database gets its own lease');
+	is($node->safe_psql('other', 'SELECT count(*) FROM simple_cache_leases() WHERE holder_pid = ' .
+			$session->query_safe('SELECT pg_backend_pid()')), '0',
+		"another database does not list the first database's lease");
+	$session->quit;
+}
+
 $node->stop;
 done_testing();
