@@ -1,23 +1,15 @@
--- 23_active_expiry: without the background worker (not preloaded), writers reclaim expired
+-- 46_active_expiry: without the background worker (not preloaded), writers reclaim expired
 -- entries that nobody reads: each put or drop sweeps a few entries where the last sweep
 -- stopped, and each one reclaimed counts as an expiration. (With the worker:
 -- test/t/070_active_expiry.pl.) Keys start with 'x23:'.
 DO $$ BEGIN PERFORM simple_cache_drop(key) FROM simple_cache_list() WHERE starts_with(key, 'x23:'); END $$;
+
 -- (Counted from before the puts: the puts' own sweeps may already reclaim some.)
 SELECT expirations AS expirations_before FROM simple_cache_stats \gset
 SELECT count(simple_cache_put('x23:short:' || i, 'v', '1 millisecond')) AS short_lived,
        count(simple_cache_put('x23:kept:' || i, 'v', '1 hour')) AS kept
 FROM generate_series(1, 300) i;
- short_lived | kept 
--------------+------
-         300 |  300
-(1 row)
-
 SELECT pg_sleep(0.05);
- pg_sleep 
-----------
- 
-(1 row)
 
 -- Writes of one other key, until the expired entries are gone (read from the table's entry
 -- count, which reading reclaims nothing from) or 100000 writes were made.
@@ -35,24 +27,10 @@ BEGIN
     RETURN writes;
 END $$;
 SELECT pg_temp.writes_until_reclaimed(:expirations_before + 300) < 100000 AS reclaimed_by_writers;
- reclaimed_by_writers 
-----------------------
- t
-(1 row)
-
 SELECT expirations - :expirations_before >= 300 AS counted FROM simple_cache_stats;
- counted 
----------
- t
-(1 row)
-
 -- What had not expired stays (the listing skips expired entries: the count above is the proof).
 SELECT count(*) FILTER (WHERE starts_with(key, 'x23:kept:')) AS kept,
        count(*) FILTER (WHERE starts_with(key, 'x23:short:')) AS short_left
 FROM simple_cache_list();
- kept | short_left 
-------+------------
-  300 |          0
-(1 row)
 
 DO $$ BEGIN PERFORM simple_cache_drop(key) FROM simple_cache_list() WHERE starts_with(key, 'x23:'); END $$;

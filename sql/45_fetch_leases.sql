@@ -1,10 +1,11 @@
--- 22_fetch_leases: read-through with leases. simple_cache_fetch(key, query [, ttl]) returns the
+-- 45_fetch_leases: read-through with leases. simple_cache_fetch(key, query [, ttl]) returns the
 -- cached value or runs the query (one row, one column, with the caller's privileges) under a
 -- lease and stores its value; the two-step form: simple_cache_get_or_lease, then
 -- simple_cache_put_leased (or simple_cache_release_lease). Every error leaves nothing stored and
 -- no lease out. (Races: the isolation spec lease_stale_set; waiters, stampedes and killed
 -- holders: test/t/060_fetch_leases.pl.) Keys start with 'r22:'.
 \pset null '<NULL>'
+
 CREATE FUNCTION pg_temp.sqlstate_of(command text) RETURNS text
 LANGUAGE plpgsql AS $$
 BEGIN
@@ -14,6 +15,7 @@ EXCEPTION WHEN OTHERS THEN
     RETURN SQLSTATE;
 END
 $$;
+
 -- This file's entries, and the leases out in this database.
 CREATE FUNCTION pg_temp.state() RETURNS text
 LANGUAGE sql AS $$
@@ -21,138 +23,50 @@ LANGUAGE sql AS $$
            ' / leases: ' || (SELECT count(*) FROM simple_cache_leases())
     FROM simple_cache_list() WHERE starts_with(key, 'r22:')
 $$;
+
 DO $$ BEGIN PERFORM simple_cache_drop(key) FROM simple_cache_list() WHERE starts_with(key, 'r22:'); END $$;
 CREATE SEQUENCE r22_runs;
+
 -- ---------------------------------------------------------------------------------------------
 -- fetch: a miss runs the query and stores its value; a hit runs nothing.
 SELECT simple_cache_fetch('r22:a', $$SELECT 'computed ' || nextval('r22_runs')$$) AS first,
        simple_cache_fetch('r22:a', $$SELECT 'computed ' || nextval('r22_runs')$$) AS second;
-   first    |   second   
-------------+------------
- computed 1 | computed 1
-(1 row)
-
 SELECT simple_cache_get('r22:a') AS cached, last_value AS runs FROM r22_runs;
-   cached   | runs 
-------------+------
- computed 1 |    1
-(1 row)
-
 -- The query's text is not part of the key: a hit returns the value whatever query is given.
 SELECT simple_cache_fetch('r22:a', 'SELECT 1/0') AS hit;
-    hit     
-------------
- computed 1
-(1 row)
-
 -- The value is the column's output form, whatever its type.
 SELECT simple_cache_fetch('r22:int', 'SELECT 6 * 7') AS int_value,
        simple_cache_fetch('r22:date', $$SELECT date '2024-02-29'$$) AS date_value,
        simple_cache_fetch('r22:array', 'SELECT ARRAY[1, 2]') AS array_value,
        simple_cache_fetch('r22:empty', $$SELECT ''$$) = '' AS empty_value;
- int_value | date_value | array_value | empty_value 
------------+------------+-------------+-------------
- 42        | 02-29-2024 | {1,2}       | t
-(1 row)
-
 -- ttl: given, NULL (no expiry), or absent (simple_cache.default_ttl).
 SELECT simple_cache_fetch('r22:ttl', $$SELECT 'x'$$, '1 hour') AS value,
        simple_cache_ttl('r22:ttl') BETWEEN '59 minutes' AND '1 hour' AS ttl_set;
- value | ttl_set 
--------+---------
- x     | t
-(1 row)
-
 SELECT simple_cache_fetch('r22:no-ttl', $$SELECT 'x'$$, NULL) AS value, simple_cache_ttl('r22:no-ttl') AS ttl;
- value |  ttl   
--------+--------
- x     | <NULL>
-(1 row)
-
 SET simple_cache.default_ttl = '2h';
 SELECT simple_cache_fetch('r22:default-ttl', $$SELECT 'x'$$) AS value,
        simple_cache_ttl('r22:default-ttl') > '1 hour' AS default_ttl_set;
- value | default_ttl_set 
--------+-----------------
- x     | t
-(1 row)
-
 RESET simple_cache.default_ttl;
 -- A large value.
 SELECT length(simple_cache_fetch('r22:large', $$SELECT repeat('x', 10000000)$$, NULL)) AS fetched_length,
        length(simple_cache_get('r22:large')) AS cached_length;
- fetched_length | cached_length 
-----------------+---------------
-       10000000 |      10000000
-(1 row)
-
 SELECT simple_cache_drop('r22:large') AS dropped;
- dropped 
----------
- t
-(1 row)
-
 -- A query that drops its own key voids its own lease: the value is returned, not stored.
 SELECT simple_cache_fetch('r22:self', $$SELECT 'x' || simple_cache_drop('r22:self')$$) AS value;
- value  
---------
- xfalse
-(1 row)
-
 SELECT simple_cache_get('r22:self') AS not_stored;
- not_stored 
-------------
- <NULL>
-(1 row)
-
 -- So does a query that puts the key itself: the put stays, the fetched value is not stored.
 SELECT simple_cache_fetch('r22:put-self', $$SELECT 'fetched' || simple_cache_put('r22:put-self', 'put')$$) AS value;
-    value     
---------------
- fetchedfalse
-(1 row)
-
 SELECT simple_cache_get('r22:put-self') AS cached;
- cached 
---------
- put
-(1 row)
-
 -- A query may fetch other keys: each is computed once and stored.
 SELECT simple_cache_fetch('r22:outer',
     $$SELECT 'outer(' || simple_cache_fetch('r22:inner', $i$SELECT 'inner'$i$) || ')'$$) AS nested;
-    nested    
---------------
- outer(inner)
-(1 row)
-
 SELECT simple_cache_get('r22:outer') AS outer_cached, simple_cache_get('r22:inner') AS inner_cached;
- outer_cached | inner_cached 
---------------+--------------
- outer(inner) | inner
-(1 row)
-
 -- A fetch of the key inside its own query does not wait for the lease its session holds: it
 -- computes its value without storing it; the outer fetch stores its own.
 SELECT simple_cache_fetch('r22:recursive',
     $$SELECT 'outer(' || simple_cache_fetch('r22:recursive', $i$SELECT 'inner'$i$) || ')'$$) AS recursive;
-  recursive   
---------------
- outer(inner)
-(1 row)
-
 SELECT simple_cache_get('r22:recursive') AS cached;
-    cached    
---------------
- outer(inner)
-(1 row)
-
 SELECT simple_cache_drop('r22:recursive') AS dropped;
- dropped 
----------
- t
-(1 row)
-
 -- An error that the query catches itself (a subtransaction) does not end the lease.
 CREATE FUNCTION pg_temp.catches() RETURNS text LANGUAGE plpgsql AS $$
 BEGIN
@@ -163,46 +77,17 @@ BEGIN
     END;
 END $$;
 SELECT simple_cache_fetch('r22:catches', 'SELECT pg_temp.catches()') AS value;
-     value     
----------------
- caught inside
-(1 row)
-
 SELECT simple_cache_get('r22:catches') AS cached;
-    cached     
----------------
- caught inside
-(1 row)
-
 -- Under REPEATABLE READ the query's snapshot may predate an invalidation: computed, not stored.
 BEGIN ISOLATION LEVEL REPEATABLE READ;
 SELECT simple_cache_fetch('r22:rr', $$SELECT 'from a snapshot'$$) AS value;
-      value      
------------------
- from a snapshot
-(1 row)
-
 COMMIT;
 SELECT simple_cache_get('r22:rr') AS not_stored;
- not_stored 
-------------
- <NULL>
-(1 row)
-
 -- But a hit is a hit there too.
 BEGIN ISOLATION LEVEL SERIALIZABLE;
 SELECT simple_cache_fetch('r22:a', 'SELECT 1/0') AS hit;
-    hit     
-------------
- computed 1
-(1 row)
-
 COMMIT;
 SELECT pg_temp.state() AS state;
-                                                                                                       state                                                                                                       
--------------------------------------------------------------------------------------------------------------------------------------------------------------------------------------------------------------------
- r22:a=computed 1,r22:array={1,2},r22:catches=caught inside,r22:date=02-29-2024,r22:default-ttl=x,r22:empty=,r22:inner=inner,r22:int=42,r22:no-ttl=x,r22:outer=outer(inner),r22:put-self=put,r22:ttl=x / leases: 0
-(1 row)
 
 -- Errors: NULLs, a bad ttl, bad queries, queries returning no row, two rows, two columns, no
 -- column or NULL, transaction control, an error in the query, an overlong key. Each leaves
@@ -228,33 +113,7 @@ SELECT command, pg_temp.sqlstate_of(command) AS sqlstate FROM (VALUES
     ($$SELECT simple_cache_fetch('r22:e', 'SELECT * FROM r22_no_such_table')$$),
     ($$SELECT simple_cache_fetch(repeat('k', 1048577), 'SELECT 1')$$)
 ) AS t(command);
-                                 command                                 | sqlstate 
--------------------------------------------------------------------------+----------
- SELECT simple_cache_fetch(NULL, 'SELECT 1')                             | 22004
- SELECT simple_cache_fetch('r22:e', NULL)                                | 22004
- SELECT simple_cache_fetch('r22:e', NULL, '1 hour')                      | 22004
- SELECT simple_cache_fetch('r22:e', 'SELECT 1', '0 seconds')             | 22023
- SELECT simple_cache_fetch('r22:e', 'SELECT 1', '-1 hour')               | 22023
- SELECT simple_cache_fetch('r22:e', 'SELEC 1')                           | 42601
- SELECT simple_cache_fetch('r22:e', '')                                  | P0002
- SELECT simple_cache_fetch('r22:e', 'SELECT 1 WHERE false')              | P0002
- SELECT simple_cache_fetch('r22:e', 'SELECT 1 UNION ALL SELECT 2')       | P0003
- SELECT simple_cache_fetch('r22:e', 'SELECT 1, 2')                       | 42601
- SELECT simple_cache_fetch('r22:e', 'SELECT')                            | 42601
- SELECT simple_cache_fetch('r22:e', 'SELECT NULL')                       | 22004
- SELECT simple_cache_fetch('r22:e', 'SELECT nextval(''r22_runs''), 1/0') | 22012
- SELECT simple_cache_fetch('r22:e', 'SELECT 1; SELECT 2, 3')             | 42601
- SELECT simple_cache_fetch('r22:e', 'COMMIT')                            | 0A000
- SELECT simple_cache_fetch('r22:e', 'DO $d$ BEGIN END $d$')              | P0002
- SELECT simple_cache_fetch('r22:e', 'SELECT * FROM r22_no_such_table')   | 42P01
- SELECT simple_cache_fetch(repeat('k', 1048577), 'SELECT 1')             | 54000
-(18 rows)
-
 SELECT pg_temp.state() = :'before' AS unchanged;
- unchanged 
------------
- t
-(1 row)
 
 -- The query runs with the caller's privileges.
 CREATE TABLE r22_secret (s text);
@@ -262,36 +121,17 @@ INSERT INTO r22_secret VALUES ('classified');
 CREATE ROLE r22_nobody;
 SET ROLE r22_nobody;
 SELECT pg_temp.sqlstate_of($$SELECT simple_cache_fetch('r22:secret', 'SELECT s FROM r22_secret')$$) AS sqlstate;
- sqlstate 
-----------
- 42501
-(1 row)
-
 RESET ROLE;
 SELECT pg_temp.state() = :'before' AS unchanged;
- unchanged 
------------
- t
-(1 row)
-
 -- Once a privileged role has cached the value, a hit returns it to anyone (no query runs): the
 -- cache's keys are shared by every role of the database.
 SELECT simple_cache_fetch('r22:secret', 'SELECT s FROM r22_secret') AS cached_by_owner;
- cached_by_owner 
------------------
- classified
-(1 row)
-
 SET ROLE r22_nobody;
 SELECT simple_cache_fetch('r22:secret', 'SELECT s FROM r22_secret') AS hit_for_anyone;
- hit_for_anyone 
-----------------
- classified
-(1 row)
-
 RESET ROLE;
 DROP ROLE r22_nobody;
 DROP TABLE r22_secret;
+
 -- An error caught inside the transaction (a savepoint) ends the lease as well.
 DO $$
 BEGIN
@@ -299,163 +139,54 @@ BEGIN
 EXCEPTION WHEN division_by_zero THEN
     RAISE NOTICE 'caught; leases out: %', (SELECT count(*) FROM simple_cache_leases());
 END $$;
-NOTICE:  caught; leases out: 0
+
 -- ---------------------------------------------------------------------------------------------
 -- The two-step form. A miss gives a lease; while it is out, others get neither value nor lease.
 CREATE TEMP TABLE leases (name text, lease bigint);
 INSERT INTO leases SELECT 'first', lease FROM simple_cache_get_or_lease('r22:two');
 SELECT value, lease > 0 AS leased FROM simple_cache_get_or_lease('r22:two');
- value  | leased 
---------+--------
- <NULL> | <NULL>
-(1 row)
-
 SELECT holder_pid = pg_backend_pid() AS mine, expires > now() AS live, voided FROM simple_cache_leases();
- mine | live | voided 
-------+------+--------
- t    | t    | f
-(1 row)
-
 -- A wrong lease number stores nothing and leaves the lease out.
 SELECT simple_cache_put_leased('r22:two', 'wrong', lease + 1000) AS stored FROM leases WHERE name = 'first';
- stored 
---------
- f
-(1 row)
-
 SELECT simple_cache_put_leased('r22:other', 'wrong key', lease) AS stored FROM leases WHERE name = 'first';
- stored 
---------
- f
-(1 row)
-
 SELECT count(*) AS leases_out FROM simple_cache_leases();
- leases_out 
-------------
-          1
-(1 row)
-
 -- The right one stores and ends the lease; a second put with it stores nothing.
 SELECT simple_cache_put_leased('r22:two', 'computed', lease, '1 hour') AS stored FROM leases WHERE name = 'first';
- stored 
---------
- t
-(1 row)
-
 SELECT simple_cache_put_leased('r22:two', 'again', lease) AS stored_again FROM leases WHERE name = 'first';
- stored_again 
---------------
- f
-(1 row)
-
 SELECT simple_cache_get('r22:two') AS cached, simple_cache_ttl('r22:two') > '59 minutes' AS ttl_set,
        (SELECT count(*) FROM simple_cache_leases()) AS leases_out;
-  cached  | ttl_set | leases_out 
-----------+---------+------------
- computed | t       |          0
-(1 row)
-
 -- A hit gives the value and no lease.
 SELECT value, lease FROM simple_cache_get_or_lease('r22:two');
-  value   | lease  
-----------+--------
- computed | <NULL>
-(1 row)
-
 -- A drop voids the lease: the put is refused.
 INSERT INTO leases SELECT 'voided', lease FROM simple_cache_get_or_lease('r22:void');
 SELECT simple_cache_drop('r22:void') AS dropped, (SELECT voided FROM simple_cache_leases()) AS voided;
- dropped | voided 
----------+--------
- f       | t
-(1 row)
-
 SELECT simple_cache_put_leased('r22:void', 'stale', lease) AS stored FROM leases WHERE name = 'voided';
- stored 
---------
- f
-(1 row)
-
 SELECT simple_cache_get('r22:void') AS not_stored, (SELECT count(*) FROM simple_cache_leases()) AS leases_out;
- not_stored | leases_out 
-------------+------------
- <NULL>     |          0
-(1 row)
-
 -- A flush voids every lease of the database.
 INSERT INTO leases SELECT 'flushed', lease FROM simple_cache_get_or_lease('r22:flush');
 SELECT simple_cache_flush() >= 0 AS flushed;
- flushed 
----------
- t
-(1 row)
-
 SELECT simple_cache_put_leased('r22:flush', 'stale', lease) AS stored FROM leases WHERE name = 'flushed';
- stored 
---------
- f
-(1 row)
-
 -- Release gives the lease up; the next miss gets a new one.
 INSERT INTO leases SELECT 'released', lease FROM simple_cache_get_or_lease('r22:release');
 SELECT simple_cache_release_lease('r22:release', lease) AS released,
        simple_cache_release_lease('r22:release', lease) AS released_again FROM leases WHERE name = 'released';
- released | released_again 
-----------+----------------
- t        | f
-(1 row)
-
 INSERT INTO leases SELECT 'after release', lease FROM simple_cache_get_or_lease('r22:release');
 SELECT a.lease > r.lease AS newer_lease, simple_cache_release_lease('r22:release', a.lease) AS released
 FROM leases a, leases r WHERE a.name = 'after release' AND r.name = 'released';
- newer_lease | released 
--------------+----------
- t           | t
-(1 row)
-
 -- An expired lease: its put is refused, and the next miss takes the key over.
 INSERT INTO leases SELECT 'expired', lease FROM simple_cache_get_or_lease('r22:expired', '1 millisecond');
 SELECT pg_sleep(0.05);
- pg_sleep 
-----------
- 
-(1 row)
-
 SELECT simple_cache_put_leased('r22:expired', 'late', lease) AS stored FROM leases WHERE name = 'expired';
- stored 
---------
- f
-(1 row)
-
 INSERT INTO leases SELECT 'expired again', lease FROM simple_cache_get_or_lease('r22:expired', '1 millisecond');
 SELECT pg_sleep(0.05);
- pg_sleep 
-----------
- 
-(1 row)
-
 INSERT INTO leases SELECT 'taken over', lease FROM simple_cache_get_or_lease('r22:expired');
 SELECT t.lease > e.lease AS taken_over,
        simple_cache_put_leased('r22:expired', 'late', e.lease) AS late_put,
        simple_cache_put_leased('r22:expired', 'on time', t.lease) AS put
 FROM leases t, leases e WHERE t.name = 'taken over' AND e.name = 'expired again';
- taken_over | late_put | put 
-------------+----------+-----
- t          | f        | t
-(1 row)
-
 SELECT simple_cache_get('r22:expired') AS cached;
- cached  
----------
- on time
-(1 row)
-
 DO $$ BEGIN PERFORM simple_cache_flush(); END $$;
 SELECT pg_temp.state() AS state;
-    state     
---------------
-  / leases: 0
-(1 row)
 
 -- Errors of the two-step functions; nothing changes.
 SELECT pg_temp.state() AS before \gset
@@ -473,33 +204,8 @@ SELECT command, pg_temp.sqlstate_of(command) AS sqlstate FROM (VALUES
     ($$SELECT simple_cache_put_leased(repeat('k', 1048577), 'v', 1)$$),
     ($$SELECT simple_cache_release_lease('r22:e', 0)$$)
 ) AS t(command);
-                           command                            | sqlstate 
---------------------------------------------------------------+----------
- SELECT simple_cache_get_or_lease(NULL)                       | 22004
- SELECT simple_cache_get_or_lease('r22:e', NULL)              | 22004
- SELECT simple_cache_get_or_lease('r22:e', '0 seconds')       | 22023
- SELECT simple_cache_get_or_lease(repeat('k', 1048577))       | 54000
- SELECT simple_cache_put_leased(NULL, 'v', 1)                 | 22004
- SELECT simple_cache_put_leased('r22:e', NULL, 1)             | 22004
- SELECT simple_cache_put_leased('r22:e', 'v', NULL)           | 22004
- SELECT simple_cache_put_leased('r22:e', 'v', 0)              | 22023
- SELECT simple_cache_put_leased('r22:e', 'v', -5)             | 22023
- SELECT simple_cache_put_leased('r22:e', 'v', 1, '0 seconds') | 22023
- SELECT simple_cache_put_leased(repeat('k', 1048577), 'v', 1) | 54000
- SELECT simple_cache_release_lease('r22:e', 0)                | 22023
-(12 rows)
-
 SELECT simple_cache_release_lease(NULL, 1) AS null_key, simple_cache_release_lease('r22:e', NULL) AS null_lease;
- null_key | null_lease 
-----------+------------
- <NULL>   | <NULL>
-(1 row)
-
 SELECT pg_temp.state() = :'before' AS unchanged;
- unchanged 
------------
- t
-(1 row)
 
 DROP SEQUENCE r22_runs;
 DO $$ BEGIN PERFORM simple_cache_drop(key) FROM simple_cache_list() WHERE starts_with(key, 'r22:'); END $$;
