@@ -149,6 +149,9 @@ for my $c (1, 8) {
     ratio_row(id => "1.b/d c$c", section => 1, measure => "get hit vs UNLOGGED table PK lookup, $c client" . ($c > 1 ? 's' : ''),
         stats => [paired($ratio, ['rt', 'get', $c, 'tps'], ['rt', 'table_get', $c, 'tps'])], target => ['>=', 1.3],
         abs => sprintf('get %s tps, table %s tps', fmt_rate($tps{get}), fmt_rate($tps{table_get})));
+    ratio_row(id => "1.h/b c$c", section => 1, measure => "fetch hit vs get hit (cost: get tps / fetch tps), $c client" . ($c > 1 ? 's' : ''),
+        stats => [paired($ratio, ['rt', 'get', $c, 'tps'], ['rt', 'fetch', $c, 'tps'])], target => ['<=', 1.1],
+        abs => sprintf('fetch %s tps, get %s tps', fmt_rate(med('rt', 'fetch', $c, 'tps')), fmt_rate($tps{get})));
     ratio_row(id => "1.c/e c$c", section => 1, measure => "put overwrite vs UNLOGGED table upsert, $c client" . ($c > 1 ? 's' : ''),
         stats => [paired($ratio, ['rt', 'put', $c, 'tps'], ['rt', 'table_upsert', $c, 'tps'])], target => ['>=', 2],
         abs => sprintf('put %s tps, upsert %s tps', fmt_rate($tps{put}), fmt_rate($tps{table_upsert})));
@@ -171,6 +174,9 @@ for my $c (1, 8) {
             stats => [paired($added, ['stmt', 'get', $n, 'ms'], ['stmt', 'base', $n, 'ms'])], target => ['<=', 0.5],
             abs => sprintf('baseline %s/row, with get %s/row (get adds %s)', fmt_ns($b), fmt_ns($g),
                 defined $g && defined $b ? fmt_ns($g - $b) : 'n/a'));
+        ratio_row(id => '2.fetch', section => 2, measure => "statement time: fetch hit vs get hit ($n rows)",
+            stats => [paired($ratio, ['stmt', 'fetch', $n, 'ms'], ['stmt', 'get', $n, 'ms'])], target => ['<=', 1.1],
+            abs => sprintf('fetch %s/row, get %s/row', fmt_ns($per_row->('fetch')), fmt_ns($g)));
         my $plan = $M{stmt_join_plan} // 'planner\'s choice';
         ratio_row(id => '2.join', section => 2, measure => "statement time: get vs join to UNLOGGED table ($plan)",
             stats => [paired($ratio, ['stmt', 'get', $n, 'ms'], ['stmt', 'join', $n, 'ms'])],

@@ -254,7 +254,7 @@ section_round_trip() {
     local clients r c tps
     for clients in 1 8; do
         for ((r = 1; r <= ROUNDS; r++)); do
-            for c in $(ordered "$r" base get put table_get table_upsert put_tx put_at_commit); do
+            for c in $(ordered "$r" base get put table_get table_upsert put_tx put_at_commit fetch); do
                 tps=$(pgb main "rt_$c.sql" "$clients" "$T" "$RT_KEYS")
                 [[ -n $tps ]] && sample rt "$c" "$clients" "$r" tps "$tps"
             done
@@ -385,6 +385,7 @@ section_statement() {
         -c "VACUUM ANALYZE bench_kv1m"
     local base="SELECT count(length('k' || g)) FROM generate_series(1, $n) g;"
     local get="SELECT count(length(simple_cache_get('k' || g))) FROM generate_series(1, $n) g;"
+    local fetch="SELECT count(length(simple_cache_fetch('k' || g, 'SELECT 1'))) FROM generate_series(1, $n) g;"
     local join="SELECT count(length(t.v)) FROM generate_series(1, $n) g JOIN bench_kv1m t ON t.k = 'k' || g;"
     meta stmt_join_plan "$(bc_psql main -At -c "EXPLAIN (COSTS OFF) $join" | sed -n '2p' | sed 's/^ *//; s/ *->  *//')"
     local script=$OUT/statement.sql r c
@@ -393,9 +394,10 @@ section_statement() {
         echo "$get"   # warm-up: this backend maps the area's segments
         echo "$join"  # warm-up: the table in shared buffers
         for ((r = 1; r <= STMT_ROUNDS; r++)); do
-            for c in $(ordered "$r" base get join join_index); do
+            for c in $(ordered "$r" base get join join_index fetch); do
                 case $c in
                     base) echo "\\echo @@ $r/base"; echo "$base" ;;
+                    fetch) echo "\\echo @@ $r/fetch"; echo "$fetch" ;;
                     get) echo "\\echo @@ $r/get"; echo "$get" ;;
                     join) echo "\\echo @@ $r/join"; echo "$join" ;;
                     join_index)

@@ -59,6 +59,12 @@ CREATE FUNCTION simple_cache_incr(key text, delta bigint DEFAULT 1)
 RETURNS bigint AS 'MODULE_PATHNAME', 'simple_cache_incr'
 LANGUAGE C VOLATILE PARALLEL UNSAFE;
 
+-- The same, giving a key it creates (absent or expired) the time to live ttl (NULL: none); an
+-- existing key keeps its expiry. A fixed-window rate limiter in one call.
+CREATE FUNCTION simple_cache_incr(key text, delta bigint, ttl interval)
+RETURNS bigint AS 'MODULE_PATHNAME', 'simple_cache_incr'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+
 -- Replaces the value only if it currently equals expected.
 CREATE FUNCTION simple_cache_cas(key text, expected text, new_value text)
 RETURNS boolean AS 'MODULE_PATHNAME', 'simple_cache_cas'
@@ -81,6 +87,16 @@ LANGUAGE C STRICT VOLATILE PARALLEL RESTRICTED;
 
 CREATE FUNCTION simple_cache_drop(key text)
 RETURNS boolean AS 'MODULE_PATHNAME', 'simple_cache_drop'
+LANGUAGE C STRICT VOLATILE PARALLEL UNSAFE;
+
+-- Removes the key and returns its value in one step (NULL when absent): of concurrent
+-- callers, exactly one receives a given value.
+CREATE FUNCTION simple_cache_get_and_drop(key text)
+RETURNS text AS 'MODULE_PATHNAME', 'simple_cache_get_and_drop'
+LANGUAGE C STRICT VOLATILE PARALLEL UNSAFE;
+
+CREATE FUNCTION simple_cache_get_and_drop_bytea(key text)
+RETURNS bytea AS 'MODULE_PATHNAME', 'simple_cache_get_and_drop_bytea'
 LANGUAGE C STRICT VOLATILE PARALLEL UNSAFE;
 
 CREATE FUNCTION simple_cache_expire(key text, ttl interval)
@@ -152,6 +168,50 @@ LANGUAGE C VOLATILE PARALLEL UNSAFE;
 CREATE FUNCTION simple_cache_invalidate_trigger()
 RETURNS trigger AS 'MODULE_PATHNAME', 'simple_cache_invalidate_trigger'
 LANGUAGE C VOLATILE PARALLEL UNSAFE;
+
+-- ---------------------------------------------------------------------------------------------
+-- Read-through with leases. simple_cache_fetch returns the cached value, or runs the query
+-- (one row, one column; with the caller's privileges) under a lease, stores its value and
+-- returns it; sessions missing the same key meanwhile wait for that value. A write or drop of
+-- the key while the lease is out voids it: the value is returned but not stored. Without ttl,
+-- simple_cache.default_ttl applies; a NULL ttl means no expiry.
+
+CREATE FUNCTION simple_cache_fetch(key text, query text)
+RETURNS text AS 'MODULE_PATHNAME', 'simple_cache_fetch'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+
+CREATE FUNCTION simple_cache_fetch(key text, query text, ttl interval)
+RETURNS text AS 'MODULE_PATHNAME', 'simple_cache_fetch'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+
+-- The two-step form: a hit gives (value, NULL); a miss (NULL, lease), or (NULL, NULL) while
+-- another session holds the key's lease. Without lease_time, simple_cache.lease_time applies.
+CREATE FUNCTION simple_cache_get_or_lease(key text, OUT value text, OUT lease bigint)
+RETURNS record AS 'MODULE_PATHNAME', 'simple_cache_get_or_lease'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+
+CREATE FUNCTION simple_cache_get_or_lease(key text, lease_time interval, OUT value text, OUT lease bigint)
+RETURNS record AS 'MODULE_PATHNAME', 'simple_cache_get_or_lease'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+
+-- Stores the value if the lease is still valid, and ends the lease; whether it stored.
+CREATE FUNCTION simple_cache_put_leased(key text, value text, lease bigint)
+RETURNS boolean AS 'MODULE_PATHNAME', 'simple_cache_put_leased'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+
+CREATE FUNCTION simple_cache_put_leased(key text, value text, lease bigint, ttl interval)
+RETURNS boolean AS 'MODULE_PATHNAME', 'simple_cache_put_leased'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+
+-- Gives a lease up without storing; whether it was out.
+CREATE FUNCTION simple_cache_release_lease(key text, lease bigint)
+RETURNS boolean AS 'MODULE_PATHNAME', 'simple_cache_release_lease'
+LANGUAGE C STRICT VOLATILE PARALLEL UNSAFE;
+
+-- The leases out on keys of the current database.
+CREATE FUNCTION simple_cache_leases(OUT holder_pid integer, OUT expires timestamptz, OUT voided boolean)
+RETURNS SETOF record AS 'MODULE_PATHNAME', 'simple_cache_leases'
+LANGUAGE C STRICT VOLATILE PARALLEL RESTRICTED;
 
 -- ---------------------------------------------------------------------------------------------
 -- Administration and observability.

@@ -163,15 +163,22 @@ void sweep_expired_lightly()
 {
     if (cache_counters().total(kEntriesWithTtl) <= 0)
         return;
+    sweep_expired(kExpirySweepBatch);
+}
+
+ExpirySweep sweep_expired(uint64_t budget)
+{
     int64_t now = now_ms();
     Removed removed;
-    cache_table().sweep(kExpirySweepBatch, false, [&](CacheEntry &entry, const char *key, uint32_t key_size, char *) {
-        if (!entry.expired_at(now))
-            return core::SweepAction::keep;
-        removed.note(entry, key, key_size, true);
-        return core::SweepAction::remove;
-    });
+    core::SweepResult swept =
+        cache_table().sweep(budget, false, [&](CacheEntry &entry, const char *key, uint32_t key_size, char *) {
+            if (!entry.expired_at(now))
+                return core::SweepAction::keep;
+            removed.note(entry, key, key_size, true);
+            return core::SweepAction::remove;
+        });
     removed.publish();
+    return ExpirySweep{swept.visited, static_cast<uint64_t>(removed.expired)};
 }
 
 

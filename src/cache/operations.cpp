@@ -7,7 +7,9 @@
 #include <string>
 
 #include "simple_cache/cache/give_back.hpp"
+#include "simple_cache/cache/item_building.hpp"
 #include "simple_cache/cache/key.hpp"
+#include "simple_cache/cache/leases.hpp"
 #include "simple_cache/cache/linking.hpp"
 #include "simple_cache/cache/make_room.hpp"
 #include "simple_cache/cache/pending_writes.hpp"
@@ -24,7 +26,7 @@ namespace simple_cache::cache {
 
 using core::LockMode;
 
-// Expiry time for a value stored now with ttl (0: never).
+// Expiry time for a value stored now with ttl (0: never); throws for a bad ttl.
 int64_t expiry_for(Ttl ttl, int64_t now)
 {
     int64_t ms = 0;
@@ -159,6 +161,7 @@ PutOutcome put(const char *key, size_t key_size, ValueBytes value, PutMode mode,
             return PutOutcome{present, false};
     }
     CacheTable::NewItem item = build_item(scoped, value, expires);
+    void_leases(scoped);  // a lease holder's value may be older than this one
     PutOutcome outcome = link_item(std::move(item), scoped, now, [mode](const CacheEntry *live, const char *) {
         return mode == PutMode::upsert || (mode == PutMode::add) == (live == nullptr);
     });
@@ -214,6 +217,7 @@ bool drop(const char *key, size_t key_size)
 
 bool drop_scoped(const ScopedKey &scoped)
 {
+    void_leases(scoped);  // before the removal: a holder's put then either fails or is removed
     CacheTable &table = cache_table();
     CacheTable::Ref ref = table.find(scoped.view(), LockMode::exclusive);
     if (!ref)
@@ -223,6 +227,40 @@ bool drop_scoped(const ScopedKey &scoped)
     table.erase(std::move(ref));
     cache_counters().add(live ? kDrops : kExpirations, 1);
     return live;
+}
+
+varlena *get_and_drop(const char *key, size_t key_size, ValueKind as)
+{
+    ScopedKey scoped(key, key_size);
+    pg::note_write_during_startup_load(scoped.view());
+    varlena *value = nullptr;
+    bool expired = false;
+    void_leases(scoped);
+    {
+        CacheTable &table = cache_table();
+        CacheTable::Ref ref = table.find(scoped.view(), LockMode::exclusive);
+        if (!ref)
+            return nullptr;
+        CacheEntry &entry = ref.entry();
+        expired = entry.expired_at(entry.has_expiry() ? now_ms() : 0);
+        if (!expired) {
+            // Checked before anything changes: a value that cannot be returned stays stored.
+            if (as == ValueKind::text && static_cast<ValueKind>(entry.kind) == ValueKind::bytea &&
+                !pg_verifymbstr(ref.tail(), static_cast<int>(entry.value_size), true))
+                throw pg::SqlError(ERRCODE_CHARACTER_NOT_IN_REPERTOIRE,
+                                   "simple_cache value is not valid text in this database's encoding",
+                                   "The value was stored as bytea.",
+                                   "Read it with simple_cache_get_and_drop_bytea().");
+            value = copy_value(entry, ref.tail());
+        }
+        count_removed(entry, ref.key_data(), ref.key_size());
+        table.erase(std::move(ref));
+    }
+    cache_counters().add(expired ? kExpirations : kDrops, 1);
+    cache_counters().add(expired ? kMisses : kHits, 1);
+    sweep_expired_lightly();
+    give_back_segments_if_due();
+    return value;
 }
 
 bool expire(const char *key, size_t key_size, int64_t ttl_ms)
@@ -253,15 +291,16 @@ bool ttl(const char *key, size_t key_size, int64_t *remaining_ms)
 
 // An optimistic loop: read the counter, build the new value, and store it only if the value
 // is still the one read (or still absent). Concurrent increments retry; none is lost.
-int64_t incr(const char *key, size_t key_size, int64_t delta)
+int64_t incr(const char *key, size_t key_size, int64_t delta, Ttl ttl_on_create)
 {
     ScopedKey scoped(key, key_size);
     pg::note_write_during_startup_load(scoped.view());
+    expiry_for(ttl_on_create, now_ms());  // a bad ttl is refused whether or not the key exists
     for (;;) {
         int64_t now = now_ms();
         bool present = false;
         std::string seen;
-        int64_t expires = 0;
+        int64_t expires = expiry_for(ttl_on_create, now);  // kept below when the key exists
         {
             CacheTable::Ref ref = cache_table().find(scoped.view(), LockMode::shared);
             if (ref && !ref.entry().expired_at(now)) {
@@ -281,6 +320,7 @@ int64_t incr(const char *key, size_t key_size, int64_t delta)
         int length = snprintf(digits, sizeof digits, "%lld", static_cast<long long>(result));
         CacheTable::NewItem item =
             build_item(scoped, ValueBytes{digits, static_cast<size_t>(length), ValueKind::text}, expires);
+        void_leases(scoped);
         PutOutcome outcome = link_item(std::move(item), scoped, now, [&](const CacheEntry *live, const char *tail) {
             if (!present)
                 return live == nullptr;
@@ -303,6 +343,7 @@ bool cas(const char *key, size_t key_size, const char *expected, size_t expected
         return false;  // would not swap: make no room (evicting nothing) for it
     CacheTable::NewItem item = build_item(scoped, new_value, 0);
     CacheEntry *fresh = &item.entry();
+    void_leases(scoped);
     PutOutcome outcome = link_item(std::move(item), scoped, now, [&](const CacheEntry *live, const char *tail) {
         if (live == nullptr || live->value_size != expected_size ||
             (expected_size > 0 && std::memcmp(tail, expected, expected_size) != 0))
@@ -320,6 +361,7 @@ uint64_t flush()
 {
     pg::ScopeId scope = pg::current_scope();
     pg::note_flush_during_startup_load(scope);
+    void_scope_leases(scope);
     uint64_t removed = remove_entries_where([scope](pg::ScopeId of) { return of == scope; });
     give_back_segments();
     return removed;

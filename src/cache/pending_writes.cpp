@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "simple_cache/cache/key.hpp"
+#include "simple_cache/cache/leases.hpp"
 #include "simple_cache/cache/linking.hpp"
 #include "simple_cache/cache/prefix.hpp"
 #include "simple_cache/pg/startup_load.hpp"
@@ -220,10 +221,15 @@ void make_ready()
         ReadyWrite write;
         write.record = r;
         write.key = std::make_unique<ScopedKey>(r->key(), r->key_size);
-        if (r->kind == WriteKind::drop_prefix)
+        // Leases out on the keys are voided now, before the commit: a value a lease holder
+        // computed from data older than this transaction is then never stored after it.
+        if (r->kind == WriteKind::drop_prefix) {
             pg::note_flush_during_startup_load(pg::current_scope());
-        else
+            void_scope_leases(pg::current_scope());
+        } else {
             pg::note_write_during_startup_load(write.key->view());
+            void_leases(*write.key);
+        }
         if (r->kind == WriteKind::put)
             write.item = build_item(*write.key, ValueBytes{r->value(), r->value_size, r->value_kind},
                                     expiry_for(r->ttl, now));

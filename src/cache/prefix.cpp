@@ -7,9 +7,10 @@
 
 #include "simple_cache/cache/cache.hpp"
 #include "simple_cache/cache/give_back.hpp"
+#include "simple_cache/cache/leases.hpp"
 #include "simple_cache/cache/linking.hpp"
-#include "simple_cache/pg/startup_load.hpp"
 #include "simple_cache/pg/error.hpp"
+#include "simple_cache/pg/startup_load.hpp"
 
 namespace simple_cache::cache {
 
@@ -69,6 +70,7 @@ uint64_t drop_prefix(const char *prefix, size_t prefix_size)
     // A start-up load still running must not bring the dropped keys back: as for a flush, it
     // loads no more of this database's saved entries.
     pg::note_flush_during_startup_load(pg::current_scope());
+    void_scope_leases(pg::current_scope());  // a lease on a key under the prefix stores nothing now
     uint64_t removed = remove_under(stored.view(), [] { pg::check_for_interrupts(); });
     give_back_segments_if_due();
     return removed;

@@ -2,6 +2,7 @@
 // caps the whole area, is the pg layer's: src/pg/size_limit.cpp).
 #include "simple_cache/cache/cache.hpp"
 #include "simple_cache/cache/eviction.hpp"
+#include "simple_cache/cache/leases.hpp"
 #include "simple_cache/cache/pending_writes.hpp"
 #include "simple_cache/pg/dsa_policy.hpp"
 
@@ -30,6 +31,7 @@ const struct config_enum_entry eviction_options[] = {
 void init()
 {
     pg::register_scope_purger(purge_scopes);
+    define_lease_settings();
     DefineCustomIntVariable("simple_cache.default_ttl",
                             "Time to live of values put without one (0 = they never expire).",
                             nullptr, &default_ttl_seconds, 0, 0, INT_MAX, PGC_USERSET, GUC_UNIT_S,

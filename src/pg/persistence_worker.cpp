@@ -11,8 +11,9 @@
 // is unfinished: a load that failed is logged and tried again, resuming where it stopped, and
 // a worker stopped in the middle of a load (a SIGTERM that is not part of a shutdown) exits,
 // and the worker the postmaster starts next resumes it. Other failures are logged and the
-// worker carries on. At every wake-up it runs the callbacks registered for it (the cache takes
-// up a change of simple_cache.max_memory after a reload).
+// worker carries on. At every wake-up it runs the tasks registered for it (the cache takes up
+// a change of simple_cache.max_memory after a reload, and sweeps expired entries in bounded
+// steps); a task may ask to be run again within some milliseconds.
 #include "simple_cache/pg/persistence_worker.hpp"
 
 #include <cerrno>
@@ -86,7 +87,7 @@ bool run_logged(MemoryContext context, const char *action, F &&f)
 // A task run at every wake-up of the worker.
 struct WakeTask {
     const char *action;  // for the log, when it fails
-    void (*run)();
+    long (*run)();       // milliseconds until it wants to run again, or -1
 };
 constexpr int kMaxWakeTasks = 4;
 WakeTask wake_tasks[kMaxWakeTasks] = {};
@@ -264,9 +265,13 @@ void worker_main()
 
     while (!ShutdownRequestPending) {
         reload_config_if_asked();
-        for (int i = 0; i < wake_task_count; ++i)
-            run_logged(context, wake_tasks[i].action, wake_tasks[i].run);
         long timeout = -1;
+        for (int i = 0; i < wake_task_count; ++i)
+            run_logged(context, wake_tasks[i].action, [&timeout, i] {
+                long wanted = wake_tasks[i].run();
+                if (wanted >= 0 && (timeout < 0 || wanted < timeout))
+                    timeout = wanted;
+            });
         if (loads_to_retry) {
             long delay = millis_until(last_try, kRetrySeconds);
             if (delay <= 0) {
@@ -274,7 +279,7 @@ void worker_main()
                 last_try = GetCurrentTimestamp();
                 continue;
             }
-            timeout = delay;
+            timeout = timeout < 0 || delay < timeout ? delay : timeout;
         }
         if (save_enabled && save_interval_seconds > 0) {
             long delay = millis_until(last_save, save_interval_seconds);
@@ -316,7 +321,7 @@ void register_worker()
 
 }  // namespace
 
-void run_at_worker_wake_up(const char *action, void (*task)())
+void run_at_worker_wake_up(const char *action, long (*task)())
 {
     if (wake_task_count == kMaxWakeTasks)
         elog(ERROR, "simple_cache: too many wake-up tasks registered");

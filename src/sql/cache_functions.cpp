@@ -137,14 +137,38 @@ SIMPLE_CACHE_FUNCTION(simple_cache_ttl)
     PG_RETURN_INTERVAL_P(result);
 }
 
-// simple_cache_incr(key text, delta bigint DEFAULT 1) RETURNS bigint.
+// simple_cache_incr(key text, delta bigint DEFAULT 1) RETURNS bigint, and
+// simple_cache_incr(key text, delta bigint, ttl interval): the ttl of a key it creates (NULL: none).
 SIMPLE_CACHE_FUNCTION(simple_cache_incr)
 {
     reject_null(fcinfo, 0, "simple_cache_incr", "key");
     reject_null(fcinfo, 1, "simple_cache_incr", "delta");
+    sc::cache::Ttl ttl = PG_NARGS() > 2 ? sc::sql::ttl_arg(fcinfo, 2, "simple_cache_incr") : sc::cache::Ttl::never();
     sc::sql::Bytes key = sc::sql::bytes_arg(fcinfo, 0);
     sc::pg::citus::require_owned(fcinfo, "simple_cache_incr", key.data, key.size);
-    PG_RETURN_INT64(sc::cache::incr(key.data, key.size, PG_GETARG_INT64(1)));
+    PG_RETURN_INT64(sc::cache::incr(key.data, key.size, PG_GETARG_INT64(1), ttl));
+}
+
+// simple_cache_get_and_drop(key text) RETURNS text: the value, removed; NULL when absent (STRICT).
+SIMPLE_CACHE_FUNCTION(simple_cache_get_and_drop)
+{
+    sc::sql::Bytes key = sc::sql::bytes_arg(fcinfo, 0);
+    sc::pg::citus::require_owned(fcinfo, "simple_cache_get_and_drop", key.data, key.size);
+    varlena *value = sc::cache::get_and_drop(key.data, key.size, ValueKind::text);
+    if (value == nullptr)
+        PG_RETURN_NULL();
+    PG_RETURN_POINTER(value);
+}
+
+// simple_cache_get_and_drop_bytea(key text) RETURNS bytea (STRICT).
+SIMPLE_CACHE_FUNCTION(simple_cache_get_and_drop_bytea)
+{
+    sc::sql::Bytes key = sc::sql::bytes_arg(fcinfo, 0);
+    sc::pg::citus::require_owned(fcinfo, "simple_cache_get_and_drop_bytea", key.data, key.size);
+    varlena *value = sc::cache::get_and_drop(key.data, key.size, ValueKind::bytea);
+    if (value == nullptr)
+        PG_RETURN_NULL();
+    PG_RETURN_POINTER(value);
 }
 
 // simple_cache_cas(key text, expected text, new_value text) RETURNS boolean.

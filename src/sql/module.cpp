@@ -1,6 +1,7 @@
 // The module's entry: PostgreSQL's magic block and _PG_init, which only calls each layer's init.
 #include "simple_cache/api/c_api.hpp"
 #include "simple_cache/cache/cache.hpp"
+#include "simple_cache/cache/expiry_sweep.hpp"
 #include "simple_cache/cache/persistence_file.hpp"
 #include "simple_cache/fsm/fsm.hpp"
 #include "simple_cache/fsm/persistence.hpp"
@@ -20,11 +21,12 @@ PGDLLEXPORT void _PG_init(void);
 namespace {
 
 // The persistence worker's wake-up task: takes up a change of simple_cache.max_memory once the
-// area exists.
-void take_up_max_memory()
+// area exists. Never asks to be woken for it.
+long take_up_max_memory()
 {
     if (simple_cache::pg::area_exists())
         simple_cache::cache::apply_max_memory_setting();
+    return -1;
 }
 
 }  // namespace
@@ -40,6 +42,7 @@ extern "C" void _PG_init(void)
     simple_cache::fsm::init();
     simple_cache::fsm::persistence_init();
     simple_cache::pg::run_at_worker_wake_up("taking up simple_cache.max_memory", take_up_max_memory);
+    simple_cache::pg::run_at_worker_wake_up("sweeping expired entries", simple_cache::cache::sweep_expired_step);
     simple_cache::pg::persistence_worker_init();
     simple_cache::api::init();
     MarkGUCPrefixReserved("simple_cache");

@@ -1,6 +1,7 @@
 // SQL entry points of the writes that take effect at commit: read arguments, queue the write.
 #include "arguments.hpp"
 #include "simple_cache/cache/pending_writes.hpp"
+#include "simple_cache/pg/citus_routing.hpp"
 #include "simple_cache/pg/error.hpp"
 
 namespace sc = simple_cache;
@@ -16,6 +17,7 @@ Datum put_at_commit_as(FunctionCallInfo fcinfo, ValueKind kind)
     reject_null(fcinfo, 1, "simple_cache_put_at_commit", "value");
     sc::cache::Ttl ttl = sc::sql::ttl_arg(fcinfo, 2, "simple_cache_put_at_commit");
     sc::sql::Bytes key = sc::sql::bytes_arg(fcinfo, 0);
+    sc::pg::citus::require_owned(fcinfo, "simple_cache_put_at_commit", key.data, key.size);
     sc::sql::Bytes value = sc::sql::bytes_arg(fcinfo, 1);
     sc::cache::put_at_commit(key.data, key.size, sc::cache::ValueBytes{value.data, value.size, kind}, ttl);
     PG_RETURN_VOID();
@@ -40,6 +42,7 @@ SIMPLE_CACHE_FUNCTION(simple_cache_invalidate)
 {
     reject_null(fcinfo, 0, "simple_cache_invalidate", "key");
     sc::sql::Bytes key = sc::sql::bytes_arg(fcinfo, 0);
+    sc::pg::citus::require_owned(fcinfo, "simple_cache_invalidate", key.data, key.size);
     sc::cache::drop_at_commit(key.data, key.size);
     PG_RETURN_VOID();
 }
@@ -61,5 +64,6 @@ SIMPLE_CACHE_FUNCTION(simple_cache_incr_at_commit)
     reject_null(fcinfo, 0, "simple_cache_incr_at_commit", "key");
     reject_null(fcinfo, 1, "simple_cache_incr_at_commit", "delta");
     sc::sql::Bytes key = sc::sql::bytes_arg(fcinfo, 0);
+    sc::pg::citus::require_owned(fcinfo, "simple_cache_incr_at_commit", key.data, key.size);
     PG_RETURN_INT64(sc::cache::incr_at_commit(key.data, key.size, PG_GETARG_INT64(1)));
 }

@@ -65,8 +65,14 @@ bool expire(const char *key, size_t key_size, int64_t ttl_ms);
 // Remaining time to live in ms: false when absent; *remaining_ms = -1 when it never expires.
 bool ttl(const char *key, size_t key_size, int64_t *remaining_ms);
 
-// Adds delta to the integer stored under key (creating it with delta) and returns the result.
-int64_t incr(const char *key, size_t key_size, int64_t delta);
+// Adds delta to the integer stored under key and returns the result. A key that is absent (or
+// expired) is created with delta, expiring after ttl_on_create; an existing key keeps its expiry.
+int64_t incr(const char *key, size_t key_size, int64_t delta, Ttl ttl_on_create = Ttl::never());
+
+// Removes key and returns the value it held (as get() would), in one step: of concurrent
+// callers exactly one receives a given value. nullptr when absent or expired. A bytea value
+// read as text that is not valid in the database encoding raises 22021 and stays stored.
+varlena *get_and_drop(const char *key, size_t key_size, ValueKind as);
 
 // Replaces key's value with new_value only if it currently equals expected (byte for byte).
 bool cas(const char *key, size_t key_size, const char *expected, size_t expected_size,

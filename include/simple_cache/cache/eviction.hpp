@@ -91,5 +91,15 @@ bool evict_down_to(int64_t bytes);
 // Reclaims a few expired entries, without waiting for any lock, when any entry has a TTL.
 void sweep_expired_lightly();
 
+// What a sweep for expired entries did.
+struct ExpirySweep {
+    uint64_t visited = 0;
+    uint64_t removed = 0;
+};
+
+// Visits up to budget entries where the hand stopped last, removing the expired ones (counted
+// as expirations); busy partitions are passed over, never waited for.
+ExpirySweep sweep_expired(uint64_t budget);
+
 
 }  // namespace simple_cache::cache

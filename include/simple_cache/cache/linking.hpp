@@ -7,6 +7,7 @@
 #include <utility>
 
 #include "simple_cache/cache/cache.hpp"
+#include "simple_cache/cache/item_building.hpp"  // expiry_for, build_item
 #include "simple_cache/cache/key.hpp"
 #include "simple_cache/cache/table.hpp"
 
@@ -37,13 +38,6 @@ inline void count_added(const CacheEntry &entry, const void *stored_key, size_t 
         c.add(kLargeEntries, 1);
     pg::add_scope_usage(ScopedKey::scope_of(stored_key), kScopeCacheBytes, static_cast<int64_t>(bytes));
 }
-
-// Expiry time for a value stored now with ttl (0: never); throws 22023 or 22008 for a bad ttl.
-int64_t expiry_for(Ttl ttl, int64_t now);
-
-// Builds an unlinked item for key holding value, expiring at `expires` (0: never), making room
-// first when the area is full; throws 53200 when it cannot, 54000 for a value over the limit.
-CacheTable::NewItem build_item(const ScopedKey &key, const ValueBytes &value, int64_t expires);
 
 // Parses a stored counter as bigint input would; throws 22P02 (not an integer) or 22003.
 int64_t parse_counter(const char *data, size_t size);

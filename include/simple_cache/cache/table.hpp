@@ -63,6 +63,7 @@ struct CacheRoot {
     dsa_pointer table;
     std::atomic<int64_t> stats_reset_ms;  // when the counters were last reset
     CacheCounters counters;
+    std::atomic<dsa_pointer> leases;  // the lease table (leases.cpp), made on first use
 };
 
 // This backend's handle on the shared cache table, created on first use in the cluster.

@@ -7,8 +7,10 @@
 namespace simple_cache::pg {
 
 // Registers a task the worker runs at every wake-up, through the error boundary (a failure is
-// logged with `action` as context). Called from _PG_init, before persistence_worker_init().
-void run_at_worker_wake_up(const char *action, void (*task)());
+// logged with `action` as context). The task returns the milliseconds until it wants to run
+// again (the worker wakes up by then at the latest), or -1 for no wish. Called from _PG_init,
+// before persistence_worker_init().
+void run_at_worker_wake_up(const char *action, long (*task)());
 
 // Defines simple_cache.save and simple_cache.save_interval and, while shared_preload_libraries
 // is being processed, registers the worker and the shared state of the start-up loads and the

@@ -1,0 +1,367 @@
+// The lease table (see leases.hpp): a fixed array of slots in the shared area under one LWLock.
+// Nothing here sleeps, allocates backend memory or checks for interrupts while that lock is
+// held; waiters sleep on a slot's condition variable with no lock held.
+#include "simple_cache/cache/leases.hpp"
+
+#include <atomic>
+
+#include "simple_cache/cache/table.hpp"
+#include "simple_cache/core/hash.hpp"
+#include "simple_cache/pg/error.hpp"
+#include "simple_cache/pg/lock_holder.hpp"
+#include "simple_cache/pg/shared_state.hpp"
+
+extern "C" {
+#include "access/xact.h"
+#include "storage/condition_variable.h"
+#include "storage/procarray.h"
+#include "utils/guc.h"
+#include "utils/wait_event.h"
+}
+
+namespace simple_cache::cache {
+
+namespace {
+
+// One lease: free when token is 0.
+struct LeaseSlot {
+    uint64_t token;
+    uint64_t key_hash;
+    uint32_t key_size;
+    pg::ScopeId scope;
+    int32_t holder_pid;
+    bool voided;
+    int64_t expires_ms;
+    ConditionVariable ended;  // broadcast when the lease ends
+};
+
+struct LeaseTable {
+    LWLock lock;
+    std::atomic<uint32_t> taken;  // slots in use: lets writes skip the table when it is 0
+    uint64_t next_token;
+    uint64_t seed;
+    LeaseSlot slots[kLeaseSlots];
+};
+
+// A key as the lease table knows it.
+struct LeaseKey {
+    uint64_t hash;
+    uint32_t size;
+    pg::ScopeId scope;
+};
+
+int lease_time_setting_ms = 30000;
+LeaseTable *table = nullptr;
+bool exit_callback_registered = false;
+
+// Makes the lease table; runs once per cluster, under the area's init lock.
+dsa_pointer create_lease_table(pg::DsaPolicy &policy)
+{
+    dsa_pointer pointer = policy.allocate_zeroed(sizeof(LeaseTable));
+    if (!DsaPointerIsValid(pointer))
+        throw pg::SqlError(ERRCODE_OUT_OF_MEMORY, "simple_cache: no shared memory for the lease table");
+    auto *made = static_cast<LeaseTable *>(policy.address(pointer));
+    LWLockInitialize(&made->lock, pg::attach().area_tranche);
+    for (LeaseSlot &slot : made->slots)
+        ConditionVariableInit(&slot.ended);
+    uint64_t seed = 0;
+    if (!pg::guard([&] { return pg_strong_random(&seed, sizeof seed); }))
+        seed = static_cast<uint64_t>(now_ms()) ^ (static_cast<uint64_t>(MyProcPid) << 32);
+    made->seed = seed;
+    made->next_token = 1;
+    return pointer;
+}
+
+// This backend's view of the table, making it when needed.
+LeaseTable &lease_table()
+{
+    if (table == nullptr) {
+        dsa_pointer pointer = pg::ensure_root(cache_root().leases, create_lease_table);
+        table = static_cast<LeaseTable *>(pg::attach().policy->address(pointer));
+    }
+    return *table;
+}
+
+// The table if any session has made it, else nullptr (never makes it).
+LeaseTable *lease_table_if_made()
+{
+    if (table == nullptr) {
+        dsa_pointer pointer = cache_root().leases.load(std::memory_order_acquire);
+        if (!DsaPointerIsValid(pointer))
+            return nullptr;
+        table = static_cast<LeaseTable *>(pg::attach().policy->address(pointer));
+    }
+    return table;
+}
+
+// The identity of key in the table.
+LeaseKey lease_key_of(const LeaseTable &t, const ScopedKey &key)
+{
+    core::KeyView view = key.view();
+    uint64_t high = core::hash_bytes(view.data, view.size, t.seed);
+    uint64_t low = core::hash_bytes(view.data, view.size, ~t.seed);
+    return LeaseKey{(high << 32) | low, static_cast<uint32_t>(view.size), ScopedKey::scope_of(view.data)};
+}
+
+// Whether a slot in use holds a lease on key.
+bool slot_is_for(const LeaseSlot &slot, const LeaseKey &key)
+{
+    return slot.token != 0 && slot.key_hash == key.hash && slot.key_size == key.size && slot.scope == key.scope;
+}
+
+// Frees a slot (under the exclusive lock); its waiters must be woken once the lock is released.
+void free_slot(LeaseTable &t, LeaseSlot &slot)
+{
+    slot.token = 0;
+    slot.voided = false;
+    slot.holder_pid = 0;
+    t.taken.fetch_sub(1, std::memory_order_seq_cst);
+}
+
+// Wakes the waiters of a slot whose lease ended (no lock held).
+void wake_waiters(LeaseSlot &slot)
+{
+    ConditionVariableBroadcast(&slot.ended);
+}
+
+// Ends this backend's leases when it exits (terminated, or the connection closed): waiters go on
+// at once instead of waiting for the leases to expire.
+void end_leases_at_exit(int, Datum)
+{
+    pg::run_logging(WARNING, "simple_cache", "ending this session's leases at exit", [] { end_my_leases(); });
+}
+
+// Registers end_leases_at_exit once per backend.
+void register_exit_callback()
+{
+    if (exit_callback_registered)
+        return;
+    pg::guard([] { before_shmem_exit(end_leases_at_exit, 0); });
+    exit_callback_registered = true;
+}
+
+// Whether the backend with this pid is still running.
+bool backend_alive(int pid)
+{
+    return pg::guard([&] { return BackendPidGetProc(pid) != nullptr; });
+}
+
+}  // namespace
+
+Lease take_lease(const ScopedKey &key, int64_t lease_ms)
+{
+    register_exit_callback();
+    LeaseTable &t = lease_table();
+    LeaseKey wanted = lease_key_of(t, key);
+    int64_t now = now_ms();
+    Lease result;
+    LeaseSlot *taken_over = nullptr;
+    {
+        pg::LockHolder lock(&t.lock, LW_EXCLUSIVE);
+        LeaseSlot *free_one = nullptr;
+        LeaseSlot *expired_one = nullptr;
+        for (LeaseSlot &slot : t.slots) {
+            if (slot.token == 0) {
+                if (free_one == nullptr)
+                    free_one = &slot;
+                continue;
+            }
+            if (slot_is_for(slot, wanted)) {
+                if (slot.expires_ms > now) {
+                    result.state = Lease::State::held;
+                    result.slot = static_cast<uint32_t>(&slot - t.slots);
+                    result.token = slot.token;
+                    result.holder_pid = slot.holder_pid;
+                    result.expires_ms = slot.expires_ms;
+                    return result;
+                }
+                taken_over = &slot;  // expired: its holder's put will find another token
+                break;
+            }
+            if (expired_one == nullptr && slot.expires_ms <= now)
+                expired_one = &slot;
+        }
+        LeaseSlot *slot = taken_over != nullptr ? taken_over : free_one;
+        if (slot == nullptr && expired_one != nullptr) {
+            slot = taken_over = expired_one;  // reuse an expired lease on another key
+        }
+        if (slot == nullptr)
+            return result;  // full
+        if (taken_over == nullptr)
+            t.taken.fetch_add(1, std::memory_order_seq_cst);
+        slot->token = t.next_token++;
+        slot->key_hash = wanted.hash;
+        slot->key_size = wanted.size;
+        slot->scope = wanted.scope;
+        slot->holder_pid = MyProcPid;
+        slot->voided = false;
+        slot->expires_ms = lease_ms > INT64_MAX - now ? INT64_MAX : now + lease_ms;
+        result.state = Lease::State::granted;
+        result.slot = static_cast<uint32_t>(slot - t.slots);
+        result.token = slot->token;
+        result.holder_pid = MyProcPid;
+        result.expires_ms = slot->expires_ms;
+    }
+    if (taken_over != nullptr)
+        wake_waiters(*taken_over);
+    return result;
+}
+
+bool end_lease(uint32_t slot_index, uint64_t token)
+{
+    LeaseTable *t = lease_table_if_made();
+    if (t == nullptr || slot_index >= kLeaseSlots || token == 0)
+        return false;
+    LeaseSlot &slot = t->slots[slot_index];
+    {
+        pg::LockHolder lock(&t->lock, LW_EXCLUSIVE);
+        if (slot.token != token)
+            return false;
+        free_slot(*t, slot);
+    }
+    wake_waiters(slot);
+    return true;
+}
+
+bool end_lease_on(const ScopedKey &key, uint64_t token)
+{
+    LeaseTable *t = lease_table_if_made();
+    if (t == nullptr || token == 0)
+        return false;
+    LeaseKey wanted = lease_key_of(*t, key);
+    LeaseSlot *ended = nullptr;
+    {
+        pg::LockHolder lock(&t->lock, LW_EXCLUSIVE);
+        for (LeaseSlot &slot : t->slots) {
+            if (slot.token == token && slot_is_for(slot, wanted)) {
+                free_slot(*t, slot);
+                ended = &slot;
+                break;
+            }
+        }
+    }
+    if (ended == nullptr)
+        return false;
+    wake_waiters(*ended);
+    return true;
+}
+
+bool store_under_lease(const ScopedKey &key, uint64_t token, void (*store)(void *), void *context)
+{
+    LeaseTable *t = lease_table_if_made();
+    if (t == nullptr || token == 0)
+        return false;
+    LeaseKey wanted = lease_key_of(*t, key);
+    LeaseSlot *ended = nullptr;
+    bool valid = false;
+    try {
+        pg::LockHolder lock(&t->lock, LW_EXCLUSIVE);
+        for (LeaseSlot &slot : t->slots) {
+            if (slot.token == token && slot_is_for(slot, wanted)) {
+                valid = !slot.voided && slot.expires_ms > now_ms();
+                free_slot(*t, slot);
+                ended = &slot;
+                break;
+            }
+        }
+        if (valid)
+            store(context);
+    } catch (...) {
+        if (ended != nullptr)
+            wake_waiters(*ended);
+        throw;
+    }
+    if (ended != nullptr)
+        wake_waiters(*ended);
+    return valid;
+}
+
+void void_leases(const ScopedKey &key)
+{
+    LeaseTable *t = lease_table_if_made();
+    if (t == nullptr || t->taken.load(std::memory_order_seq_cst) == 0)
+        return;
+    LeaseKey wanted = lease_key_of(*t, key);
+    pg::LockHolder lock(&t->lock, LW_EXCLUSIVE);
+    for (LeaseSlot &slot : t->slots)
+        if (slot_is_for(slot, wanted))
+            slot.voided = true;
+}
+
+void void_scope_leases(pg::ScopeId scope)
+{
+    LeaseTable *t = lease_table_if_made();
+    if (t == nullptr || t->taken.load(std::memory_order_seq_cst) == 0)
+        return;
+    pg::LockHolder lock(&t->lock, LW_EXCLUSIVE);
+    for (LeaseSlot &slot : t->slots)
+        if (slot.token != 0 && slot.scope == scope)
+            slot.voided = true;
+}
+
+void wait_for_lease(const Lease &held, long wait_ms)
+{
+    LeaseTable &t = lease_table();
+    LeaseSlot &slot = t.slots[held.slot];
+    pg::guard([&] { ConditionVariablePrepareToSleep(&slot.ended); });
+    bool still_out = false;
+    {
+        pg::LockHolder lock(&t.lock, LW_SHARED);
+        still_out = slot.token == held.token;
+    }
+    if (still_out)
+        pg::guard([&] { (void) ConditionVariableTimedSleep(&slot.ended, wait_ms, PG_WAIT_EXTENSION); });
+    pg::guard([] { ConditionVariableCancelSleep(); });
+    if (still_out && held.holder_pid != MyProcPid && !backend_alive(held.holder_pid))
+        end_lease(held.slot, held.token);  // its holder died without ending it
+}
+
+void end_my_leases()
+{
+    LeaseTable *t = lease_table_if_made();
+    if (t == nullptr || t->taken.load(std::memory_order_seq_cst) == 0)
+        return;
+    bool ended[kLeaseSlots] = {};
+    {
+        pg::LockHolder lock(&t->lock, LW_EXCLUSIVE);
+        for (uint32_t i = 0; i < kLeaseSlots; ++i) {
+            if (t->slots[i].token != 0 && t->slots[i].holder_pid == MyProcPid) {
+                free_slot(*t, t->slots[i]);
+                ended[i] = true;
+            }
+        }
+    }
+    for (uint32_t i = 0; i < kLeaseSlots; ++i)
+        if (ended[i])
+            wake_waiters(t->slots[i]);
+}
+
+uint32_t report_leases(LeaseReport *out)
+{
+    LeaseTable *t = lease_table_if_made();
+    if (t == nullptr)
+        return 0;
+    pg::ScopeId scope = pg::current_scope();
+    uint32_t count = 0;
+    pg::LockHolder lock(&t->lock, LW_SHARED);
+    for (const LeaseSlot &slot : t->slots)
+        if (slot.token != 0 && slot.scope == scope)
+            out[count++] = LeaseReport{slot.holder_pid, slot.expires_ms, slot.voided};
+    return count;
+}
+
+int64_t lease_time_ms()
+{
+    return lease_time_setting_ms;
+}
+
+void define_lease_settings()
+{
+    DefineCustomIntVariable("simple_cache.lease_time",
+                            "How long a lease on a missing key lasts (simple_cache_fetch, simple_cache_get_or_lease).",
+                            "Sessions waiting for a value take over once its lease has expired.",
+                            &lease_time_setting_ms, 30000, 1, INT_MAX, PGC_USERSET, GUC_UNIT_MS, nullptr,
+                            nullptr, nullptr);
+}
+
+}  // namespace simple_cache::cache
