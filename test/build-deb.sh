@@ -17,7 +17,7 @@ main() {
     tree=$OUT/simple-cache-$(package_version)
     rm -rf "$OUT"
     mkdir -p "$tree"
-    tar -C "$ROOT" --exclude=./build --exclude=./.git --exclude='*.o' --exclude='*.so' \
+    tar -C "$ROOT" --exclude=./build --exclude=./.git --exclude='*.o' --exclude='*.so' --exclude='*.a' \
         --exclude=./results --exclude=./output_iso --exclude=./log \
         --exclude=./regression.diffs --exclude=./regression.out -cf - . | tar -C "$tree" -xf -
     cd "$tree"

@@ -375,7 +375,7 @@ copy_source_tree() {
     local dest=$1
     rm -rf "$dest"
     mkdir -p "$dest"
-    tar -C "$SOURCE_ROOT" --exclude=./build --exclude=./.git --exclude='*.o' --exclude='*.so' \
+    tar -C "$SOURCE_ROOT" --exclude=./build --exclude=./.git --exclude='*.o' --exclude='*.so' --exclude='*.a' \
         --exclude=./results --exclude=./output_iso --exclude=./log -cf - . | tar -C "$dest" -xf -
 }
 
