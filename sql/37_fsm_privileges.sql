@@ -5,9 +5,10 @@
 --             to vacuum the table
 --   use       get_page, record, record_and_get_page, get_free_page: INSERT or UPDATE, or the
 --             right to vacuum the table
---   maintain  record_many, add_free_page, truncate, forget, vacuum: the right PostgreSQL 15
+--   maintain  record_many, add_free_page, truncate, forget, vacuum: the right the server
 --             gives to run VACUUM on the table: its owner (members of the owning role,
 --             superusers) or, unless the relation is shared, the database's owner
+--             (and from PostgreSQL 17 on the MAINTAIN privilege: 39_fsm_maintain)
 -- Oids that are no relation of this database (an application's own numbering) stay open to
 -- every role; simple_cache_fsm_summary() is for everyone; the sql_drop event trigger forgets
 -- a table its owner drops. Made-up relations are oids 3700011 and up.

@@ -1,5 +1,6 @@
 // The rights map functions need on the relations they name (see privileges.hpp). The maintain
-// right mirrors PostgreSQL 15's rule for VACUUM (vacuum_is_relation_owner), the map's wholesale
+// right mirrors the server's rule for VACUUM (vacuum_is_relation_owner in PostgreSQL 15 and 16,
+// vacuum_is_permitted_for_relation with the MAINTAIN privilege from 17 on), the map's wholesale
 // changes being what VACUUM does to PostgreSQL's own free space map; the use right mirrors who
 // consults and updates that map for a page to put a row in: INSERT and UPDATE.
 #include "simple_cache/fsm/privileges.hpp"
@@ -55,11 +56,13 @@ bool owns_database(Oid user)
     return has_privs_of_role(user, owner);
 }
 
-// Whether user may VACUUM the table, by PostgreSQL 15's rule: its owner, or the database's
-// owner for a table that is not shared between databases. Superusers own everything.
-bool may_vacuum(Oid user, const TableFacts &table)
+// Whether user may VACUUM the table, by the server's rule: its owner, the database's owner for
+// a table that is not shared between databases, and from PostgreSQL 17 on whoever holds the
+// MAINTAIN privilege on it (pg_maintain's members among them). Superusers own everything.
+bool may_vacuum(Oid user, Oid table, const TableFacts &facts)
 {
-    return has_privs_of_role(user, table.owner) || (!table.shared && owns_database(user));
+    return has_privs_of_role(user, facts.owner) || (!facts.shared && owns_database(user)) ||
+           pg::has_maintain_privilege(table, user);
 }
 
 // The privileges on the table that grant `right` besides may_vacuum().
@@ -90,7 +93,8 @@ const char *missing_right(Right right)
         break;
     }
     return "Changing what the map keeps for a relation needs the right to vacuum it: ownership of its "
-           "table (or membership in the owning role), or of the database unless the table is a shared catalog.";
+           "table (or membership in the owning role), or of the database unless the table is a shared catalog, "
+           "or from PostgreSQL 17 on the MAINTAIN privilege on the table.";
 }
 
 }  // namespace
@@ -109,7 +113,7 @@ bool has_right(Oid relid, Right right)
             return true;  // dropped meanwhile: no relation any more
     }
     Oid user = GetUserId();
-    if (may_vacuum(user, facts))
+    if (may_vacuum(user, table, facts))
         return true;
     AclMode privileges = table_privileges(right);
     if (privileges == 0)

@@ -14,6 +14,11 @@ extern "C" {
 #include "storage/fd.h"
 #include "utils/inval.h"
 }
+#if PG_VERSION_NUM >= 170000
+extern "C" {
+#include "utils/acl.h"
+}
+#endif
 
 namespace simple_cache::pg {
 
@@ -53,6 +58,21 @@ inline void register_tranche_name(int tranche_id, const char *name)
     (void) name;
 #else
     LWLockRegisterTranche(tranche_id, name);
+#endif
+}
+
+// Whether user holds the MAINTAIN privilege on the relation, which lets a role VACUUM it from
+// PostgreSQL 17 on (granted on the table, or through the pg_maintain role; owners hold it).
+// Releases before 17 have no such privilege: false. A relation dropped meanwhile: false.
+inline bool has_maintain_privilege(Oid relid, Oid user)
+{
+#if PG_VERSION_NUM >= 170000
+    bool missing = false;
+    return pg_class_aclcheck_ext(relid, user, ACL_MAINTAIN, &missing) == ACLCHECK_OK && !missing;
+#else
+    (void) relid;
+    (void) user;
+    return false;
 #endif
 }
 
