@@ -415,7 +415,10 @@ AreaSegments give_back_free_segments(uint64_t spare_bytes)
         else
             wholly_free.push_back(s.index);
     }
-    if (!before.parsed || wholly_free.empty())
+    // On a server whose dsa.c does not re-bin segments after frees, filling the free runs would
+    // leave every segment in the bin of a full one, where no allocation looks again once the
+    // fillers are freed: the give-back would strand the whole area instead of freeing a part.
+    if (!before.parsed || wholly_free.empty() || !dsa_rebins_freed_segments())
         return before;
     {
         LimitOverride no_new_segment(area, 0, before.max_bytes);

@@ -6,6 +6,10 @@
 #error "simple_cache needs PostgreSQL 15 or later"
 #endif
 
+extern "C" {
+#include "utils/guc.h"
+}
+
 // Headers that PostgreSQL 15 and 16 pull in through the ones postgres.hpp names, and 17 and later
 // no longer do: the overflow-checked arithmetic (pg_add_s64_overflow) and the file layer
 // (AtEOXact_Files, durable_rename).
@@ -74,6 +78,27 @@ inline bool has_maintain_privilege(Oid relid, Oid user)
     (void) user;
     return false;
 #endif
+}
+
+// Whether the running server's dsa.c moves a segment to a higher bin when frees enlarge its
+// largest free run (PostgreSQL commit 03f80daac8, "Re-bin segment when memory pages are freed":
+// in 15.4 and later, 16beta3 and every 16 release). Without it, a segment that was full when the
+// allocator last looked at it is never looked at again once its blocks are freed: its pages are
+// neither reused nor given back. Read once per process from the server's version (the module
+// may run on another minor release than its headers').
+inline bool dsa_rebins_freed_segments()
+{
+    static int known = -1;
+    if (known < 0) {
+        const char *num = GetConfigOption("server_version_num", false, false);
+        const char *name = GetConfigOption("server_version", false, false);
+        long version = num != nullptr ? std::strtol(num, nullptr, 10) : PG_VERSION_NUM;
+        bool lacks_fix = (version >= 150000 && version < 150004) ||
+                         (version == 160000 && name != nullptr &&
+                          (std::strncmp(name, "16beta1", 7) == 0 || std::strncmp(name, "16beta2", 7) == 0));
+        known = lacks_fix ? 0 : 1;
+    }
+    return known == 1;
 }
 
 }  // namespace simple_cache::pg
