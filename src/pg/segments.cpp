@@ -393,6 +393,7 @@ void mark_give_back_due()
 AreaSegments give_back_free_segments(uint64_t spare_bytes)
 {
     dsa_area *area = attach().area;
+    const bool may_fill = dsa_rebins_freed_segments();  // reads settings: before the lock
     AreaLimitLock lock;
     attach().control->large_blocks.give_back_due.store(0, std::memory_order_relaxed);
     trim(area);
@@ -418,7 +419,7 @@ AreaSegments give_back_free_segments(uint64_t spare_bytes)
     // On a server whose dsa.c does not re-bin segments after frees, filling the free runs would
     // leave every segment in the bin of a full one, where no allocation looks again once the
     // fillers are freed: the give-back would strand the whole area instead of freeing a part.
-    if (!before.parsed || wholly_free.empty() || !dsa_rebins_freed_segments())
+    if (!before.parsed || wholly_free.empty() || !may_fill)
         return before;
     {
         LimitOverride no_new_segment(area, 0, before.max_bytes);
