@@ -247,8 +247,9 @@ SELECT lives_ok(format('SELECT simple_cache_set_size_limit(%s)', :limit_before),
 -- set by another role (42501).
 SELECT throws_ok($$SET LOCAL simple_cache.eviction = 'fifo'$$, '22023',
                  'invalid value for parameter "simple_cache.eviction": "fifo"', 'an unknown eviction policy raises 22023');
-SELECT throws_ok($$SET LOCAL simple_cache.default_ttl = -1$$, '22023',
-                 '-1 s is outside the valid range for parameter "simple_cache.default_ttl" (0 .. 2147483647)',
+-- (The SQLSTATE only: the server words the range of a setting with units differently across
+-- releases, "(0 .. 2147483647)" in 15 and 16, "(0 s .. 2147483647 s)" from 17 on.)
+SELECT throws_ok($$SET LOCAL simple_cache.default_ttl = -1$$, '22023', NULL,
                  'a negative default_ttl raises 22023');
 SELECT throws_ok($$SET LOCAL simple_cache.max_memory = '1GB'$$, '55P02',
                  'parameter "simple_cache.max_memory" cannot be changed now', 'max_memory cannot be SET in a session');
