@@ -2,7 +2,8 @@
 # Checks that the package descriptions agree with the source tree: META.json (PGXN) is valid
 # and names the extension, its SQL file and its version; debian/changelog carries the same
 # version; the oldest PostgreSQL in debian/pgversions and META.json is the one the compat
-# header accepts. Prints every disagreement and fails if there is one.
+# header accepts; META.json and debian/copyright name the licence of LICENSE, and debian/copyright
+# carries its text word for word. Prints every disagreement and fails if there is one.
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -26,6 +27,18 @@ meta() {
             $v = $v->{$key};
         }
         print ref $v ? "present" : $v, "\n";' "$@"
+}
+
+# Prints the paragraphs of the licence text in LICENSE (from "Permission" on), one word per line.
+license_words() {
+    sed -n '/^Permission/,$p' LICENSE | tr -s ' \n' '\n\n'
+}
+
+# Prints the text of debian/copyright's stand-alone "License: PostgreSQL" paragraph, one word per
+# line, without the Debian format's leading spaces and "." paragraph separators.
+copyright_license_words() {
+    awk '/^License: PostgreSQL$/ { n++; next } n == 2 && /^ / { print }' debian/copyright |
+        sed 's/^ //; /^\.$/d' | tr -s ' \n' '\n\n'
 }
 
 # Prints the control file's default_version ("1.0").
@@ -57,6 +70,12 @@ main() {
         problem "META.json: provides.simple_cache.file is not the $version script"
     [[ $(meta prereqs runtime requires PostgreSQL) == "$minimum.0.0" ]] ||
         problem "META.json: the PostgreSQL prerequisite is not $minimum.0.0"
+
+    grep -q '^simple_cache is released under the PostgreSQL License' LICENSE ||
+        problem "LICENSE does not name the PostgreSQL License"
+    [[ $(meta license) == postgresql ]] || problem "META.json: license is not postgresql (LICENSE)"
+    [[ $(copyright_license_words) == "$(license_words)" ]] ||
+        problem "debian/copyright: the PostgreSQL licence text differs from LICENSE"
 
     [[ $(dpkg-parsechangelog -l debian/changelog -S Version) == "$version"* ]] ||
         problem "debian/changelog: the version does not start with $version"
