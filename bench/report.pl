@@ -366,12 +366,31 @@ for my $p (['get', 'redis_get', 'mc_get', 'sc_get'], ['set/put', 'redis_set', 'm
 }
 
 # ---------------------------------------------------------------------------------------------
+# 9: stampede
+
+if ($S{stampede}) {
+    my ($clients) = keys %{ $S{stampede}{fetch} || $S{stampede}{naive} || {} };
+    my $one = sub { my ($x) = @_; $x };
+    for my $p (['fetch', 'simple_cache_fetch (a lease; the others wait for its value)', ['<=', 1]],
+               ['naive', 'get, and on a miss compute and put (no lease)', undef]) {
+        my ($case, $how, $target) = @$p;
+        next unless $S{stampede}{$case};
+        ratio_row(id => "9.$case", section => 9, unit => 'computations',
+            measure => "computations of one cold key asked for by $clients clients at once: $how",
+            stats => [paired($one, ['stampede', $case, $clients, 'computations'])], target => $target,
+            abs => sprintf('mean client latency %s ms (the computation takes 50 ms)',
+                fmt_num(med('stampede', $case, $clients, 'latency_ms'))));
+    }
+}
+
+# ---------------------------------------------------------------------------------------------
 # Output
 
 my @section_names = (
     '', '1 SQL round trip (pgbench, -M prepared, random keys over 100k)', '2 Inside one statement',
     '3 Hash tables inside one backend (simple_cache_bench)', '4 Memory per entry (16-byte keys, 32-byte values)',
     '5 Scale and eviction', '6 Concurrency (pgbench, 2 cores)', '7 Peers for context (same run)',
+    '8 Citus (bench/citus.sh, results in citus.md)', '9 Stampede (pgbench, one cold key, each client once)',
 );
 
 sub value_text {
@@ -383,6 +402,8 @@ sub value_text {
         $t .= sprintf(" ($f–$f, %d rounds)", $r->{lo}, $r->{hi}, $r->{rounds}) if ($r->{rounds} // 0) > 1;
         return $t;
     }
+    return sprintf('%.0f %s (%.0f–%.0f, %d rounds)', $r->{value}, $r->{unit}, $r->{lo}, $r->{hi}, $r->{rounds})
+        if $r->{unit} eq 'computations' && ($r->{rounds} // 0) > 1;
     return sprintf('%.1f %s', $r->{value}, $r->{unit});
 }
 

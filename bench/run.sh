@@ -11,8 +11,9 @@
 #   3 hash tables inside a backend   7 peers: redis-server, memcached (context only)
 #   4 memory per entry               8 Citus: routed get/put through a coordinator vs local
 #                                      (bench/citus.sh; skipped without Citus installed)
+#                                    9 stampede: 32 clients on one cold key, fetch vs get+put
 #
-# Settings (environment): QUICK=1 for the short run; BENCH_SECTIONS="1 2 3 4 5 6 7 8" to run
+# Settings (environment): QUICK=1 for the short run; BENCH_SECTIONS="1 2 3 4 5 6 7 8 9" to run
 # a subset; BENCH_SKIP_BUILD=1 to use what is installed; BENCH_NO_INSTALL=1 to never call apt.
 set -euo pipefail
 
@@ -62,7 +63,8 @@ fi
 SMALL_N=10000          # the "small" cache of section 5
 RT_KEYS=100000         # keys preloaded for the round-trip and concurrency sections
 MEM_N=1000000          # entries at which memory per entry is measured (section 4)
-SECTIONS=${BENCH_SECTIONS:-1 2 3 4 5 6 7 8}
+STAMPEDE_CLIENTS=32    # clients asking for one cold key at once (section 9)
+SECTIONS=${BENCH_SECTIONS:-1 2 3 4 5 6 7 8 9}
 
 # Every cluster preloads the libraries it uses: a backend then runs the code the postmaster
 # loaded at start, so a "make install" by someone else during the run (a new simple_cache.so
@@ -260,6 +262,37 @@ section_round_trip() {
             done
             log "  $clients client(s), round $r done"
         done
+    done
+}
+
+# Section 9: a stampede. In each round STAMPEDE_CLIENTS pgbench clients ask for one cold key at
+# once, each exactly once: through simple_cache_fetch (one lease, the others wait for its
+# value), then cache-aside without a lease (get; on a miss compute and put). The fill function
+# records every computation in a table and takes 50 ms. Samples: computations per round, and
+# the clients' mean latency.
+section_stampede() {
+    log "section 9: stampede ($STAMPEDE_CLIENTS clients on one cold key, $ROUNDS rounds)"
+    bc_psql main -c "DROP TABLE IF EXISTS bench_fills" \
+        -c "CREATE UNLOGGED TABLE bench_fills (key text NOT NULL)" \
+        -c "CREATE OR REPLACE FUNCTION bench_slow_fill(k text) RETURNS text LANGUAGE plpgsql AS \$\$
+            BEGIN INSERT INTO bench_fills VALUES (k); PERFORM pg_sleep(0.05); RETURN rpad(k, 32, 'v'); END \$\$" >/dev/null
+    local r c out latency fills
+    for ((r = 1; r <= ROUNDS; r++)); do
+        for c in $(ordered "$r" fetch naive); do
+            out=$(timeout 120 pgbench -h "${BC_HOST[main]}" -p "${BC_PORT[main]}" -U "$BC_USER" -n \
+                -c "$STAMPEDE_CLIENTS" -j 2 -t 1 -D round="$r" -f "$BENCH/sql/stampede_$c.sql" postgres 2>&1) || true
+            latency=$(sed -n 's/^latency average = \([0-9.]*\) ms$/\1/p' <<<"$out")
+            if [[ -z $latency ]] || grep -q 'aborted' <<<"$out"; then
+                warn "stampede $c round $r failed: $(tail -n 3 <<<"$out" | tr '\n' ' ')"
+                continue
+            fi
+            local prefix=$c
+            [[ $c == fetch ]] && prefix=stampede
+            fills=$(bc_psql main -At -c "SELECT count(*) FROM bench_fills WHERE key = '$prefix:$r'")
+            sample stampede "$c" "$STAMPEDE_CLIENTS" "$r" computations "$fills"
+            sample stampede "$c" "$STAMPEDE_CLIENTS" "$r" latency_ms "$latency"
+        done
+        log "  round $r done"
     done
 }
 
@@ -592,7 +625,7 @@ main() {
     # shellcheck source=lib/clusters.sh
     . "$BENCH/lib/clusters.sh"
 
-    if has_section 1 || has_section 2 || has_section 3 || has_section 6 || has_section 7; then
+    if has_section 1 || has_section 2 || has_section 3 || has_section 6 || has_section 7 || has_section 9; then
         bc_start main "simple_cache.max_memory = '2GB'" "jit = off" "shared_buffers = '256MB'" \
             "max_connections = 100" "statement_timeout = '20min'" "$PRELOAD_BOTH"
         bc_psql main -c 'CREATE EXTENSION simple_cache'
@@ -602,11 +635,12 @@ main() {
             -c "INSERT INTO bench_kv SELECT 'k' || g, rpad(g::text, 32, 'v') FROM generate_series(1, $RT_KEYS) g" \
             -c "VACUUM ANALYZE bench_kv"
         local s
-        for s in 1 6 7 2 3; do
+        for s in 1 9 6 7 2 3; do
             has_section "$s" || continue
             local t0=$SECONDS
             case $s in
                 1) section_round_trip ;;
+                9) section_stampede ;;
                 6) section_concurrency ;;
                 7) section_peers ;;
                 2) section_statement ;;
