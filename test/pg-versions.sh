@@ -7,7 +7,8 @@
 #   3. every /usr/lib/postgresql/*/bin/pg_config (Debian and PGDG packages);
 #   4. the relocatable server builds in ../shared/postgresql/*.tar.xz next to the checkout
 #      (SIMPLE_CACHE_PG_TARBALLS names another folder), each unpacked once into a cache outside
-#      the checkout and reused while its tarball is unchanged.
+#      the checkout and reused while its tarball is unchanged; Debian's pgTAP (SQL only) is
+#      copied into each, so the pgtap suite runs there too.
 #
 # The first one found for a major wins. The cache is SIMPLE_CACHE_PG_CACHE, by default
 # /var/cache/simple_cache-pg as root (readable by the postgres user that runs the clusters) and
@@ -68,7 +69,22 @@ pg_tarball_unpack() {
             echo "$sum" >"$dest/.tarball-sha256"
         fi
     ) 9>"$cache/.$name.lock" || return 1
-    compgen -G "$dest/*/bin/pg_config" | head -n 1
+    local pg_config
+    pg_config=$(compgen -G "$dest/*/bin/pg_config" | head -n 1)
+    pg_copy_pgtap "$pg_config"
+    echo "$pg_config"
+}
+
+# Copies Debian's pgTAP into the installation of pg_config $1 when it has none: the package
+# (postgresql-NN-pgtap) is SQL and PL/pgSQL only, so a server build of another major loads the
+# same files. Quietly does nothing when no Debian pgTAP is installed.
+pg_copy_pgtap() {
+    local extension_dir source
+    extension_dir=$("$1" --sharedir)/extension
+    [[ ! -f $extension_dir/pgtap.control ]] || return 0
+    source=$(compgen -G "/usr/share/postgresql/*/extension/pgtap.control" | sort -V | tail -n 1)
+    [[ -n $source ]] || return 0
+    cp "$(dirname "$source")"/pgtap* "$extension_dir/" && chmod a+r "$extension_dir"/pgtap*
 }
 
 # Prints every candidate pg_config, most preferred first.

@@ -263,7 +263,7 @@ suite_pgtap() {
         return "$SKIP"
     fi
     if [[ ! -f $(pg_config --sharedir)/extension/pgtap.control ]]; then
-        echo "pgTAP is not installed for PostgreSQL $(pg_config --version)"
+        echo "pgTAP is not installed for $(pg_config --version)"
         return "$SKIP"
     fi
     . test/cluster.sh

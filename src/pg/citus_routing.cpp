@@ -54,7 +54,7 @@ void on_relcache_change(Datum, Oid relid)
 }
 
 // pg_class callback: while no anchor is known, a new relation may be it.
-void on_pg_class_change(Datum, int, uint32)
+void on_pg_class_change(Datum, syscache_id, uint32)
 {
     if (map_state == MapState::unsharded)
         reset_map();

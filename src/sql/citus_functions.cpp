@@ -67,17 +67,17 @@ SIMPLE_CACHE_FUNCTION(simple_cache_key_support)
 {
     Node *request = reinterpret_cast<Node *>(PG_GETARG_POINTER(0));
     if (!IsA(request, SupportRequestSimplify))
-        PG_RETURN_POINTER(nullptr);
+        PG_RETURN_POINTER(static_cast<Node *>(nullptr));
     auto *simplify = reinterpret_cast<SupportRequestSimplify *>(request);
     FuncExpr *call = simplify->fcall;
     if (call->args == NIL)
-        PG_RETURN_POINTER(nullptr);
+        PG_RETURN_POINTER(static_cast<Node *>(nullptr));
     Node *key = static_cast<Node *>(linitial(call->args));
     if (IsA(key, Const) && reinterpret_cast<Const *>(key)->constisnull)
         ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
                         errmsg("%s: key must not be NULL", get_func_name(call->funcid))));
     if (!reads_more_than_the_call(simplify->root))
-        PG_RETURN_POINTER(nullptr);
+        PG_RETURN_POINTER(static_cast<Node *>(nullptr));
     auto *copy = static_cast<FuncExpr *>(copyObjectImpl(call));
     PG_RETURN_POINTER(makeRelabelType(reinterpret_cast<Expr *>(copy), call->funcresulttype, -1,
                                       call->funccollid, COERCE_IMPLICIT_CAST));

@@ -253,5 +253,5 @@ SIMPLE_CACHE_FUNCTION(simple_cache_invalidate_trigger)
     }
     pfree(key.data);
     pfree(other.data);
-    return PointerGetDatum(nullptr);
+    return PointerGetDatum(static_cast<HeapTuple>(nullptr));
 }
