@@ -32,9 +32,9 @@
 # tested. The main version (that of the pg_config on PATH, else the oldest found) runs every
 # suite; every other version runs the suites in EVERY_MAJOR (pgtap only where pgTAP is installed
 # for it), each in its own copy of the source tree under build/pgNN. The version-free suites
-# (deps, packaging, unit, unit-tsan, fuzz) run once. By default (PG unset) only the main
-# version is tested; PG=all tests every major found, PG=17 that major only, PG="16 18" those
-# two.
+# (deps, packaging, unit, unit-tsan, fuzz) run once. By default (PG unset, or PG=all) every
+# major found is tested; PG=main tests the main version only, PG=17 that major only, PG="16 18"
+# those two.
 #
 # On the assert-enabled builds a failed Assert() writes a TRAP line to the server log: every
 # server log of a suite (cluster.sh's, the Perl TAP tests') is searched, and a TRAP fails it.
@@ -448,8 +448,8 @@ is_one_of() {
 }
 
 # Fills VERSIONS (majors, the main one first), VERSION_PG_CONFIG and VERSION_TREE from
-# test/pg-versions.sh: the main one only when PG is unset, every one for PG=all, else the
-# majors listed in PG ("17" or "16 18").
+# test/pg-versions.sh: every one when PG is unset or "all", the main one only for PG=main, else
+# the majors listed in PG ("17" or "16 18").
 find_versions() {
     local major path main=""
     . "$SOURCE_ROOT/test/pg-versions.sh"
@@ -458,7 +458,7 @@ find_versions() {
     fi
     [[ -z ${PG_CONFIG:-} || $PG_CONFIG == pg_config ]] || main=$(pg_major_of "$PG_CONFIG")
     VERSIONS=()
-    local wanted=${PG:-main}
+    local wanted=${PG:-all}
     while read -r major path; do
         if [[ $wanted == main ]]; then
             [[ -z $main || $major == "$main" ]] || continue
