@@ -62,6 +62,16 @@ is(query('SELECT count(*) FROM simple_cache_leases()'), '0', 'no lease is left a
 # waiter pid) once the holder waits at the gate and the waiter waits for the lease.
 my $round = 0;
 
+# The single value a background session's query returns. Older BackgroundPsql versions (those
+# of 16beta2 and 17beta2) leave the result's trailing newline in place; newer ones remove it.
+sub value_of
+{
+	my ($session, $sql) = @_;
+	my $result = $session->query_safe($sql);
+	$result =~ s/\n+\z//;
+	return $result;
+}
+
 sub holder_and_waiter
 {
 	my ($key) = @_;
@@ -73,7 +83,7 @@ sub holder_and_waiter
 	for my $role ('holder', 'waiter')
 	{
 		my $session = $node->background_psql('postgres', on_error_stop => 0);
-		my $pid = $session->query_safe('SELECT pg_backend_pid()');
+		my $pid = value_of($session, 'SELECT pg_backend_pid()');
 		$session->{stderr} = '';
 		$session->query_until(qr/started/,
 			"\\echo started\n/* $role $round */ SELECT simple_cache_fetch('$key', 'SELECT gated_value()', NULL);\n\\echo finished\n");
@@ -92,7 +102,7 @@ sub holder_and_waiter
 	my ($gate, $holder, $holder_pid, $waiter, $waiter_pid) = holder_and_waiter('terminated');
 	query("SELECT pg_terminate_backend($holder_pid)");
 	$waiter->query_until(qr/finished/, '');
-	my $result = $waiter->query_safe("SELECT simple_cache_get('terminated')");
+	my $result = value_of($waiter, "SELECT simple_cache_get('terminated')");
 	is($result, 'run 2', 'after the holder is terminated the waiter computes and stores the value');
 	is(query('SELECT last_value FROM gated_runs'), '2', 'the query ran once more, in the waiter');
 	is(query('SELECT count(*) FROM simple_cache_leases()'), '0', 'no lease is left after a terminated holder');
@@ -112,10 +122,10 @@ sub holder_and_waiter
 	like($holder->{stderr}, qr/canceling statement due to user request/, 'the cancelled holder reports the cancel');
 	$holder->{stderr} = '';
 	$waiter->query_until(qr/finished/, '');
-	is($waiter->query_safe("SELECT simple_cache_get('cancelled')"), 'run 2',
+	is(value_of($waiter, "SELECT simple_cache_get('cancelled')"), 'run 2',
 		'after the holder is cancelled the waiter computes and stores the value');
 	is(query('SELECT count(*) FROM simple_cache_leases()'), '0', 'no lease is left after a cancelled holder');
-	is($holder->query_safe("SELECT simple_cache_fetch('cancelled', 'SELECT 1/0')"), 'run 2',
+	is(value_of($holder, "SELECT simple_cache_fetch('cancelled', 'SELECT 1/0')"), 'run 2',
 		'the cancelled session goes on (and hits)');
 	$holder->quit;
 	$waiter->quit;
@@ -144,8 +154,8 @@ sub holder_and_waiter
 # lease, so the next miss gets one at once rather than after simple_cache.lease_time.
 {
 	my $session = $node->background_psql('postgres');
-	my $pid = $session->query_safe('SELECT pg_backend_pid()');
-	ok($session->query_safe("SELECT lease > 0 FROM simple_cache_get_or_lease('two-step', '1 hour')") eq 't',
+	my $pid = value_of($session, 'SELECT pg_backend_pid()');
+	ok(value_of($session, "SELECT lease > 0 FROM simple_cache_get_or_lease('two-step', '1 hour')") eq 't',
 		'a session takes a lease for an hour');
 	query("SELECT pg_terminate_backend($pid)");
 	$node->poll_query_until('postgres', "SELECT count(*) = 0 FROM pg_stat_activity WHERE pid = $pid")
@@ -161,12 +171,12 @@ sub holder_and_waiter
 	query('CREATE DATABASE other');
 	$node->safe_psql('other', 'CREATE EXTENSION simple_cache');
 	my $session = $node->background_psql('postgres');
-	ok($session->query_safe("SELECT lease > 0 FROM simple_cache_get_or_lease('shared name', '1 hour')") eq 't',
+	ok(value_of($session, "SELECT lease > 0 FROM simple_cache_get_or_lease('shared name', '1 hour')") eq 't',
 		'a lease on a key in one database');
 	is($node->safe_psql('other', "SELECT lease > 0 FROM simple_cache_get_or_lease('shared name', '1 hour')"), 't',
 		'the same key in another database gets its own lease');
 	is($node->safe_psql('other', 'SELECT count(*) FROM simple_cache_leases() WHERE holder_pid = ' .
-			$session->query_safe('SELECT pg_backend_pid()')), '0',
+			value_of($session, 'SELECT pg_backend_pid()')), '0',
 		"another database does not list the first database's lease");
 	$session->quit;
 }
