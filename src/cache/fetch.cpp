@@ -129,7 +129,7 @@ bool put_under_lease(const ScopedKey &scoped, uint64_t token, const ValueBytes &
 // puts. (A fence installed after this check is followed by the replay's own voiding.)
 void void_lease_if_fenced(const ScopedKey &key)
 {
-    if (key_is_fenced(key.view()))
+    if (put_is_fenced(key.view()))
         void_leases(key);
 }
 

@@ -113,6 +113,25 @@ bool covers(const Fence &fence, Oid database, const char *key, size_t key_size)
     return false;
 }
 
+// Whether a key (as stored) of the current database is fenced.
+bool key_is_fenced(core::KeyView stored_key) noexcept
+{
+    if (!replica_fences_active())
+        return false;
+    const char *key = ScopedKey::user_part(static_cast<const char *>(stored_key.data));
+    size_t key_size = ScopedKey::user_size(stored_key.size);
+    bool fenced = false;
+    LWLockAcquire(&table->lock, LW_SHARED);
+    for (const Fence &fence : table->slots) {
+        if (covers(fence, MyDatabaseId, key, key_size)) {
+            fenced = true;
+            break;
+        }
+    }
+    LWLockRelease(&table->lock);
+    return fenced;
+}
+
 }  // namespace
 
 void replica_fences_install()
@@ -165,24 +184,6 @@ void resolve_finished_fences() noexcept
         }
     }
     LWLockRelease(&table->lock);
-}
-
-bool key_is_fenced(core::KeyView stored_key) noexcept
-{
-    if (!replica_fences_active())
-        return false;
-    const char *key = ScopedKey::user_part(static_cast<const char *>(stored_key.data));
-    size_t key_size = ScopedKey::user_size(stored_key.size);
-    bool fenced = false;
-    LWLockAcquire(&table->lock, LW_SHARED);
-    for (const Fence &fence : table->slots) {
-        if (covers(fence, MyDatabaseId, key, key_size)) {
-            fenced = true;
-            break;
-        }
-    }
-    LWLockRelease(&table->lock);
-    return fenced;
 }
 
 bool put_is_fenced(core::KeyView stored_key) noexcept

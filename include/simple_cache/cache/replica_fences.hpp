@@ -5,8 +5,9 @@
 // fence per key and per prefix, tagged with the transaction's xid and the database's oid,
 // then drops the keys from the cache and voids their leases. While the xid is in progress on
 // this server (its commit record not replayed yet, so a reader may still see the rows as they
-// were before it), puts of fenced keys are refused, whatever path they take (put, cas, incr's
-// creation, fetch's fill, a load), and a lease taken on a fenced key is voided at once. Once the
+// were before it), puts of fenced keys are refused, whatever path they take (put, put at
+// commit, fetch's fill, a load), and a lease taken on a fenced key is voided at once. An incr or
+// a cas is not fenced: it acts on the value the cache holds, not on rows read elsewhere. Once the
 // xid is no longer in progress the fence is simply removed: the key was dropped already, and the
 // next fill reads data that includes the commit (or an abort, which cost one miss).
 //
@@ -45,11 +46,9 @@ bool replica_fences_active() noexcept;
 void resolve_finished_fences() noexcept;
 
 // Whether a put of the stored key (its scope first) into the current database must be
-// refused; counts a refusal. Takes only the fence table's lock: callable under a partition lock.
+// refused; counts a refusal (simple_cache_replica_stats().puts_refused). Takes only the fence
+// table's lock: callable under a partition lock.
 bool put_is_fenced(core::KeyView stored_key) noexcept;
-
-// The same check without counting: for voiding a lease taken on a fenced key.
-bool key_is_fenced(core::KeyView stored_key) noexcept;
 
 // What installing one record's fences did.
 enum class FenceInstall {
