@@ -82,6 +82,13 @@ RmgrData rmgr_data = {
 // stops the server's start).
 void register_rmgr()
 {
+    if (!RmgrIdIsCustom(rmgr_id_setting))
+        ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+                        errmsg("simple_cache.wal_rmgr_id is %d, outside the range of custom WAL resource managers",
+                               rmgr_id_setting),
+                        errhint("Set it to an id from %d to %d (%d is for development), the same on the primary "
+                                "and every standby.",
+                                RM_MIN_CUSTOM_ID, RM_MAX_CUSTOM_ID, RM_EXPERIMENTAL_ID)));
     RmgrId id = static_cast<RmgrId>(rmgr_id_setting);
     if (RmgrIdExists(id))
         ereport(ERROR, (errcode(ERRCODE_OBJECT_IN_USE),
@@ -100,14 +107,17 @@ void register_rmgr()
 
 void wal_rmgr_init()
 {
+    // A PGC_POSTMASTER setting can only be defined while the library is preloaded: a backend
+    // that loads it later has no resource manager anyway.
+    if (!process_shared_preload_libraries_in_progress)
+        return;
     DefineCustomIntVariable("simple_cache.wal_rmgr_id",
                             "Id of simple_cache's custom WAL resource manager.",
                             "The same on the primary and every standby; it must not be used by another "
                             "extension's resource manager.",
-                            &rmgr_id_setting, kDefaultWalRmgrId, RM_MIN_CUSTOM_ID, RM_MAX_CUSTOM_ID,
-                            PGC_POSTMASTER, 0, nullptr, nullptr, nullptr);
-    if (process_shared_preload_libraries_in_progress)
-        register_rmgr();
+                            &rmgr_id_setting, kDefaultWalRmgrId, INT_MIN, INT_MAX, PGC_POSTMASTER, 0, nullptr,
+                            nullptr, nullptr);  // any integer: register_rmgr() names a bad one
+    register_rmgr();
 }
 
 void set_wal_record_handlers(RecordRedo redo, RecordDescribe describe)

@@ -26,6 +26,7 @@ Datum replica_row(FunctionCallInfo fcinfo, const sc::cache::ReplicaCounters &c, 
                         Int64GetDatum(static_cast<int64>(c.puts_refused)),
                         BoolGetDatum(c.replayed_since_start)};
     bool nulls[10] = {};
+    nulls[1] = !registered;  // no id in use without a resource manager
     return HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(desc), values, nulls));
 }
 

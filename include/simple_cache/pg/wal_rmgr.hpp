@@ -32,9 +32,10 @@ using RecordRedo = void (*)(const char *payload, size_t size, TransactionId reco
 // Describes a record's payload for pg_walinspect and wal_debug (appends to buf).
 using RecordDescribe = void (*)(StringInfo buf, const char *payload, size_t size);
 
-// Defines simple_cache.wal_rmgr_id and, when the library is being preloaded, registers the
+// When the library is being preloaded: defines simple_cache.wal_rmgr_id and registers the
 // resource manager with it (refusing to start, with a message naming both managers, when the
-// id is taken). From pg::init().
+// id is taken). Without preloading it does nothing (the setting is a placeholder then). From
+// pg::init().
 void wal_rmgr_init();
 
 // Installs the feature's replay and describe functions (from _PG_init).
@@ -43,7 +44,7 @@ void set_wal_record_handlers(RecordRedo redo, RecordDescribe describe);
 // Whether this process registered the resource manager (the library was preloaded).
 bool wal_rmgr_registered();
 
-// The id in use (the setting's value).
+// The id in use (the setting's value; its default when not preloaded).
 int wal_rmgr_id();
 
 // Writes a record with payload in the current transaction, whose top-level xid it carries
