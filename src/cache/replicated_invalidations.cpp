@@ -35,10 +35,12 @@ const struct config_enum_entry unreplicated_options[] = {
 int unreplicated_policy = kWarn;
 
 // The live scopes of a database on this server (normally one; none before any of its
-// sessions used the cache).
+// sessions used the cache, nor before the shared area exists, which this never creates).
 std::vector<pg::ScopeId> scopes_of(Oid database)
 {
     std::vector<pg::ScopeId> scopes;
+    if (!pg::area_exists())
+        return scopes;
     for (const pg::ScopeEntry &entry : pg::live_scopes())
         if (entry.identity.database == database)
             scopes.push_back(entry.id);

@@ -257,9 +257,12 @@ $primary->poll_query_until('postgres', "SELECT v > $v_before_flight + 50 FROM it
   or die 'the writer did not start';
 $primary->stop('immediate');
 $flight->finish;
+my $primary_offset = -s $primary->logfile;
 $primary->start;
 cmp_ok(replica_stat($primary, 'records_replayed'), '>=', 1, 'F: crash recovery replayed invalidation records');
 is(replica_stat($primary, 'replayed_since_start'), 't', 'F: and says so');
+ok($primary->wait_for_log(qr/simple_cache: the saved cache "[^"]*" is not loaded/, $primary_offset),
+	'F: the saved cache is not loaded after a recovery that replayed invalidations');
 on_primary("SELECT simple_cache_put('f:key', 'v')");
 is(on_primary("SELECT simple_cache_get('f:key')"), 'v', 'F: the primary takes puts after the crash');
 on_primary("BEGIN; SELECT simple_cache_invalidate('f:key'); COMMIT;");
