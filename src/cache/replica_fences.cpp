@@ -186,6 +186,12 @@ void resolve_finished_fences() noexcept
     LWLockRelease(&table->lock);
 }
 
+long resolve_fences_step()
+{
+    resolve_finished_fences();
+    return replica_fences_active() ? 1000 : -1;
+}
+
 bool put_is_fenced(core::KeyView stored_key) noexcept
 {
     if (!key_is_fenced(stored_key))

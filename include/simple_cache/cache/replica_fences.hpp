@@ -45,6 +45,10 @@ bool replica_fences_active() noexcept;
 // lock.
 void resolve_finished_fences() noexcept;
 
+// The persistence worker's wake-up task: resolves finished fences, and asks to be woken again
+// in a second while any is out, so that fences do not wait for a put or the next record.
+long resolve_fences_step();
+
 // Whether a put of the stored key (its scope first) into the current database must be
 // refused; counts a refusal (simple_cache_replica_stats().puts_refused). Takes only the fence
 // table's lock: callable under a partition lock.
