@@ -221,7 +221,6 @@ FenceInstall install_fences(const core::InvalidationHeader &header, const char *
         outcome = FenceInstall::database;
     }
     LWLockRelease(&table->lock);
-    table->replayed_since_start.store(true, std::memory_order_relaxed);
     return outcome;
 }
 
@@ -232,7 +231,6 @@ bool install_database_fence(TransactionId xid, Oid database) noexcept
     LWLockAcquire(&table->lock, LW_EXCLUSIVE);
     bool added = add_fence(kFenceSlots, Fence{xid, database, 0, 0, FenceKind::database});
     LWLockRelease(&table->lock);
-    table->replayed_since_start.store(true, std::memory_order_relaxed);
     return added;
 }
 
@@ -254,8 +252,11 @@ ReplicaCounters replica_counters() noexcept
 
 void count_replica_event(ReplicaEvent event) noexcept
 {
-    if (table != nullptr)
-        table->events[static_cast<int>(event)].fetch_add(1, std::memory_order_relaxed);
+    if (table == nullptr)
+        return;
+    table->events[static_cast<int>(event)].fetch_add(1, std::memory_order_relaxed);
+    if (event == ReplicaEvent::record_replayed)
+        table->replayed_since_start.store(true, std::memory_order_relaxed);
 }
 
 bool invalidations_replayed_since_start() noexcept

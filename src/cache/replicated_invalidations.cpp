@@ -123,9 +123,12 @@ void replay_record(const char *payload, size_t size, TransactionId record_xid, X
     if (TransactionIdIsValid(record_xid))
         header.xid = record_xid;
     count_replica_event(ReplicaEvent::record_replayed);
+    // Fences only where sessions may read while the transaction is in progress (a hot
+    // standby); in crash recovery its state is not tracked and no session can connect.
+    bool fence = pg::recovery_tracks_transactions();
     bool replayed = pg::run_logging(WARNING, "simple_cache", "replaying a cache invalidation record", [&] {
         resolve_finished_fences();
-        FenceInstall fenced = install_fences(header, payload, size);
+        FenceInstall fenced = fence ? install_fences(header, payload, size) : FenceInstall::precise;
         if (fenced != FenceInstall::precise) {
             if (fenced == FenceInstall::none)
                 log_fallback(WARNING, header.database, header.xid,
@@ -146,7 +149,8 @@ void replay_record(const char *payload, size_t size, TransactionId record_xid, X
                                        });
     });
     if (!replayed) {
-        install_database_fence(header.xid, header.database);
+        if (fence)
+            install_database_fence(header.xid, header.database);
         pg::run_logging(WARNING, "simple_cache", "dropping a database's cache entries", [&] {
             log_fallback(WARNING, header.database, header.xid,
                          "The precise replay failed (see the previous message).");

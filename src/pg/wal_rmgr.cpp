@@ -13,6 +13,7 @@ extern "C" {
 #include "access/xlog_internal.h"
 #include "access/xloginsert.h"
 #include "access/xlogreader.h"
+#include "access/xlogutils.h"
 #include "lib/stringinfo.h"
 #include "replication/slot.h"
 #include "replication/walsender.h"
@@ -134,6 +135,11 @@ bool wal_rmgr_registered()
 int wal_rmgr_id()
 {
     return rmgr_id_setting;
+}
+
+bool recovery_tracks_transactions()
+{
+    return standbyState != STANDBY_DISABLED;
 }
 
 XLogRecPtr log_wal_record(const char *payload, size_t size)

@@ -261,6 +261,9 @@ my $primary_offset = -s $primary->logfile;
 $primary->start;
 cmp_ok(replica_stat($primary, 'records_replayed'), '>=', 1, 'F: crash recovery replayed invalidation records');
 is(replica_stat($primary, 'replayed_since_start'), 't', 'F: and says so');
+is(replica_stat($primary, 'fences_active'), '0', 'F: crash recovery puts up no fences (no session can read meanwhile)');
+ok(!$primary->log_contains(qr/simple_cache: replaying the invalidations/, $primary_offset),
+	'F: and falls back to nothing');
 ok($primary->wait_for_log(qr/simple_cache: the saved cache "[^"]*" is not loaded/, $primary_offset),
 	'F: the saved cache is not loaded after a recovery that replayed invalidations');
 on_primary("SELECT simple_cache_put('f:key', 'v')");

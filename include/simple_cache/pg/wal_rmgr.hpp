@@ -47,6 +47,11 @@ bool wal_rmgr_registered();
 // The id in use (the setting's value; its default when not preloaded).
 int wal_rmgr_id();
 
+// Whether the recovery in progress tracks the transactions it replays for hot standby readers
+// (PostgreSQL's standby state is past "disabled"). Crash recovery does not, nor does it need to:
+// no session connects before it ends, when every replayed transaction has ended.
+bool recovery_tracks_transactions();
+
 // Writes a record with payload in the current transaction, whose top-level xid it carries
 // (one is assigned if the transaction had none); returns the record's end. Raises
 // PostgreSQL's errors as PgError. Only when wal_rmgr_registered() and not in recovery.
