@@ -111,8 +111,8 @@ void replay_record(const char *payload, size_t size, TransactionId record_xid, X
     bool well_formed = core::read_invalidation_record(payload, size, &header,
                                                       [](core::InvalidationKind, const char *, size_t) {});
     if (!well_formed) {
-        // Not a record this library wrote: nothing tells which database; a fence per database is
-        // impossible, so the whole cache's fills go on; log it loudly.
+        // Not a record this library wrote: it names no database to fence or to drop. Skipped,
+        // with a WARNING that says what to do.
         pg::run_logging(WARNING, "simple_cache", "replaying a cache invalidation record", [&] {
             throw pg::SqlError(ERRCODE_DATA_CORRUPTED, "simple_cache: a cache invalidation record is malformed",
                                "It was skipped; flush the cache with simple_cache_flush() in each database to be "
