@@ -28,6 +28,13 @@ namespace simple_cache::cache {
 
 namespace {
 
+// The largest payload logged as it is, in bytes (simple_cache.debug_invalidation_record_limit,
+// a testing aid): a transaction whose keys and prefixes take more is logged as an invalidation
+// of its whole database (PostgreSQL caps a WAL record at about 1 GB, and a huge record is
+// costly to write and to replay).
+constexpr int kDefaultRecordLimit = 64 * 1024 * 1024;
+int record_limit = kDefaultRecordLimit;
+
 // simple_cache.unreplicated_invalidations.
 enum UnreplicatedPolicy { kWarn, kRefuse, kIgnore };
 const struct config_enum_entry unreplicated_options[] = {
@@ -206,8 +213,19 @@ void replicate_invalidations(core::InvalidationRecordWriter &record)
         invalidations_not_logged();
         return;
     }
-    record.set_xid(pg::guard([] { return GetTopTransactionId(); }));
+    uint32_t xid = pg::guard([] { return GetTopTransactionId(); });
+    record.set_xid(xid);
     std::string_view payload = record.payload();
+    if (payload.size() > static_cast<size_t>(record_limit)) {
+        // Too large for one record: the standbys drop every key of the database instead (the
+        // empty prefix), as a flush would.
+        core::InvalidationRecordWriter whole_database(xid, MyDatabaseId);
+        whole_database.add(core::InvalidationKind::prefix, "", 0);
+        std::string_view small = whole_database.payload();
+        pg::log_wal_record(small.data(), small.size());
+        count_replica_event(ReplicaEvent::record_logged);
+        return;
+    }
     pg::log_wal_record(payload.data(), payload.size());
     count_replica_event(ReplicaEvent::record_logged);
 }
@@ -221,6 +239,11 @@ void replicated_invalidations_init()
                              "locally. Only when the server has a WAL sender or a physical replication slot.",
                              &unreplicated_policy, kWarn, unreplicated_options, PGC_SUSET, 0, nullptr, nullptr,
                              nullptr);
+    DefineCustomIntVariable("simple_cache.debug_invalidation_record_limit",
+                            "Testing aid: the most bytes of keys and prefixes one transaction's WAL record "
+                            "holds; over it the record invalidates the whole database.",
+                            nullptr, &record_limit, kDefaultRecordLimit, 64, INT_MAX, PGC_SUSET,
+                            GUC_NOT_IN_SAMPLE | GUC_NO_SHOW_ALL, nullptr, nullptr, nullptr);
     pg::set_wal_record_handlers(replay_record, describe_record);
     if (process_shared_preload_libraries_in_progress)
         replica_fences_install();

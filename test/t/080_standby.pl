@@ -129,6 +129,20 @@ is(on_standby("SELECT count(*) FROM simple_cache_list() WHERE key LIKE 'user:%'"
 is(on_standby("SELECT simple_cache_get('other')"), 'o', 'B: keys outside the prefix stay');
 cmp_ok(replica_stat($standby, 'prefixes_replayed'), '>=', 1, 'B: the standby counts the prefixes');
 
+# A transaction whose record would pass the limit (lowered here) invalidates the whole database.
+on_standby("SELECT simple_cache_put('big:' || i, 'v') FROM generate_series(1, 3) i");
+on_standby("SELECT simple_cache_put('bystander', 'v')");
+my $prefixes_before = replica_stat($standby, 'prefixes_replayed');
+on_primary(q{
+SET simple_cache.debug_invalidation_record_limit = 100;
+BEGIN;
+SELECT count(simple_cache_invalidate('big:' || i)) FROM generate_series(1, 20) i;
+COMMIT;
+});
+caught_up($standby);
+is(on_standby("SELECT count(*) FROM simple_cache_list()"), '0', 'B: a record over the limit drops the whole database');
+is(replica_stat($standby, 'prefixes_replayed'), $prefixes_before + 1, 'B: as one empty prefix');
+
 # ---------------------------------------------------------------------------------------------
 # C: the window between the record and the commit, held open by a delayed standby (the delay
 # holds back commit records only).
