@@ -6,7 +6,9 @@
 #   C  a standby streaming from the server is a sign too (its WAL sender);
 #   D  simple_cache.wal_rmgr_id picks the id; a standby using another id stops at the first
 #      record with PostgreSQL's "resource manager ... not registered" error; an id outside
-#      the custom range is refused at start.
+#      the custom range is refused at start; an id another library's resource manager took
+#      first is refused at start with a message naming it (a small library built here, found
+#      through dynamic_library_path; skipped without a C compiler).
 use strict;
 use warnings;
 
@@ -94,5 +96,39 @@ my $log_offset = -s $node->logfile;
 ok(!$node->start(fail_ok => 1), 'D: an id below the custom range is refused at start');
 ok($node->log_contains(qr/FATAL:  simple_cache.wal_rmgr_id is 12, outside the range of custom WAL resource managers/, $log_offset),
 	'D: the log names the setting');
+
+# An id taken by another library's resource manager: "squatter" registers 128 first.
+my $squat_dir = PostgreSQL::Test::Utils::tempdir;
+open(my $source, '>', "$squat_dir/squatter.c") or die $!;
+print $source <<'EOF';
+#include "postgres.h"
+#include "fmgr.h"
+#include "access/xlog_internal.h"
+PG_MODULE_MAGIC;
+PGDLLEXPORT void _PG_init(void);
+static void squat_redo(XLogReaderState *record) { (void) record; }
+static void squat_desc(StringInfo buf, XLogReaderState *record) { (void) buf; (void) record; }
+static const char *squat_identify(uint8 info) { (void) info; return NULL; }
+static RmgrData squat_rmgr = {"squatter", squat_redo, squat_desc, squat_identify, NULL, NULL, NULL, NULL};
+void _PG_init(void) { RegisterCustomRmgr(128, &squat_rmgr); }
+EOF
+close($source);
+my $include = `pg_config --includedir-server`;
+chomp $include;
+my $built = system('cc', '-shared', '-fPIC', "-I$include", '-o', "$squat_dir/squatter.so", "$squat_dir/squatter.c") == 0;
+SKIP:
+{
+	skip 'no C compiler to build the squatting library', 2 unless $built;
+	$node->append_conf('postgresql.conf', <<"EOF");
+simple_cache.wal_rmgr_id = 128
+dynamic_library_path = '$squat_dir:\$libdir'
+shared_preload_libraries = 'squatter, simple_cache'
+EOF
+	$log_offset = -s $node->logfile;
+	ok(!$node->start(fail_ok => 1), 'D: an id another resource manager took is refused at start');
+	ok( $node->log_contains(
+			qr/FATAL:  simple_cache: WAL resource manager id 128 is already taken by "squatter"/, $log_offset),
+		'D: the log names the other resource manager');
+}
 
 done_testing();
