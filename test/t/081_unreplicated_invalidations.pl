@@ -12,6 +12,7 @@
 use strict;
 use warnings;
 
+use Cwd;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
@@ -98,7 +99,7 @@ ok($node->log_contains(qr/FATAL:  simple_cache.wal_rmgr_id is 12, outside the ra
 	'D: the log names the setting');
 
 # An id taken by another library's resource manager: "squatter" registers 128 first.
-my $squat_dir = PostgreSQL::Test::Utils::tempdir;
+my $squat_dir = Cwd::abs_path(PostgreSQL::Test::Utils::tempdir);  # the setting wants an absolute path
 open(my $source, '>', "$squat_dir/squatter.c") or die $!;
 print $source <<'EOF';
 #include "postgres.h"
