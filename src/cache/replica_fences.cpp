@@ -1,6 +1,7 @@
 // The fence table of replayed invalidations (see replica_fences.hpp).
 #include "simple_cache/cache/replica_fences.hpp"
 
+#include <algorithm>
 #include <atomic>
 
 #include "simple_cache/cache/key.hpp"
@@ -158,6 +159,8 @@ void resolve_finished_fences() noexcept
         if (fence.xid != InvalidTransactionId)
             xids[count++] = fence.xid;
     LWLockRelease(&table->lock);
+    std::sort(xids, xids + count);  // one look-up per transaction, however many fences it has
+    count = static_cast<uint32_t>(std::unique(xids, xids + count) - xids);
     uint32_t finished = 0;
     for (uint32_t i = 0; i < count; ++i) {
         TransactionId xid = xids[i];
@@ -173,14 +176,9 @@ void resolve_finished_fences() noexcept
         return;
     LWLockAcquire(&table->lock, LW_EXCLUSIVE);
     for (Fence &fence : table->slots) {
-        if (fence.xid == InvalidTransactionId)
-            continue;
-        for (uint32_t i = 0; i < finished; ++i) {
-            if (fence.xid == xids[i]) {
-                fence.xid = InvalidTransactionId;
-                table->in_use.fetch_sub(1, std::memory_order_seq_cst);
-                break;
-            }
+        if (fence.xid != InvalidTransactionId && std::binary_search(xids, xids + finished, fence.xid)) {
+            fence.xid = InvalidTransactionId;
+            table->in_use.fetch_sub(1, std::memory_order_seq_cst);
         }
     }
     LWLockRelease(&table->lock);
