@@ -234,6 +234,20 @@ LANGUAGE C STRICT VOLATILE PARALLEL SAFE;
 CREATE VIEW simple_cache_stats AS SELECT * FROM simple_cache_stats();
 GRANT SELECT ON simple_cache_stats TO PUBLIC;
 
+-- Replication: whether this server registered the WAL resource manager (simple_cache preloaded)
+-- and its id; records of at-commit invalidations it logged for its standbys; records, keys and
+-- prefixes it replayed from its primary (or in crash recovery), replays that fell back to a
+-- whole database; fences out now and the puts and fetch leases they refused; whether any
+-- record was replayed since the server started (the saved cache is then not loaded at
+-- start-up). Counted since the server started; all zero without preloading.
+CREATE FUNCTION simple_cache_replica_stats(
+    OUT wal_rmgr_registered boolean, OUT wal_rmgr_id integer, OUT records_logged bigint,
+    OUT records_replayed bigint, OUT keys_replayed bigint, OUT prefixes_replayed bigint,
+    OUT database_fallbacks bigint, OUT fences_active bigint, OUT puts_refused bigint,
+    OUT replayed_since_start boolean)
+RETURNS record AS 'MODULE_PATHNAME', 'simple_cache_replica_stats'
+LANGUAGE C STRICT VOLATILE PARALLEL SAFE;
+
 CREATE FUNCTION simple_cache_stats_reset()
 RETURNS void AS 'MODULE_PATHNAME', 'simple_cache_stats_reset'
 LANGUAGE C STRICT VOLATILE PARALLEL UNSAFE;

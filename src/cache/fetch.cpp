@@ -8,6 +8,7 @@
 #include "simple_cache/cache/leases.hpp"
 #include "simple_cache/cache/linking.hpp"
 #include "simple_cache/cache/make_room.hpp"
+#include "simple_cache/cache/replica_fences.hpp"
 #include "simple_cache/pg/error.hpp"
 #include "simple_cache/pg/startup_load.hpp"
 
@@ -123,6 +124,15 @@ bool put_under_lease(const ScopedKey &scoped, uint64_t token, const ValueBytes &
     return valid && link.outcome.stored;
 }
 
+// Voids the lease just taken on key when a replayed invalidation fences it: its holder may
+// read rows older than the invalidation's commit, and the fence may be gone by the time it
+// puts. (A fence installed after this check is followed by the replay's own voiding.)
+void void_lease_if_fenced(const ScopedKey &key)
+{
+    if (put_is_fenced(key.view()))
+        void_leases(key);
+}
+
 // How long to sleep for a lease that expires at expires_ms: until then, at most a second (so
 // that a dead holder is noticed), at least a millisecond.
 long wait_slice_ms(int64_t expires_ms)
@@ -160,6 +170,7 @@ varlena *fetch(const char *key, size_t key_size, Ttl ttl, bool may_store, ValueS
         if (lease.state == Lease::State::full)
             return compute(context);  // no lease to be had: compute, store nothing
         FetchLeaseHold hold(lease);
+        void_lease_if_fenced(scoped);
         hit = get(key, key_size, ValueKind::text);  // stored between the miss and the lease
         if (hit != nullptr)
             return hit;
@@ -180,6 +191,7 @@ LeaseOrValue get_or_lease(const char *key, size_t key_size, int64_t lease_ms)
     Lease lease = take_lease(scoped, lease_ms);
     if (lease.state != Lease::State::granted)
         return LeaseOrValue{nullptr, 0};
+    void_lease_if_fenced(scoped);
     hit = get(key, key_size, ValueKind::text);  // stored between the miss and the lease
     if (hit != nullptr) {
         end_lease(lease.slot, lease.token);

@@ -326,7 +326,7 @@ int64_t incr(const char *key, size_t key_size, int64_t delta, Ttl ttl_on_create)
                 return live == nullptr;
             return live != nullptr && live->value_size == seen.size() &&
                    std::memcmp(tail, seen.data(), seen.size()) == 0;
-        });
+        }, true, false);
         if (outcome.stored)
             return result;
     }
@@ -350,7 +350,7 @@ bool cas(const char *key, size_t key_size, const char *expected, size_t expected
             return false;
         fresh->set_expires_ms(live->expires_ms());  // a swap keeps the key's expiry
         return true;
-    });
+    }, true, false);
     if (outcome.stored)
         keep_database_within_limit_after_write(scoped);
     give_back_segments_if_due();

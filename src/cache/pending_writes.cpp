@@ -19,6 +19,7 @@
 #include "simple_cache/cache/leases.hpp"
 #include "simple_cache/cache/linking.hpp"
 #include "simple_cache/cache/prefix.hpp"
+#include "simple_cache/cache/replicated_invalidations.hpp"
 #include "simple_cache/pg/startup_load.hpp"
 #include "simple_cache/pg/error.hpp"
 #include "simple_cache/pg/memory.hpp"
@@ -207,6 +208,18 @@ void forget_all() noexcept
     committing = false;
 }
 
+// Logs the keys the ready writes change and the prefixes they drop, for the standbys (see
+// replicated_invalidations.hpp): on a standby each becomes an invalidation, whatever the write.
+void log_for_standbys()
+{
+    core::InvalidationRecordWriter record(0, MyDatabaseId);
+    for (const ReadyWrite &write : ready)
+        record.add(write.record->kind == WriteKind::drop_prefix ? core::InvalidationKind::prefix
+                                                                : core::InvalidationKind::key,
+                   write.record->key(), write.record->key_size);
+    replicate_invalidations(record);
+}
+
 // Checks every pending write and gives the puts their items, before the commit record: an
 // error here (no room, a cancel) rolls the transaction back. Entry order is kept.
 void make_ready()
@@ -244,6 +257,7 @@ void make_ready()
         ready.push_back(std::move(write));
         pg::check_for_interrupts();
     }
+    log_for_standbys();
 }
 
 // Applies the ready writes, in order. Runs after the commit record: every operation here is

@@ -4,11 +4,13 @@
 
 #include <string>
 
+#include "simple_cache/cache/replica_fences.hpp"
 #include "simple_cache/cache/snapshot.hpp"
 #include "simple_cache/pg/error.hpp"
 #include "simple_cache/pg/postgres.hpp"
 
 extern "C" {
+#include "access/xlog.h"
 #include "utils/timestamp.h"
 }
 
@@ -51,6 +53,19 @@ void add_entry(pg::FileWriter &writer, const SnapshotEntry &entry)
 // writes; logs what it loaded. Returns false when stop_requested ended it.
 bool load_at_startup(bool (*stop_requested)(), pg::LoadProgress *progress)
 {
+    // The file may predate invalidations this server has replayed, or will replay, from WAL: a
+    // standby does not load it; nor does a server whose recovery replayed invalidations.
+    bool in_recovery = pg::guard([] { return RecoveryInProgress(); });
+    if (in_recovery || invalidations_replayed_since_start()) {
+        pg::guard([in_recovery] {
+            ereport(LOG, (errmsg("simple_cache: the saved cache \"%s\" is not loaded", kSnapshotFileName),
+                          errdetail(in_recovery ? "The server is a standby: the file may hold keys that WAL it "
+                                                  "replays has invalidated."
+                                                : "Recovery replayed cache invalidations that the file may "
+                                                  "predate.")));
+        });
+        return true;
+    }
     LoadResult r = load_snapshot(stop_requested, false, progress);
     if (!r.found) {
         pg::guard([] { ereport(DEBUG1, (errmsg_internal("simple_cache: no saved cache to load"))); });

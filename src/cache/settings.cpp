@@ -4,6 +4,7 @@
 #include "simple_cache/cache/eviction.hpp"
 #include "simple_cache/cache/leases.hpp"
 #include "simple_cache/cache/pending_writes.hpp"
+#include "simple_cache/cache/replicated_invalidations.hpp"
 #include "simple_cache/pg/dsa_policy.hpp"
 
 extern "C" {
@@ -47,6 +48,7 @@ void init()
                              nullptr, &eviction_policy, kLru, eviction_options, PGC_SUSET, 0,
                              nullptr, nullptr, nullptr);
     define_pending_writes_setting();
+    replicated_invalidations_init();
 }
 
 int64_t default_ttl_ms()

@@ -1,4 +1,4 @@
-// Start-up of the PostgreSQL layer: the size limit's setting, the testing aids' settings
+// Start-up of the PostgreSQL layer: the size limit's setting, the WAL resource manager, the testing aids' settings
 // (failure injection, give-back pause) and, for the preloaded case, the shared memory registry
 // with the area's root struct.
 #include "simple_cache/pg/init.hpp"
@@ -9,6 +9,7 @@
 #include "simple_cache/pg/shared_state.hpp"
 #include "simple_cache/pg/shmem_registry.hpp"
 #include "simple_cache/pg/size_limit.hpp"
+#include "simple_cache/pg/wal_rmgr.hpp"
 
 extern "C" {
 #include "utils/guc.h"
@@ -65,6 +66,7 @@ void init()
         "Used by the tests to prove that other sessions' allocations wait for a give-back and succeed.",
         &debug_give_back_pause, 0, 0, 60000, PGC_SUSET, GUC_UNIT_MS | GUC_NOT_IN_SAMPLE | GUC_NO_SHOW_ALL,
         nullptr, assign_debug_give_back_pause, nullptr);
+    wal_rmgr_init();
     if (process_shared_preload_libraries_in_progress) {
         install_shmem_registry();
         shared_state_install();

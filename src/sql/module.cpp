@@ -3,6 +3,7 @@
 #include "simple_cache/cache/cache.hpp"
 #include "simple_cache/cache/expiry_sweep.hpp"
 #include "simple_cache/cache/persistence_file.hpp"
+#include "simple_cache/cache/replica_fences.hpp"
 #include "simple_cache/fsm/fsm.hpp"
 #include "simple_cache/fsm/persistence.hpp"
 #include "simple_cache/pg/init.hpp"
@@ -43,6 +44,8 @@ extern "C" void _PG_init(void)
     simple_cache::fsm::persistence_init();
     simple_cache::pg::run_at_worker_wake_up("taking up simple_cache.max_memory", take_up_max_memory);
     simple_cache::pg::run_at_worker_wake_up("sweeping expired entries", simple_cache::cache::sweep_expired_step);
+    simple_cache::pg::run_at_worker_wake_up("resolving replayed invalidations' fences",
+                                            simple_cache::cache::resolve_fences_step);
     simple_cache::pg::persistence_worker_init();
     simple_cache::api::init();
     MarkGUCPrefixReserved("simple_cache");

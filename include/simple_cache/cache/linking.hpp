@@ -9,6 +9,7 @@
 #include "simple_cache/cache/cache.hpp"
 #include "simple_cache/cache/item_building.hpp"  // expiry_for, build_item
 #include "simple_cache/cache/key.hpp"
+#include "simple_cache/cache/replica_fences.hpp"
 #include "simple_cache/cache/table.hpp"
 
 namespace simple_cache::cache {
@@ -49,12 +50,17 @@ bool drop_scoped(const ScopedKey &key);
 
 // Links item under its key when allow(existing live entry or nullptr, its value) says so,
 // keeping the counters right; a stored item counts as a put unless count_as_put is false. An
-// expired entry counts as absent and is replaced.
+// expired entry counts as absent and is replaced. Unless respect_fences is false (an increment
+// or a swap, which act on the cache's own value), a key fenced by a replayed invalidation whose
+// commit is not visible yet is not stored (replica_fences.hpp), checked under the partition
+// lock that the replay's drop takes after installing the fence.
 template <class Allow>
 PutOutcome link_item(CacheTable::NewItem &&item, const ScopedKey &key, int64_t now, Allow &&allow,
-                     bool count_as_put = true)
+                     bool count_as_put = true, bool respect_fences = true)
 {
     core::KeyView stored = key.view();
+    if (respect_fences && replica_fences_active())
+        resolve_finished_fences();
     const CacheEntry *fresh = item ? &item.entry() : nullptr;  // valid until linked or freed
     CacheEntry added{};
     bool saw_live = false;
@@ -63,6 +69,8 @@ PutOutcome link_item(CacheTable::NewItem &&item, const ScopedKey &key, int64_t n
     core::UpsertResult result = cache_table().upsert(
         std::move(item), [&](const CacheEntry *existing, const char *tail) {
             saw_live = existing != nullptr && !existing->expired_at(now);
+            if (respect_fences && put_is_fenced(stored))
+                return false;
             if (!allow(saw_live ? existing : nullptr, saw_live ? tail : nullptr))
                 return false;
             added = *fresh;  // as allow() left it (cas gives the new item the old expiry)

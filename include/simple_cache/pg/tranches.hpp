@@ -12,6 +12,7 @@ inline constexpr const char *kAreaTrancheName = "simple_cache";                 
 inline constexpr const char *kTableTrancheName = "simple_cache_dht";              // the cache's table
 inline constexpr const char *kDirectoryTrancheName = "simple_cache_fsm";          // the map's directory and table
 inline constexpr const char *kRelationTrancheName = "simple_cache_fsm_relation";  // the map's relations
+inline constexpr const char *kFenceTrancheName = "simple_cache_fences";             // replayed invalidations' fences
 
 // Gives *id a tranche id if it has none yet (0) and makes its name known in this process.
 // Plain PostgreSQL code; the caller holds AddinShmemInitLock.

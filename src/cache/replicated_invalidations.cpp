@@ -1,0 +1,252 @@
+// Logging the invalidations of a transaction at pre-commit and replaying them on the servers
+// that read the WAL (see replicated_invalidations.hpp).
+#include "simple_cache/cache/replicated_invalidations.hpp"
+
+#include <vector>
+
+#include "simple_cache/cache/cache.hpp"
+#include "simple_cache/cache/key.hpp"
+#include "simple_cache/cache/leases.hpp"
+#include "simple_cache/cache/linking.hpp"
+#include "simple_cache/cache/prefix.hpp"
+#include "simple_cache/cache/replica_fences.hpp"
+#include "simple_cache/cache/table.hpp"
+#include "simple_cache/pg/database_scope.hpp"
+#include "simple_cache/pg/error.hpp"
+#include "simple_cache/pg/shared_state.hpp"
+#include "simple_cache/pg/startup_load.hpp"
+#include "simple_cache/pg/wal_rmgr.hpp"
+
+extern "C" {
+#include "access/xact.h"
+#include "access/xlog.h"
+#include "lib/stringinfo.h"
+#include "utils/guc.h"
+}
+
+namespace simple_cache::cache {
+
+namespace {
+
+// The largest payload logged as it is, in bytes (simple_cache.debug_invalidation_record_limit,
+// a testing aid): a transaction whose keys and prefixes take more is logged as an invalidation
+// of its whole database (PostgreSQL caps a WAL record at about 1 GB, and a huge record is
+// costly to write and to replay).
+constexpr int kDefaultRecordLimit = 64 * 1024 * 1024;
+int record_limit = kDefaultRecordLimit;
+
+// simple_cache.unreplicated_invalidations.
+enum UnreplicatedPolicy { kWarn, kRefuse, kIgnore };
+const struct config_enum_entry unreplicated_options[] = {
+    {"warning", kWarn, false}, {"error", kRefuse, false}, {"off", kIgnore, false}, {nullptr, 0, false}};
+int unreplicated_policy = kWarn;
+
+// The live scopes of a database on this server (normally one; none before any of its
+// sessions used the cache, nor before the shared area exists, which this never creates).
+std::vector<pg::ScopeId> scopes_of(Oid database)
+{
+    std::vector<pg::ScopeId> scopes;
+    if (!pg::area_exists())
+        return scopes;
+    for (const pg::ScopeEntry &entry : pg::live_scopes())
+        if (entry.identity.database == database)
+            scopes.push_back(entry.id);
+    return scopes;
+}
+
+// Whether this server's cache exists (never creates it): replay has nothing to drop before.
+bool cache_in_use()
+{
+    return pg::area_exists() && cache_exists();
+}
+
+// Invalidates one item of a record in every scope of its database.
+void invalidate_item(const std::vector<pg::ScopeId> &scopes, bool cache_present, core::InvalidationKind kind,
+                     const char *data, size_t size)
+{
+    for (pg::ScopeId scope : scopes) {
+        ScopedKey stored(scope, data, size);
+        if (kind == core::InvalidationKind::key) {
+            pg::note_write_during_startup_load(stored.view());
+            if (cache_present) {
+                void_leases(stored);
+                drop_scoped(stored);
+            }
+        } else {
+            pg::note_flush_during_startup_load(scope);
+            if (cache_present) {
+                void_scope_leases(scope);
+                drop_prefix_scoped(stored);
+            }
+        }
+    }
+    count_replica_event(kind == core::InvalidationKind::key ? ReplicaEvent::key_replayed
+                                                            : ReplicaEvent::prefix_replayed);
+}
+
+// The fallback: every entry of the database is dropped and its leases voided.
+void invalidate_database(Oid database)
+{
+    bool cache_present = cache_in_use();
+    for (pg::ScopeId scope : scopes_of(database)) {
+        pg::note_flush_during_startup_load(scope);
+        if (cache_present) {
+            void_scope_leases(scope);
+            ScopedKey everything(scope, "", 0);
+            drop_prefix_scoped(everything);
+        }
+    }
+    count_replica_event(ReplicaEvent::database_fallback);
+}
+
+// Logs, at `level`, why a replay fell back to the whole database.
+void log_fallback(int level, Oid database, TransactionId xid, const char *why)
+{
+    pg::guard([&] {
+        ereport(level, (errmsg("simple_cache: replaying the invalidations of transaction %u, every cache entry "
+                               "of database %u is dropped",
+                               xid, database),
+                        errdetail("%s", why)));
+    });
+}
+
+// Replays one record (rm_redo, through the pg layer): fences first, then the drops. Never
+// raises: whatever fails falls back to the whole database.
+void replay_record(const char *payload, size_t size, TransactionId record_xid, XLogRecPtr)
+{
+    core::InvalidationHeader header;
+    bool well_formed = core::read_invalidation_record(payload, size, &header,
+                                                      [](core::InvalidationKind, const char *, size_t) {});
+    if (!well_formed) {
+        // Not a record this library wrote: it names no database to fence or to drop. Skipped,
+        // with a WARNING that says what to do.
+        pg::run_logging(WARNING, "simple_cache", "replaying a cache invalidation record", [&] {
+            throw pg::SqlError(ERRCODE_DATA_CORRUPTED, "simple_cache: a cache invalidation record is malformed",
+                               "It was skipped; flush the cache with simple_cache_flush() in each database to be "
+                               "sure no invalidated value stays.");
+        });
+        return;
+    }
+    if (TransactionIdIsValid(record_xid))
+        header.xid = record_xid;
+    count_replica_event(ReplicaEvent::record_replayed);
+    // Fences only where sessions may read while the transaction is in progress (a hot
+    // standby); in crash recovery its state is not tracked and no session can connect.
+    bool fence = pg::recovery_tracks_transactions();
+    bool replayed = pg::run_logging(WARNING, "simple_cache", "replaying a cache invalidation record", [&] {
+        resolve_finished_fences();
+        FenceInstall fenced = fence ? install_fences(header, payload, size) : FenceInstall::precise;
+        if (fenced != FenceInstall::precise) {
+            if (fenced == FenceInstall::none)
+                log_fallback(WARNING, header.database, header.xid,
+                             "The fence table is full: until the transaction's commit is replayed, a reader "
+                             "that reads older rows may store a value computed from them.");
+            else
+                log_fallback(LOG, header.database, header.xid,
+                             "The fence table has no room for the transaction's keys: the whole database is "
+                             "fenced until its commit is replayed.");
+            invalidate_database(header.database);
+            return;
+        }
+        std::vector<pg::ScopeId> scopes = scopes_of(header.database);
+        bool cache_present = !scopes.empty() && cache_in_use();
+        core::read_invalidation_record(payload, size, &header,
+                                       [&](core::InvalidationKind kind, const char *data, size_t length) {
+                                           invalidate_item(scopes, cache_present, kind, data, length);
+                                       });
+    });
+    if (!replayed) {
+        if (fence)
+            install_database_fence(header.xid, header.database);
+        pg::run_logging(WARNING, "simple_cache", "dropping a database's cache entries", [&] {
+            log_fallback(WARNING, header.database, header.xid,
+                         "The precise replay failed (see the previous message).");
+            invalidate_database(header.database);
+        });
+    }
+}
+
+// rm_desc: "xid X database D: N keys, M prefixes".
+void describe_record(StringInfo buf, const char *payload, size_t size)
+{
+    core::InvalidationHeader header;
+    uint32_t keys = 0;
+    uint32_t prefixes = 0;
+    bool well_formed = core::read_invalidation_record(payload, size, &header,
+                                                      [&](core::InvalidationKind kind, const char *, size_t) {
+                                                          ++(kind == core::InvalidationKind::key ? keys : prefixes);
+                                                      });
+    pg::guard([&] {
+        if (!well_formed)
+            appendStringInfoString(buf, "malformed");
+        else
+            appendStringInfo(buf, "xid %u database %u: %u keys, %u prefixes", header.xid, header.database, keys,
+                             prefixes);
+    });
+}
+
+// Applies simple_cache.unreplicated_invalidations to a transaction whose invalidations cannot
+// be logged.
+void invalidations_not_logged()
+{
+    if (unreplicated_policy == kIgnore || !pg::standbys_evident())
+        return;
+    const char *message = "simple_cache: this transaction's cache invalidations do not reach the standbys";
+    const char *detail = "simple_cache is not in shared_preload_libraries, so its WAL resource manager is not "
+                         "registered; the invalidations apply to this server's cache only.";
+    const char *hint = "Add simple_cache to shared_preload_libraries on the primary and every standby, or set "
+                       "simple_cache.unreplicated_invalidations to off.";
+    if (unreplicated_policy == kRefuse)
+        throw pg::SqlError(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE, message, detail, hint);
+    pg::guard([&] { ereport(WARNING, (errmsg("%s", message), errdetail("%s", detail), errhint("%s", hint))); });
+}
+
+}  // namespace
+
+void replicate_invalidations(core::InvalidationRecordWriter &record)
+{
+    if (record.items() == 0)
+        return;
+    if (pg::guard([] { return RecoveryInProgress(); }))
+        return;  // a standby's own writes at commit are its own
+    if (!pg::wal_rmgr_registered()) {
+        invalidations_not_logged();
+        return;
+    }
+    uint32_t xid = pg::guard([] { return GetTopTransactionId(); });
+    record.set_xid(xid);
+    std::string_view payload = record.payload();
+    if (payload.size() > static_cast<size_t>(record_limit)) {
+        // Too large for one record: the standbys drop every key of the database instead (the
+        // empty prefix), as a flush would.
+        core::InvalidationRecordWriter whole_database(xid, MyDatabaseId);
+        whole_database.add(core::InvalidationKind::prefix, "", 0);
+        std::string_view small = whole_database.payload();
+        pg::log_wal_record(small.data(), small.size());
+        count_replica_event(ReplicaEvent::record_logged);
+        return;
+    }
+    pg::log_wal_record(payload.data(), payload.size());
+    count_replica_event(ReplicaEvent::record_logged);
+}
+
+void replicated_invalidations_init()
+{
+    DefineCustomEnumVariable("simple_cache.unreplicated_invalidations",
+                             "What writes at commit do on a server with standbys when they cannot be "
+                             "WAL-logged (simple_cache not preloaded).",
+                             "warning: apply locally and warn; error: refuse the commit; off: apply "
+                             "locally. Only when the server has a WAL sender or a physical replication slot.",
+                             &unreplicated_policy, kWarn, unreplicated_options, PGC_SUSET, 0, nullptr, nullptr,
+                             nullptr);
+    DefineCustomIntVariable("simple_cache.debug_invalidation_record_limit",
+                            "Testing aid: the most bytes of keys and prefixes one transaction's WAL record "
+                            "holds; over it the record invalidates the whole database.",
+                            nullptr, &record_limit, kDefaultRecordLimit, 64, INT_MAX, PGC_SUSET,
+                            GUC_NOT_IN_SAMPLE | GUC_NO_SHOW_ALL, nullptr, nullptr, nullptr);
+    pg::set_wal_record_handlers(replay_record, describe_record);
+    if (process_shared_preload_libraries_in_progress)
+        replica_fences_install();
+}
+
+}  // namespace simple_cache::cache

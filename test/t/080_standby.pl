@@ -1,0 +1,321 @@
+# Invalidations at commit reach hot standbys through simple_cache's WAL resource manager.
+# A primary and a streaming standby, both with simple_cache preloaded; each fills its own cache.
+#   A  simple_cache_invalidate() committed on the primary removes the key from the standby's
+#      cache once replayed; a rolled-back one removes nothing;
+#   B  the invalidation trigger (an UPDATE) and simple_cache_invalidate_prefix();
+#   C  between the replay of a transaction's record and of its commit (held back with
+#      recovery_min_apply_delay on a second standby), puts of the keys are refused and fetch
+#      stores nothing; after the commit they are stored again;
+#   D  a reader on the standby racing the replay never gets a cached value older than the row
+#      it read before (the primary updates a row in a loop, the trigger invalidates its key);
+#   E  a standby restarted catches up from WAL and does not load its saved cache;
+#   F  an immediate stop of the primary with invalidations in flight: crash recovery replays
+#      them, the primary works, the standby catches up;
+#   G  a promoted standby takes puts and writes at commit;
+#   H  a standby without the library preloaded stops at the first record with PostgreSQL's
+#      "resource manager ... not registered" error.
+# It also prints the WAL bytes one invalidated key costs.
+use strict;
+use warnings;
+
+use IPC::Run;
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+
+my $primary = PostgreSQL::Test::Cluster->new('standby_primary');
+$primary->init(allows_streaming => 1);
+$primary->append_conf('postgresql.conf', <<'EOF');
+shared_preload_libraries = 'simple_cache'
+simple_cache.save_interval = 0
+EOF
+$primary->start;
+
+sub on_primary { return $primary->safe_psql('postgres', $_[0]); }
+
+on_primary(<<'EOF');
+CREATE EXTENSION simple_cache;
+CREATE TABLE items (id int PRIMARY KEY, v bigint NOT NULL);
+INSERT INTO items SELECT i, 0 FROM generate_series(1, 10) i;
+CREATE TRIGGER items_cache AFTER UPDATE OR DELETE ON items
+    FOR EACH ROW EXECUTE FUNCTION simple_cache_invalidate_trigger('item:{id}');
+-- The standby's reader: reads item 1's row, then its cached value (filled by fetch from the
+-- row); counts the times the cached value was older than the row read before it.
+CREATE FUNCTION read_race(rounds int) RETURNS text LANGUAGE plpgsql AS $$
+DECLARE
+    row_v bigint;
+    cached bigint;
+    older int := 0;
+    hits int := 0;
+BEGIN
+    FOR i IN 1 .. rounds LOOP
+        SELECT v INTO row_v FROM items WHERE id = 1;
+        cached := simple_cache_fetch('item:1', 'SELECT v::text FROM items WHERE id = 1', NULL)::bigint;
+        IF cached < row_v THEN
+            older := older + 1;
+        END IF;
+        hits := hits + 1;
+    END LOOP;
+    RETURN older || ' older of ' || hits;
+END $$;
+-- The primary's writer: each round updates item 1, then item 5, each in a transaction of its
+-- own, pausing after each (the trigger invalidates item:1, then item:5, at the commits). On a
+-- standby, a value of item:1 stored from old rows would then stay until the next round.
+CREATE PROCEDURE write_rounds(rounds int, pause float8 DEFAULT 0) LANGUAGE plpgsql AS $$
+BEGIN
+    FOR i IN 1 .. rounds LOOP
+        UPDATE items SET v = v + 1 WHERE id = 1;
+        COMMIT;
+        PERFORM pg_sleep(pause);
+        UPDATE items SET v = v + 1 WHERE id = 5;
+        COMMIT;
+        PERFORM pg_sleep(pause);
+    END LOOP;
+END $$;
+EOF
+
+$primary->backup('base');
+my $standby = PostgreSQL::Test::Cluster->new('standby_replica');
+$standby->init_from_backup($primary, 'base', has_streaming => 1);
+$standby->start;
+
+sub on_standby { return $standby->safe_psql('postgres', $_[0]); }
+sub caught_up { $primary->wait_for_catchup($_[0], 'replay'); }
+sub replica_stat { return $_[0]->safe_psql('postgres', "SELECT $_[1] FROM simple_cache_replica_stats()"); }
+
+caught_up($standby);
+is(on_standby('SELECT pg_is_in_recovery()'), 't', 'the standby is in recovery');
+is(replica_stat($standby, 'wal_rmgr_registered::text || wal_rmgr_id'), 'true128',
+	'the standby registered the resource manager with the default id');
+
+# ---------------------------------------------------------------------------------------------
+# A: a committed invalidation reaches the standby; a rolled-back one does not.
+on_standby("SELECT simple_cache_put('a:committed', 'old'), simple_cache_put('a:rolled_back', 'kept')");
+on_primary("SELECT simple_cache_put('a:committed', 'primary value')");
+on_primary(q{
+BEGIN;
+SELECT simple_cache_invalidate('a:committed');
+COMMIT;
+BEGIN;
+SELECT simple_cache_invalidate('a:rolled_back');
+ROLLBACK;
+});
+caught_up($standby);
+is(on_standby("SELECT simple_cache_get('a:committed') IS NULL"), 't',
+	'A: the committed invalidation dropped the key on the standby');
+is(on_standby("SELECT simple_cache_get('a:rolled_back')"), 'kept', 'A: the rolled-back one dropped nothing');
+is(on_primary("SELECT simple_cache_get('a:committed') IS NULL"), 't', 'A: and on the primary');
+cmp_ok(replica_stat($primary, 'records_logged'), '>=', 1, 'A: the primary counts the records it logged');
+cmp_ok(replica_stat($standby, 'records_replayed'), '>=', 1, 'A: the standby counts the records it replayed');
+cmp_ok(replica_stat($standby, 'keys_replayed'), '>=', 1, 'A: and the keys');
+
+# Plain immediate writes stay local.
+on_primary("SELECT simple_cache_drop('a:rolled_back')");
+caught_up($standby);
+is(on_standby("SELECT simple_cache_get('a:rolled_back')"), 'kept', 'A: an immediate drop stays on the primary');
+
+# ---------------------------------------------------------------------------------------------
+# B: the trigger (row keys) and the prefix drop.
+on_standby(
+	"SELECT simple_cache_put('item:2', 'stale'), simple_cache_put('item:3', 'fresh'), simple_cache_put('user:1', 'u1'), simple_cache_put('user:2', 'u2'), simple_cache_put('other', 'o')"
+);
+on_primary('UPDATE items SET v = v + 1 WHERE id = 2');
+on_primary("BEGIN; SELECT simple_cache_invalidate_prefix('user:'); COMMIT;");
+caught_up($standby);
+is(on_standby("SELECT simple_cache_get('item:2') IS NULL"), 't', 'B: the trigger invalidated the updated row\'s key');
+is(on_standby("SELECT simple_cache_get('item:3')"), 'fresh', 'B: the other rows\' keys stay');
+is(on_standby("SELECT count(*) FROM simple_cache_list() WHERE key LIKE 'user:%'"), '0',
+	'B: the prefix drop removed every key under it');
+is(on_standby("SELECT simple_cache_get('other')"), 'o', 'B: keys outside the prefix stay');
+cmp_ok(replica_stat($standby, 'prefixes_replayed'), '>=', 1, 'B: the standby counts the prefixes');
+
+# A transaction whose record would pass the limit (lowered here) invalidates the whole database.
+on_standby("SELECT simple_cache_put('big:' || i, 'v') FROM generate_series(1, 3) i");
+on_standby("SELECT simple_cache_put('bystander', 'v')");
+my $prefixes_before = replica_stat($standby, 'prefixes_replayed');
+on_primary(q{
+SET simple_cache.debug_invalidation_record_limit = 100;
+BEGIN;
+SELECT count(simple_cache_invalidate('big:' || i)) FROM generate_series(1, 20) i;
+COMMIT;
+});
+caught_up($standby);
+is(on_standby("SELECT count(*) FROM simple_cache_list()"), '0', 'B: a record over the limit drops the whole database');
+is(replica_stat($standby, 'prefixes_replayed'), $prefixes_before + 1, 'B: as one empty prefix');
+
+# ---------------------------------------------------------------------------------------------
+# C: the window between the record and the commit, held open by a delayed standby (the delay
+# holds back commit records only).
+$primary->backup('base_c');
+my $delayed = PostgreSQL::Test::Cluster->new('standby_delayed');
+$delayed->init_from_backup($primary, 'base_c', has_streaming => 1);
+$delayed->append_conf('postgresql.conf', "recovery_min_apply_delay = '2s'");
+$delayed->start;
+caught_up($delayed);
+sub on_delayed { return $delayed->safe_psql('postgres', $_[0]); }
+on_delayed("SELECT simple_cache_put('c:key', 'before')");
+my $replayed_before = replica_stat($delayed, 'records_replayed');
+on_primary("BEGIN; SELECT simple_cache_invalidate('c:key'); COMMIT;");
+$delayed->poll_query_until('postgres', "SELECT records_replayed > $replayed_before FROM simple_cache_replica_stats()")
+  or die 'the delayed standby did not replay the record';
+is(replica_stat($delayed, 'fences_active'), '1', 'C: the record installed a fence');
+is(on_delayed("SELECT simple_cache_get('c:key') IS NULL"), 't', 'C: the replay dropped the key at once');
+on_delayed("SELECT simple_cache_put('c:key', 'refill from old rows')");
+is(on_delayed("SELECT simple_cache_get('c:key') IS NULL"), 't', 'C: a put before the commit is replayed is refused');
+is(on_delayed("SELECT simple_cache_fetch('c:key', 'SELECT ''fetched early''', NULL)"), 'fetched early',
+	'C: fetch returns the computed value');
+is(on_delayed("SELECT simple_cache_get('c:key') IS NULL"), 't', 'C: but does not store it');
+cmp_ok(replica_stat($delayed, 'puts_refused'), '>=', 1, 'C: refused puts are counted');
+caught_up($delayed);
+on_delayed("SELECT simple_cache_put('c:key', 'after')");
+is(on_delayed("SELECT simple_cache_get('c:key')"), 'after', 'C: once the commit is replayed, puts are stored');
+is(replica_stat($delayed, 'fences_active'), '0', 'C: and the fence is gone');
+
+# ---------------------------------------------------------------------------------------------
+# D: a reader racing the replay never caches a value older than a row it has seen. On the
+# delayed standby every commit is replayed 2 seconds after it was made, and the next
+# transaction's record right after it: with the writer pausing 20 ms between its transactions,
+# the reader is half of the time between a record of item 1 and its commit, when a fill would
+# store the old row's value, which would stay for 20 ms after the commit. Then on the standby
+# without delay, where the window is short.
+sub race
+{
+	my ($node, $rounds, $pause, $label) = @_;
+	my ($writer_out, $writer_err) = ('', '');
+	my $writer = IPC::Run::start(
+		[ 'psql', '-XAtq', '-d', $primary->connstr('postgres'), '-c', "CALL write_rounds($rounds, $pause)" ],
+		'>', \$writer_out, '2>', \$writer_err);
+	my @results;
+	while ($writer->pumpable)
+	{
+		push @results, $node->safe_psql('postgres', 'SELECT read_race(100)');
+		$writer->pump_nb;
+	}
+	$writer->finish;
+	is($writer_err, '', "D: the writer ran without errors ($label)");
+	my $lsn = on_primary('SELECT pg_current_wal_insert_lsn()');
+	until ($node->safe_psql('postgres', "SELECT pg_last_wal_replay_lsn() >= '$lsn'") eq 't')
+	{
+		push @results, $node->safe_psql('postgres', 'SELECT read_race(100)');
+	}
+	push @results, $node->safe_psql('postgres', 'SELECT read_race(10)');
+	my @older = grep { !/^0 older/ } @results;
+	is(scalar(@older), 0,
+		"D: no cached value was older than the row read before it ($label, " . scalar(@results) . ' runs)')
+	  or diag(join("\n", @results));
+	is($node->safe_psql('postgres', "SELECT simple_cache_fetch('item:1', 'SELECT v::text FROM items WHERE id = 1', NULL)"),
+		$node->safe_psql('postgres', 'SELECT v FROM items WHERE id = 1'),
+		"D: after the race the cached value is the row's ($label)");
+}
+race($delayed, 100, 0.02, 'delayed standby');
+cmp_ok(replica_stat($delayed, 'puts_refused'), '>=', 10, 'D: the fences refused the reader\'s fills (the test hit the window)');
+$delayed->stop;
+race($standby, 200, 0, 'standby');
+
+# ---------------------------------------------------------------------------------------------
+# WAL bytes per invalidated key: the records of a transaction invalidating one key and of one
+# invalidating 1000 keys of 11 bytes, as pg_walinspect shows them (which also runs the resource
+# manager's describe and identify functions); from the WAL positions when it is not installed.
+my $walinspect = on_primary("SELECT count(*) FROM pg_available_extensions WHERE name = 'pg_walinspect'") eq '1';
+on_primary('CREATE EXTENSION pg_walinspect') if $walinspect;
+sub wal_bytes_of
+{
+	my ($sql) = @_;
+	my $start = on_primary('SELECT pg_current_wal_insert_lsn()');
+	on_primary($sql);
+	my $end = on_primary('SELECT pg_current_wal_insert_lsn()');
+	return on_primary("SELECT '$end'::pg_lsn - '$start'::pg_lsn") unless $walinspect;
+	return on_primary(
+		"SELECT sum(record_length) || ' ' || string_agg(record_type || ': ' || description, '; ')
+		 FROM pg_get_wal_records_info('$start', '$end') WHERE resource_manager = 'simple_cache'");
+}
+my ($one, $one_desc) = split / /, wal_bytes_of("BEGIN; SELECT simple_cache_invalidate('wal:0000001'); COMMIT;"), 2;
+my ($thousand, $thousand_desc) = split / /, wal_bytes_of(
+	"BEGIN; SELECT count(simple_cache_invalidate('wal:' || lpad(i::text, 7, '0'))) FROM generate_series(1, 1000) i; COMMIT;"), 2;
+my $per_key = ($thousand - $one) / 999;
+diag("WAL bytes of the simple_cache record: invalidating one key $one, 1000 keys $thousand; per further "
+	  . "11-byte key " . sprintf('%.1f', $per_key));
+SKIP:
+{
+	skip 'pg_walinspect is not installed', 2 unless $walinspect;
+	like($thousand_desc, qr/^INVALIDATE: xid \d+ database \d+: 1000 keys, 0 prefixes$/,
+		'one record per transaction, described by the resource manager');
+	is(sprintf('%.0f', $per_key), 16, 'each further key costs its bytes and 5 more');
+}
+
+# ---------------------------------------------------------------------------------------------
+# E: a restarted standby catches up from WAL and does not load its saved cache.
+on_standby("SELECT simple_cache_put('e:saved', 'in the saved file')");
+$standby->stop;
+on_primary("BEGIN; SELECT simple_cache_invalidate('e:saved'); COMMIT;");
+on_primary('UPDATE items SET v = v + 1 WHERE id = 3');
+my $log_offset = -s $standby->logfile;
+$standby->start;
+caught_up($standby);
+ok($standby->wait_for_log(qr/simple_cache: the saved cache "[^"]*" is not loaded/, $log_offset),
+	'E: the standby does not load its saved cache');
+is(on_standby("SELECT simple_cache_get('e:saved') IS NULL"), 't', 'E: the key is not back');
+cmp_ok(replica_stat($standby, 'records_replayed'), '>=', 1, 'E: the standby replayed the records it missed');
+on_standby("SELECT simple_cache_put('e:after', 'x')");
+on_primary("BEGIN; SELECT simple_cache_invalidate('e:after'); COMMIT;");
+caught_up($standby);
+is(on_standby("SELECT simple_cache_get('e:after') IS NULL"), 't', 'E: invalidations go on reaching it');
+
+# ---------------------------------------------------------------------------------------------
+# F: an immediate stop of the primary while invalidations are being committed.
+my $v_before_flight = on_primary('SELECT v FROM items WHERE id = 1');
+my $flight = IPC::Run::start(
+	[ 'psql', '-XAtq', '-d', $primary->connstr('postgres'), '-c', 'CALL write_rounds(100000)' ],
+	'>', \my $flight_out, '2>', \my $flight_err);
+$primary->poll_query_until('postgres', "SELECT v > $v_before_flight + 50 FROM items WHERE id = 1")
+  or die 'the writer did not start';
+$primary->stop('immediate');
+$flight->finish;
+my $primary_offset = -s $primary->logfile;
+$primary->start;
+cmp_ok(replica_stat($primary, 'records_replayed'), '>=', 1, 'F: crash recovery replayed invalidation records');
+is(replica_stat($primary, 'replayed_since_start'), 't', 'F: and says so');
+is(replica_stat($primary, 'fences_active'), '0', 'F: crash recovery puts up no fences (no session can read meanwhile)');
+ok(!$primary->log_contains(qr/simple_cache: replaying the invalidations/, $primary_offset),
+	'F: and falls back to nothing');
+ok($primary->wait_for_log(qr/simple_cache: the saved cache "[^"]*" is not loaded/, $primary_offset),
+	'F: the saved cache is not loaded after a recovery that replayed invalidations');
+on_primary("SELECT simple_cache_put('f:key', 'v')");
+is(on_primary("SELECT simple_cache_get('f:key')"), 'v', 'F: the primary takes puts after the crash');
+on_primary("BEGIN; SELECT simple_cache_invalidate('f:key'); COMMIT;");
+is(on_primary("SELECT simple_cache_get('f:key') IS NULL"), 't', 'F: and writes at commit');
+on_standby("SELECT simple_cache_put('f:standby', 'v')");
+on_primary("BEGIN; SELECT simple_cache_invalidate('f:standby'); COMMIT;");
+caught_up($standby);
+is(on_standby("SELECT simple_cache_get('f:standby') IS NULL"), 't', 'F: the standby follows the restarted primary');
+
+# ---------------------------------------------------------------------------------------------
+# H: a standby without the library preloaded stops at the first record.
+$primary->backup('base_h');
+my $bare = PostgreSQL::Test::Cluster->new('standby_without_library');
+$bare->init_from_backup($primary, 'base_h', has_streaming => 1);
+$bare->append_conf('postgresql.conf', "shared_preload_libraries = ''");
+$bare->start;
+caught_up($bare);
+my $bare_offset = -s $bare->logfile;
+on_primary("BEGIN; SELECT simple_cache_invalidate('h:key'); COMMIT;");
+ok($bare->wait_for_log(qr/resource manager with ID 128 not registered/, $bare_offset),
+	'H: a standby without simple_cache stops with the "resource manager not registered" error');
+$bare->stop('immediate', fail_ok => 1);
+
+# ---------------------------------------------------------------------------------------------
+# G: promotion; the promoted standby logs its own writes at commit.
+$standby->promote;
+$standby->poll_query_until('postgres', 'SELECT NOT pg_is_in_recovery()') or die 'promotion did not finish';
+on_standby("SELECT simple_cache_put('g:key', 'promoted')");
+is(on_standby("SELECT simple_cache_get('g:key')"), 'promoted', 'G: the promoted standby takes puts');
+my $logged_before = replica_stat($standby, 'records_logged');
+on_standby("BEGIN; SELECT simple_cache_put_at_commit('g:at_commit', 'v'); SELECT simple_cache_invalidate('g:key'); COMMIT;");
+is(on_standby("SELECT simple_cache_get('g:key') IS NULL"), 't', 'G: its invalidations at commit apply');
+is(on_standby("SELECT simple_cache_get('g:at_commit')"), 'v', 'G: its puts at commit apply');
+cmp_ok(replica_stat($standby, 'records_logged'), '>', $logged_before, 'G: and it logs them for its own standbys');
+on_standby('UPDATE items SET v = v + 1 WHERE id = 4');
+
+$standby->stop;
+$primary->stop;
+done_testing();
