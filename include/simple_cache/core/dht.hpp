@@ -491,6 +491,7 @@ class Dht {
     Ref find(KeyView key, LockMode mode)
     {
         uint32_t hash = hash_of(key, seed_);
+        prefetch_slot(hash);
         Ref ref(this, partition_of(hash), mode);
         Location loc = locate(ref.partition_, hash, key);
         if (loc.item != nullptr)
@@ -507,6 +508,7 @@ class Dht {
     Ref find_or_insert(KeyView key, size_t tail_size, Init &&init, InsertStatus *status)
     {
         uint32_t hash = hash_of(key, seed_);
+        prefetch_slot(hash);
         Ref ref(this, partition_of(hash), LockMode::exclusive);
         Location loc = locate(ref.partition_, hash, key);
         if (loc.item != nullptr) {
@@ -545,6 +547,7 @@ class Dht {
             return UpsertResult{};  // nothing to link (make_item ran out of memory)
         uint32_t hash = owned.item_->hash;
         KeyView key{key_of(owned.item_), owned.item_->key_size};
+        prefetch_slot(hash);
         Ref held(this, partition_of(hash), LockMode::exclusive);
         Location loc = locate(held.partition_, hash, key);
         UpsertResult result;
@@ -781,6 +784,7 @@ class Dht {
         Header *h = header_;
         Pointer *buckets = bucket_array(h->buckets);
         unsigned log2 = h->size_log2.load(std::memory_order_relaxed);
+        remember_buckets(buckets, log2);
         Location loc = search_chain(&buckets[bucket_index(hash, log2)], hash, key);
         if (loc.item == nullptr && partition(p).old_remaining > 0) {
             Pointer *old = bucket_array(h->old_buckets);
@@ -789,6 +793,29 @@ class Dht {
             loc.in_old = loc.item != nullptr;
         }
         return loc;
+    }
+
+    // Keeps this process's address of the current bucket array and its size for prefetch_slot().
+    void remember_buckets(Pointer *buckets, unsigned log2) const
+    {
+        uintptr_t hint = reinterpret_cast<uintptr_t>(buckets) | (uintptr_t{log2} << kHintSizeShift);
+        if (bucket_hint_.load(std::memory_order_relaxed) != hint)
+            bucket_hint_.store(hint, std::memory_order_relaxed);
+    }
+
+    // Starts loading the bucket slot of `hash` before its partition lock is taken, so that the
+    // cache miss on the slot overlaps with taking the lock. The address comes from the array
+    // this process saw last: a hint only. A stale one (the table was resized meanwhile, or the
+    // array freed) costs a useless prefetch and nothing else: a prefetch never faults, reads
+    // nothing the program uses and the real slot is found under the lock as before.
+    void prefetch_slot(uint32_t hash) const
+    {
+        uintptr_t hint = bucket_hint_.load(std::memory_order_relaxed);
+        if (hint == 0)
+            return;
+        uintptr_t base = hint & ((uintptr_t{1} << kHintSizeShift) - 1);
+        auto log2 = static_cast<unsigned>(hint >> kHintSizeShift);
+        __builtin_prefetch(reinterpret_cast<const void *>(base + bucket_index(hash, log2) * sizeof(Pointer)));
     }
 
     // Makes ref refer to the located item.
@@ -1183,6 +1210,11 @@ class Dht {
     Pointer header_ptr_;
     Header *header_;
     uint64_t seed_;
+    // This process's address of the bucket array (low bits) and its size_log2 (from bit
+    // kHintSizeShift): a prefetch hint, read and written without locks (see prefetch_slot()).
+    static constexpr unsigned kHintSizeShift = 58;  // user-space addresses stay below 2^57
+    static_assert(sizeof(uintptr_t) == 8, "the hint packs an address and a size into 64 bits");
+    mutable std::atomic<uintptr_t> bucket_hint_{0};
 };
 
 }  // namespace simple_cache::core
