@@ -78,6 +78,10 @@ DsaPolicy::Pointer DsaPolicy::allocate_with(size_t bytes, int flags)
         p = guard([=] { return dsa_allocate_extended(area, bytes, flags); });
     if (!DsaPointerIsValid(p) && uses_reserved_room_)
         p = allocate_in_reserved_room(area, bytes, flags);
+    if (DsaPointerIsValid(p) && (p >> kAddressBits) != 0) {
+        guard([=] { dsa_free(area, p); });  // cannot happen with dsa.c's layout (see kAddressBits)
+        p = InvalidDsaPointer;
+    }
     if (DsaPointerIsValid(p)) {
         counters_->add(static_cast<int64_t>(bytes), 1);
         counters_->note_size(bytes);

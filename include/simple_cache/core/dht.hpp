@@ -1,7 +1,9 @@
 // DHT: a concurrent hash table for shared memory, free of any PostgreSQL dependency.
 //
-// Separate chaining; every item is one allocation holding its full hash, the relative pointer to
-// the next item of its bucket, a fixed-size Entry, the key bytes and a variable-size tail. The
+// Separate chaining; every item is one allocation holding its full hash, the link to the next
+// item of its bucket, a fixed-size Entry, the key bytes and a variable-size tail. Links (bucket
+// slots and next fields) carry a summary of their chain's hash tags in the pointer's spare high
+// bits (dht_link.hpp), so a lookup skips chains that cannot hold its key without touching them. The
 // table is split into 128 lock partitions; a key's partition is taken from the top bits of its
 // hash, so it never changes when the bucket array grows or shrinks, and each partition owns a
 // contiguous run of buckets in every bucket array.
@@ -35,6 +37,7 @@
 #include <type_traits>
 #include <utility>
 
+#include "simple_cache/core/dht_link.hpp"
 #include "simple_cache/core/hash.hpp"
 #include "simple_cache/core/policy.hpp"
 
@@ -92,6 +95,8 @@ class Dht {
   public:
     using Pointer = typename Policy::Pointer;
     using Lock = typename Policy::Lock;
+    // Bucket slots and next fields: a Pointer plus a summary of its chain's tags.
+    using Links = DhtLinks<Pointer, Policy::kAddressBits>;
 
     static constexpr unsigned kPartitionBits = 7;
     static constexpr unsigned kPartitions = 1u << kPartitionBits;
@@ -103,6 +108,7 @@ class Dht {
     static constexpr int kMigrateOnShared = 2;
     static constexpr int kMigrateAll = 1 << 30;  // a budget that migrate_locked never runs out of
     static constexpr unsigned kMaxEmptyBucketsPerStep = 64;
+    static constexpr int kMigrateBatch = 8;  // old buckets whose first items are fetched together
     static constexpr uint32_t kMagic = 0x5cdd7a01;
 
     static_assert(std::is_trivially_copyable_v<Entry>, "entries live in shared memory");
@@ -116,7 +122,7 @@ class Dht {
     friend class DhtBatchScan;
 
     struct ItemHeader {
-        Pointer next;
+        Pointer next;  // a link (dht_link.hpp): the next item and a summary of the rest
         uint32_t hash;
         uint32_t key_size;
     };
@@ -354,7 +360,7 @@ class Dht {
         void erase_current() noexcept
         {
             assert(mode_ == LockMode::exclusive && current_ != nullptr && !current_erased_);
-            Pointer victim = *link_;
+            Pointer victim = Links::target(*link_);
             size_t bytes = item_bytes(current_);
             *link_ = current_->next;
             Partition &part = table_.partition(partition_);
@@ -485,6 +491,7 @@ class Dht {
     Ref find(KeyView key, LockMode mode)
     {
         uint32_t hash = hash_of(key, seed_);
+        prefetch_slot(hash);
         Ref ref(this, partition_of(hash), mode);
         Location loc = locate(ref.partition_, hash, key);
         if (loc.item != nullptr)
@@ -501,6 +508,7 @@ class Dht {
     Ref find_or_insert(KeyView key, size_t tail_size, Init &&init, InsertStatus *status)
     {
         uint32_t hash = hash_of(key, seed_);
+        prefetch_slot(hash);
         Ref ref(this, partition_of(hash), LockMode::exclusive);
         Location loc = locate(ref.partition_, hash, key);
         if (loc.item != nullptr) {
@@ -539,6 +547,7 @@ class Dht {
             return UpsertResult{};  // nothing to link (make_item ran out of memory)
         uint32_t hash = owned.item_->hash;
         KeyView key{key_of(owned.item_), owned.item_->key_size};
+        prefetch_slot(hash);
         Ref held(this, partition_of(hash), LockMode::exclusive);
         Location loc = locate(held.partition_, hash, key);
         UpsertResult result;
@@ -548,7 +557,7 @@ class Dht {
                         static_cast<const char *>(tail_of(loc.item))))
                 return result;
             owned.item_->next = loc.item->next;
-            *loc.link = owned.ptr_;
+            *loc.link = Links::retarget(*loc.link, owned.ptr_);
             owned.linked();
             held.defer_free(loc.item_ptr, item_bytes(loc.item));
         } else {
@@ -568,7 +577,7 @@ class Dht {
         assert(item.item_->hash == ref.item_->hash);
         NewItem owned = std::move(item);
         owned.item_->next = ref.item_->next;
-        *ref.link_ = owned.ptr_;
+        *ref.link_ = Links::retarget(*ref.link_, owned.ptr_);
         owned.linked();
         ref.defer_free(ref.item_ptr_, item_bytes(ref.item_));
         ref.item_ = owned.item_;
@@ -737,7 +746,11 @@ class Dht {
     }
 
     Partition &partition(uint32_t p) const { return header_->partitions[p]; }
-    ItemHeader *item_at(Pointer p) const { return static_cast<ItemHeader *>(policy_.address(p)); }
+    // The item a link (or a plain pointer) leads to.
+    ItemHeader *item_at(Pointer link) const
+    {
+        return static_cast<ItemHeader *>(policy_.address(Links::target(link)));
+    }
     Pointer *bucket_array(Pointer p) const { return static_cast<Pointer *>(policy_.address(p)); }
 
     // Sum of the partition counts, without locks.
@@ -749,14 +762,16 @@ class Dht {
         return total;
     }
 
-    // Walks one chain for key; the caller holds the partition lock.
+    // Walks one chain for key, as far as the links' summaries allow that it holds the key; the
+    // caller holds the partition lock.
     Location search_chain(Pointer *link, uint32_t hash, KeyView key) const
     {
-        while (*link != Pointer{}) {
+        uint32_t tag = Links::tag_of(hash);
+        while (Links::may_contain(*link, tag)) {
             ItemHeader *item = item_at(*link);
             if (item->hash == hash && item->key_size == key.size &&
                 (key.size == 0 || std::memcmp(key_of(item), key.data, key.size) == 0))
-                return Location{link, item, *link, false};
+                return Location{link, item, Links::target(*link), false};
             link = &item->next;
         }
         return Location{};
@@ -769,6 +784,7 @@ class Dht {
         Header *h = header_;
         Pointer *buckets = bucket_array(h->buckets);
         unsigned log2 = h->size_log2.load(std::memory_order_relaxed);
+        remember_buckets(buckets, log2);
         Location loc = search_chain(&buckets[bucket_index(hash, log2)], hash, key);
         if (loc.item == nullptr && partition(p).old_remaining > 0) {
             Pointer *old = bucket_array(h->old_buckets);
@@ -777,6 +793,29 @@ class Dht {
             loc.in_old = loc.item != nullptr;
         }
         return loc;
+    }
+
+    // Keeps this process's address of the current bucket array and its size for prefetch_slot().
+    void remember_buckets(Pointer *buckets, unsigned log2) const
+    {
+        uintptr_t hint = reinterpret_cast<uintptr_t>(buckets) | (uintptr_t{log2} << kHintSizeShift);
+        if (bucket_hint_.load(std::memory_order_relaxed) != hint)
+            bucket_hint_.store(hint, std::memory_order_relaxed);
+    }
+
+    // Starts loading the bucket slot of `hash` before its partition lock is taken, so that the
+    // cache miss on the slot overlaps with taking the lock. The address comes from the array
+    // this process saw last: a hint only. A stale one (the table was resized meanwhile, or the
+    // array freed) costs a useless prefetch and nothing else: a prefetch never faults, reads
+    // nothing the program uses and the real slot is found under the lock as before.
+    void prefetch_slot(uint32_t hash) const
+    {
+        uintptr_t hint = bucket_hint_.load(std::memory_order_relaxed);
+        if (hint == 0)
+            return;
+        uintptr_t base = hint & ((uintptr_t{1} << kHintSizeShift) - 1);
+        auto log2 = static_cast<unsigned>(hint >> kHintSizeShift);
+        __builtin_prefetch(reinterpret_cast<const void *>(base + bucket_index(hash, log2) * sizeof(Pointer)));
     }
 
     // Makes ref refer to the located item.
@@ -814,9 +853,10 @@ class Dht {
     {
         Header *h = header_;
         Pointer *buckets = bucket_array(h->buckets);
-        Pointer *slot = &buckets[bucket_index(item.item_->hash, h->size_log2.load(std::memory_order_relaxed))];
+        uint32_t hash = item.item_->hash;
+        Pointer *slot = &buckets[bucket_index(hash, h->size_log2.load(std::memory_order_relaxed))];
         item.item_->next = *slot;
-        *slot = item.ptr_;
+        *slot = Links::make(item.ptr_, Links::tag_of(hash), item.item_->next);
         Partition &part = partition(p);
         part.count.store(part.count.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
         Location loc{slot, item.item_, item.ptr_, false};
@@ -844,9 +884,11 @@ class Dht {
         }
     }
 
-    // Moves up to `budget` items of partition p (locked exclusively) from old to new buckets;
-    // returns the unused budget. Every address is resolved before anything is relinked, so a
-    // failure leaves the chains intact.
+    // Moves items of partition p (locked exclusively) from old to new buckets, whole old buckets
+    // at a time, until about `budget` items moved; returns the unused budget. The first items of
+    // up to kMigrateBatch old buckets are looked up and prefetched before any is moved, so their
+    // cache misses overlap. Every item's address is resolved before it is relinked, so a failure
+    // leaves the chains intact and the counts right.
     int migrate_locked(uint32_t p, int budget)
     {
         Partition &part = partition(p);
@@ -859,27 +901,55 @@ class Dht {
         Pointer *old_run = bucket_array(h->old_buckets) + p * per_partition;
         Pointer *buckets = bucket_array(h->buckets);
         unsigned empty_seen = 0;
-        while (budget > 0 && part.old_remaining > 0 && part.next_old_bucket < per_partition) {
-            Pointer *slot = &old_run[part.next_old_bucket];
-            if (*slot == Pointer{}) {
-                ++part.next_old_bucket;
-                if (++empty_seen >= kMaxEmptyBucketsPerStep)
-                    break;
-                continue;
+        while (budget > 0 && part.old_remaining > 0 && part.next_old_bucket < per_partition &&
+               empty_seen < kMaxEmptyBucketsPerStep) {
+            uint64_t batch[kMigrateBatch];
+            ItemHeader *heads[kMigrateBatch];
+            int n = 0;
+            uint64_t b = part.next_old_bucket;
+            for (; b < per_partition && n < kMigrateBatch && n < budget; ++b) {
+                if (old_run[b] == Pointer{}) {
+                    if (++empty_seen >= kMaxEmptyBucketsPerStep)
+                        break;
+                    continue;
+                }
+                heads[n] = item_at(old_run[b]);
+                __builtin_prefetch(heads[n], 1);
+                batch[n++] = b;
             }
-            Pointer moving = *slot;
-            ItemHeader *item = item_at(moving);
-            Pointer *dest = &buckets[bucket_index(item->hash, new_log2)];
-            *slot = item->next;
-            item->next = *dest;
-            *dest = moving;
-            --part.old_remaining;
-            --budget;
+            for (int i = 0; i < n; ++i) {
+                budget -= move_chain(part, &old_run[batch[i]], heads[i], buckets, new_log2);
+                part.next_old_bucket = batch[i] + 1;
+            }
+            if (part.old_remaining > 0)
+                part.next_old_bucket = b;  // the buckets passed over are empty
         }
         assert(part.old_remaining == 0 || part.next_old_bucket < per_partition);
         if (part.old_remaining == 0)
             partition_migrated(p);
-        return budget;
+        return budget > 0 ? budget : 0;
+    }
+
+    // Moves every item of the old bucket `slot` (whose first item is `item`) to the front of its
+    // bucket in the new array; returns how many moved.
+    int move_chain(Partition &part, Pointer *slot, ItemHeader *item, Pointer *buckets, unsigned new_log2)
+    {
+        int moved = 0;
+        for (;;) {
+            Pointer link = *slot;
+            Pointer rest = item->next;
+            ItemHeader *next_item = rest != Pointer{} ? item_at(rest) : nullptr;  // may throw: nothing moved yet
+            uint32_t hash = item->hash;
+            Pointer *dest = &buckets[bucket_index(hash, new_log2)];
+            *slot = rest;
+            item->next = *dest;
+            *dest = Links::make(Links::target(link), Links::tag_of(hash), item->next);
+            --part.old_remaining;
+            ++moved;
+            if (next_item == nullptr)
+                return moved;
+            item = next_item;
+        }
     }
 
     // Sweeps partition p (locked exclusively) from its cursor to the end of its buckets or until
@@ -902,7 +972,7 @@ class Dht {
             bool in_old = part.sweep_bucket < old_count;
             Pointer *link = in_old ? &old_run[part.sweep_bucket] : &new_run[part.sweep_bucket - old_count];
             while (*link != Pointer{}) {
-                Pointer ptr = *link;
+                Pointer ptr = Links::target(*link);
                 ItemHeader *item = item_at(ptr);
                 ++result.visited;
                 if (visit(*entry_of(item), static_cast<const char *>(key_of(item)), item->key_size,
@@ -1125,10 +1195,10 @@ class Dht {
         Pointer *buckets = bucket_array(array);
         uint64_t n = uint64_t{1} << size_log2;
         for (uint64_t b = 0; b < n; ++b) {
-            Pointer p = buckets[b];
+            Pointer p = Links::target(buckets[b]);
             while (p != Pointer{}) {
                 ItemHeader *item = item_at(p);
-                Pointer next = item->next;
+                Pointer next = Links::target(item->next);
                 policy_.deallocate(p, item_bytes(item));
                 p = next;
             }
@@ -1140,6 +1210,11 @@ class Dht {
     Pointer header_ptr_;
     Header *header_;
     uint64_t seed_;
+    // This process's address of the bucket array (low bits) and its size_log2 (from bit
+    // kHintSizeShift): a prefetch hint, read and written without locks (see prefetch_slot()).
+    static constexpr unsigned kHintSizeShift = 58;  // user-space addresses stay below 2^57
+    static_assert(sizeof(uintptr_t) == 8, "the hint packs an address and a size into 64 bits");
+    mutable std::atomic<uintptr_t> bucket_hint_{0};
 };
 
 }  // namespace simple_cache::core

@@ -17,6 +17,9 @@ class HeapPolicy {
   public:
     using Pointer = uint64_t;
     using Lock = std::shared_mutex;
+    // x86-64 and AArch64 user addresses fit in 48 bits (47 on Linux without 5-level paging
+    // hints); allocate() refuses a block above that rather than lose its high bits.
+    static constexpr unsigned kAddressBits = 48;
 
     // Allocates bytes, or returns null when the byte limit or an injected failure says so.
     Pointer allocate(size_t bytes) { return allocate_impl(bytes, false); }
@@ -81,6 +84,10 @@ class HeapPolicy {
             return 0;
         }
         void *p = zeroed ? std::calloc(1, bytes) : std::malloc(bytes);
+        if (p != nullptr && (reinterpret_cast<uint64_t>(p) >> kAddressBits) != 0) {
+            std::free(p);
+            p = nullptr;
+        }
         if (p == nullptr) {
             live_bytes_.fetch_sub(static_cast<int64_t>(bytes), std::memory_order_relaxed);
             return 0;

@@ -2,6 +2,8 @@
 //
 // A Policy type provides:
 //   using Pointer = <unsigned integer>;      a position in the policy's memory; 0 is null
+//   static constexpr unsigned kAddressBits;  every non-null Pointer fits in this many low bits
+//                                            (the DHT keeps chain summaries in the bits above)
 //   using Lock    = <object>;                a reader/writer lock placed inside that memory
 //   Pointer allocate(size_t bytes);          null when out of memory; may throw on other failures
 //   Pointer allocate_zeroed(size_t bytes);   the same, with the bytes zeroed

@@ -69,6 +69,11 @@ class DsaPolicy {
   public:
     using Pointer = dsa_pointer;
     using Lock = LWLock;
+    // dsa.c builds a 64-bit dsa_pointer from a 40-bit offset and a segment number below 1024
+    // (DSA_OFFSET_WIDTH, DSA_MAX_SEGMENTS in dsa.c, the same in PostgreSQL 15 to 19), so the top
+    // 14 bits are always zero; allocate() checks it.
+    static constexpr unsigned kAddressBits = 50;
+    static_assert(sizeof(dsa_pointer) == 8, "the DHT's links need a 64-bit dsa_pointer");
 
     DsaPolicy(dsa_area *area, AllocationCounters *counters, int lock_tranche)
         : area_(area), counters_(counters), lock_tranche_(lock_tranche)
