@@ -69,10 +69,9 @@ endif
 # ---------------------------------------------------------------------------------------------
 # Demo, tests and dependencies (scripts under test/; build output under build/).
 #   make demo       install deps, build, install, run test/demo.sql on a throwaway cluster
-#   make test       install deps, build, install, run every test suite (test/run-all.sh): all
-#                   of them on the main PostgreSQL (that of pg_config), the server suites on
-#                   every other major found; make test PG=main tests the main one only,
-#                   make test PG=17 one major
+#   make test       install deps, build, install, run every test suite (test/run-all.sh) on
+#                   the main PostgreSQL (that of pg_config); make test PG=all also runs the
+#                   server suites on every other major found, make test PG=17 on one major
 #   make deps       install missing Debian packages only
 #   make unit       core unit tests with ASan + UBSan (no PostgreSQL needed)
 #   make unit-tsan  core unit tests with ThreadSanitizer

@@ -32,8 +32,8 @@
 # tested. The main version (that of the pg_config on PATH, else the oldest found) runs every
 # suite; every other version runs the suites in EVERY_MAJOR (pgtap only where pgTAP is installed
 # for it), each in its own copy of the source tree under build/pgNN. The version-free suites
-# (deps, packaging, unit, unit-tsan, fuzz) run once. By default (PG unset, or PG=all) every
-# major found is tested; PG=main tests the main version only, PG=17 that major only, PG="16 18"
+# (deps, packaging, unit, unit-tsan, fuzz) run once. By default (PG unset, or PG=main) only
+# the main version is tested; PG=all tests every major found, PG=17 that major only, PG="16 18"
 # those two.
 #
 # On the assert-enabled builds a failed Assert() writes a TRAP line to the server log: every
@@ -306,6 +306,20 @@ suite_preload() {
     psql -X -q -At -c 'SELECT 1' >/dev/null
 }
 
+# After a failed perl-tap run in folder $1 (prove's output in $1/prove.out): the last lines of
+# the own log of each test that prove's summary names, so that the reason reaches the run's
+# output (a die between two checks shows in the summary only as "exited with 255").
+show_failed_tap_logs() {
+    local name log
+    for name in $(sed -n 's|^t/\([^ ]*\)\.pl  *(Wstat.*|\1|p' "$1/prove.out"); do
+        for log in "$1/tmp_check/log/regress_log_$name" "$1/log/regress_log_$name"; do
+            [[ -f $log ]] || continue
+            echo "--- the end of $(basename "$log")"
+            tail -n 40 "$log"
+        done
+    done
+}
+
 # Suite perl-tap: Perl TAP tests in test/t/*.pl, which start their own clusters with
 # PostgreSQL::Test::Cluster. Those run initdb, so as root the tests run as the postgres user
 # from a copy of test/t in a scratch directory it owns. Tests find the source tree in
@@ -338,7 +352,10 @@ suite_perl_tap() {
             TESTDIR="$work" \
             SIMPLE_CACHE_SRCDIR="$ROOT" \
             prove -I "$pgxs/src/test/perl" -I "$work/t" "${tests[@]}"
-    ) || rc=$?
+    ) 2>&1 | tee "$work/prove.out" || rc=$?
+    if [[ $rc -ne 0 ]]; then
+        show_failed_tap_logs "$work"
+    fi
     # The test clusters' logs, for the TRAP check (in tmp_check/log up to 16, log/ from 17 on).
     local logs
     for logs in "$work/tmp_check/log" "$work/log"; do
@@ -448,7 +465,7 @@ is_one_of() {
 }
 
 # Fills VERSIONS (majors, the main one first), VERSION_PG_CONFIG and VERSION_TREE from
-# test/pg-versions.sh: every one when PG is unset or "all", the main one only for PG=main, else
+# test/pg-versions.sh: the main one only when PG is unset or "main", every one for PG=all, else
 # the majors listed in PG ("17" or "16 18").
 find_versions() {
     local major path main=""
@@ -458,7 +475,7 @@ find_versions() {
     fi
     [[ -z ${PG_CONFIG:-} || $PG_CONFIG == pg_config ]] || main=$(pg_major_of "$PG_CONFIG")
     VERSIONS=()
-    local wanted=${PG:-all}
+    local wanted=${PG:-main}
     while read -r major path; do
         if [[ $wanted == main ]]; then
             [[ -z $main || $major == "$main" ]] || continue
