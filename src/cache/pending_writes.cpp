@@ -8,6 +8,7 @@
 // back a subtransaction (which removes a suffix of the log) restores the map exactly.
 #include "simple_cache/cache/pending_writes.hpp"
 
+#include <algorithm>
 #include <memory>
 #include <new>
 #include <string>
@@ -374,6 +375,15 @@ PendingWrites &pending_writes()
     return *pending;
 }
 
+// Makes sure one more element fits in log without a reallocation, so that the push_back
+// after it cannot fail. Grows geometrically (doubling): reserving one more each time would
+// copy the whole log on every write.
+void make_room_for_one_more(RecordLog &log)
+{
+    if (log.size() == log.capacity())
+        log.reserve(std::max<size_t>(16, 2 * log.capacity()));
+}
+
 // Appends a record to the log (and, for a key's write, to the map), within the memory limit.
 Record *queue(WriteKind kind, const char *key, size_t key_size, const char *value, size_t value_size,
            ValueKind value_kind, Ttl ttl)
@@ -393,9 +403,9 @@ Record *queue(WriteKind kind, const char *key, size_t key_size, const char *valu
                            "They take " + std::to_string(p.bytes) + " bytes; this write needs " +
                                std::to_string(bytes) + " more; the limit is " + std::to_string(limit) + ".",
                            "Raise simple_cache.max_pending_memory, or queue fewer or smaller writes.");
-    p.log.reserve(p.log.size() + 1);
+    make_room_for_one_more(p.log);
     if (kind == WriteKind::drop_prefix)
-        p.prefix_drops.reserve(p.prefix_drops.size() + 1);
+        make_room_for_one_more(p.prefix_drops);
     auto *r = static_cast<Record *>(pg::palloc_in_or_null(p.context, sizeof(Record) + key_size + value_size));
     if (r == nullptr)
         throw std::bad_alloc();
