@@ -9,6 +9,7 @@
 #include "simple_cache/cache/pending_writes.hpp"
 
 #include <algorithm>
+#include <charconv>
 #include <memory>
 #include <new>
 #include <string>
@@ -23,6 +24,8 @@
 #include "simple_cache/pg/startup_load.hpp"
 #include "simple_cache/pg/error.hpp"
 #include "simple_cache/pg/memory.hpp"
+#include "simple_cache/pg/shared_state.hpp"
+#include "simple_cache/core/decimal.hpp"
 
 extern "C" {
 #include "common/int.h"
@@ -121,14 +124,40 @@ struct PendingWrites {
 };
 
 // A write made ready at pre-commit: its stored key (or prefix) and, for a put or an incr,
-// its item; for an incr, the value it was computed from (seen_present: whether there was one).
+// its item (an incr's with room for any bigint, filled in at commit).
 struct ReadyWrite {
     Record *record = nullptr;
     std::unique_ptr<ScopedKey> key;
     CacheTable::NewItem item;
-    bool seen_present = false;
-    std::string seen;
 };
+
+// The longest bigint in decimal, "-9223372036854775808": the room an incr's item is given.
+constexpr size_t kLongestCounterText = 20;
+
+// Fills an incr's item, under the key's partition lock at commit: the counter now stored
+// (live, or nullptr when absent) plus delta, keeping live's expiry. The item was allocated
+// with room for the longest bigint; it is shrunk to the digits written, and the allocation
+// counter with it, so that freeing it later subtracts what was counted. Takes no memory and
+// raises no error; false when the stored value is not a bigint or the sum is out of range.
+bool fill_counter_item(CacheEntry &fresh, char *fresh_tail, const CacheEntry *live, const char *live_tail,
+                       int64_t delta) noexcept
+{
+    int64_t base = 0;
+    if (live != nullptr && (static_cast<ValueKind>(live->kind) != ValueKind::text ||
+                            core::parse_int64(live_tail, live->value_size, &base) != core::ParsedInt::ok))
+        return false;
+    int64_t result = 0;
+    if (pg_add_s64_overflow(base, delta, &result))
+        return false;
+    std::to_chars_result written = std::to_chars(fresh_tail, fresh_tail + kLongestCounterText, result);
+    if (written.ec != std::errc())
+        return false;
+    auto length = static_cast<uint32_t>(written.ptr - fresh_tail);
+    pg::attach().control->counters.add(-static_cast<int64_t>(fresh.value_size - length), 0);
+    fresh.value_size = length;
+    fresh.set_expires_ms(live != nullptr ? live->expires_ms() : 0);
+    return true;
+}
 
 // A counter as the cache holds it now.
 struct SharedCounter {
@@ -235,12 +264,11 @@ void make_ready()
             write.item = build_item(*write.key, ValueBytes{r->value(), r->value_size, r->value_kind},
                                     expiry_for(r->ttl, now));
         if (r->kind == WriteKind::incr) {
-            SharedCounter counter = read_shared_counter(*write.key, now);
-            std::string result = digits_of(add_or_throw(counter.value, r->delta));
-            write.item = build_item(*write.key, ValueBytes{result.data(), result.size(), ValueKind::text},
-                                    counter.expires);
-            write.seen_present = counter.present;
-            write.seen = std::move(counter.bytes);
+            // Checked now (COMMIT fails on a value that is not a bigint, or an overflow); the
+            // result is computed again at commit from the value stored then.
+            add_or_throw(read_shared_counter(*write.key, now).value, r->delta);
+            static const char room[kLongestCounterText] = {};
+            write.item = build_item(*write.key, ValueBytes{room, kLongestCounterText, ValueKind::text}, 0);
         }
         ready.push_back(std::move(write));
         pg::check_for_interrupts();
@@ -267,14 +295,15 @@ void apply_ready() noexcept
                 drop_prefix_scoped(*write.key);
                 break;
             case WriteKind::incr: {
-                // Stored only over the value it was computed from; should another session have
-                // changed the counter since pre-commit, the key is dropped: never a wrong count.
+                // Adds to the counter as stored now, under its partition lock: other sessions'
+                // increments since pre-commit are kept. Should the stored value have become
+                // something that is not a bigint, or the sum overflow, the key is dropped.
+                CacheEntry *fresh = &write.item.entry();
+                char *fresh_tail = write.item.tail();
+                int64_t delta = write.record->delta;
                 PutOutcome outcome = link_item(std::move(write.item), *write.key, now,
-                                               [&write](const CacheEntry *live, const char *tail) {
-                                                   if (!write.seen_present)
-                                                       return live == nullptr;
-                                                   return live != nullptr && live->value_size == write.seen.size() &&
-                                                          std::memcmp(tail, write.seen.data(), write.seen.size()) == 0;
+                                               [=](const CacheEntry *live, const char *tail) {
+                                                   return fill_counter_item(*fresh, fresh_tail, live, tail, delta);
                                                });
                 if (!outcome.stored)
                     drop_scoped(*write.key);
