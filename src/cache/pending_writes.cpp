@@ -20,6 +20,7 @@
 #include "simple_cache/cache/key.hpp"
 #include "simple_cache/cache/leases.hpp"
 #include "simple_cache/cache/linking.hpp"
+#include "simple_cache/cache/make_room.hpp"
 #include "simple_cache/cache/prefix.hpp"
 #include "simple_cache/pg/startup_load.hpp"
 #include "simple_cache/pg/error.hpp"
@@ -233,6 +234,7 @@ void remove_last_record()
 void forget_all() noexcept
 {
     std::vector<ReadyWrite>().swap(ready);
+    forget_unlinked_items();
     pending = nullptr;
     committing = false;
 }
@@ -244,6 +246,7 @@ void make_ready()
     committing = true;
     cache_table();  // attached from here on: nothing at commit needs to attach
     int64_t now = now_ms();
+    forget_unlinked_items();
     ready.reserve(pending->log.size());
     for (Record *r : pending->log) {
         if (r->kind != WriteKind::drop_prefix && pending->latest.at(r->key_view()) != r)
@@ -270,6 +273,8 @@ void make_ready()
             static const char room[kLongestCounterText] = {};
             write.item = build_item(*write.key, ValueBytes{room, kLongestCounterText, ValueKind::text}, 0);
         }
+        if (write.item)  // counts as its database's while the later items make room
+            count_unlinked_item(CacheTable::item_bytes(write.key->view().size, write.item.entry().value_size));
         ready.push_back(std::move(write));
         pg::check_for_interrupts();
     }
