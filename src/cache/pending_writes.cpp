@@ -281,8 +281,9 @@ void make_ready()
 }
 
 // Applies the ready writes, in order. Runs after the commit record: every operation here is
-// one that takes no memory and raises no error (linking a built item, the ordinary drop of a
-// stored key, a prefix scan); should a put still fail, its key is dropped instead, so the
+// one that takes no memory and raises no error (voiding leases, linking a built item, the
+// ordinary drop of a stored key, a prefix scan). Leases are voided again here: one taken
+// after pre-commit may hold a value computed from the rows as they were before the commit; should a put still fail, its key is dropped instead, so the
 // cache never keeps a value the transaction replaced.
 void apply_ready() noexcept
 {
@@ -291,12 +292,14 @@ void apply_ready() noexcept
         try {
             switch (write.record->kind) {
             case WriteKind::put:
+                void_leases(*write.key);  // also those taken since pre-commit
                 link_item(std::move(write.item), *write.key, now, [](const CacheEntry *, const char *) { return true; });
                 break;
             case WriteKind::drop:
                 drop_scoped(*write.key);
                 break;
             case WriteKind::drop_prefix:
+                void_scope_leases(ScopedKey::scope_of(write.key->view().data));  // also those taken since pre-commit
                 drop_prefix_scoped(*write.key);
                 break;
             case WriteKind::incr: {
@@ -306,6 +309,7 @@ void apply_ready() noexcept
                 CacheEntry *fresh = &write.item.entry();
                 char *fresh_tail = write.item.tail();
                 int64_t delta = write.record->delta;
+                void_leases(*write.key);  // also those taken since pre-commit
                 PutOutcome outcome = link_item(std::move(write.item), *write.key, now,
                                                [=](const CacheEntry *live, const char *tail) {
                                                    return fill_counter_item(*fresh, fresh_tail, live, tail, delta);
