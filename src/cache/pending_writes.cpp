@@ -208,6 +208,8 @@ std::string digits_of(int64_t n)
 
 PendingWrites *pending = nullptr;  // null when this transaction queued nothing
 std::vector<ReadyWrite> ready;     // filled at pre-commit, applied at commit
+std::vector<std::unique_ptr<ScopedKey>> ready_prefixes;  // the prefix drops' stored prefixes
+std::vector<core::KeyView> outermost_prefixes;  // of those, the ones the scan at commit matches
 bool committing = false;           // past pre-commit: no more writes may be queued
 bool callbacks_registered = false;
 
@@ -234,9 +236,31 @@ void remove_last_record()
 void forget_all() noexcept
 {
     std::vector<ReadyWrite>().swap(ready);
+    std::vector<core::KeyView>().swap(outermost_prefixes);
+    std::vector<std::unique_ptr<ScopedKey>>().swap(ready_prefixes);
     forget_unlinked_items();
     pending = nullptr;
     committing = false;
+}
+
+bool dropped_by_prefix_after(std::string_view key, uint64_t after);  // below
+
+// Makes the prefix drops ready: one scan at commit removes every entry under any of them,
+// before the other writes are applied (a write of a key that a later prefix drop covers is
+// left out, so the order they were made in still decides). Leases of the database are voided
+// now as well.
+void make_prefix_drops_ready()
+{
+    for (Record *r : pending->prefix_drops)
+        ready_prefixes.push_back(std::make_unique<ScopedKey>(r->key(), r->key_size));
+    if (ready_prefixes.empty())
+        return;
+    pg::note_flush_during_startup_load(pg::current_scope());
+    void_scope_leases(pg::current_scope());
+    outermost_prefixes.reserve(ready_prefixes.size());
+    for (const auto &prefix : ready_prefixes)
+        outermost_prefixes.push_back(prefix->view());
+    keep_outermost_prefixes(outermost_prefixes);
 }
 
 // Checks every pending write and gives the puts their items, before the commit record: an
@@ -247,22 +271,22 @@ void make_ready()
     cache_table();  // attached from here on: nothing at commit needs to attach
     int64_t now = now_ms();
     forget_unlinked_items();
+    make_prefix_drops_ready();
     ready.reserve(pending->log.size());
     for (Record *r : pending->log) {
-        if (r->kind != WriteKind::drop_prefix && pending->latest.at(r->key_view()) != r)
+        if (r->kind == WriteKind::drop_prefix)
+            continue;  // made ready above
+        if (pending->latest.at(r->key_view()) != r)
             continue;  // a later write of the same key decides its state
+        if (dropped_by_prefix_after(r->key_view(), r->sequence))
+            continue;  // a later prefix drop removes the key: the scan at commit does
         ReadyWrite write;
         write.record = r;
         write.key = std::make_unique<ScopedKey>(r->key(), r->key_size);
         // Leases out on the keys are voided now, before the commit: a value a lease holder
         // computed from data older than this transaction is then never stored after it.
-        if (r->kind == WriteKind::drop_prefix) {
-            pg::note_flush_during_startup_load(pg::current_scope());
-            void_scope_leases(pg::current_scope());
-        } else {
-            pg::note_write_during_startup_load(write.key->view());
-            void_leases(*write.key);
-        }
+        pg::note_write_during_startup_load(write.key->view());
+        void_leases(*write.key);
         if (r->kind == WriteKind::put)
             write.item = build_item(*write.key, ValueBytes{r->value(), r->value_size, r->value_kind},
                                     expiry_for(r->ttl, now));
@@ -280,14 +304,19 @@ void make_ready()
     }
 }
 
-// Applies the ready writes, in order. Runs after the commit record: every operation here is
-// one that takes no memory and raises no error (voiding leases, linking a built item, the
-// ordinary drop of a stored key, a prefix scan). Leases are voided again here: one taken
-// after pre-commit may hold a value computed from the rows as they were before the commit; should a put still fail, its key is dropped instead, so the
-// cache never keeps a value the transaction replaced.
+// Applies the ready writes: the prefix drops in one scan, then the others in order. Runs
+// after the commit record: every operation here is one that takes no memory and raises no
+// error (voiding leases, linking a built item, the ordinary drop of a stored key, the scan).
+// Leases are voided again here: one taken after pre-commit may hold a value computed from
+// the rows as they were before the commit. Should a put still fail, its key is dropped
+// instead, so the cache never keeps a value the transaction replaced.
 void apply_ready() noexcept
 {
     int64_t now = now_ms();
+    if (!outermost_prefixes.empty()) {
+        void_scope_leases(ScopedKey::scope_of(outermost_prefixes.front().data));  // also those taken since pre-commit
+        drop_prefixes_scoped(outermost_prefixes.data(), outermost_prefixes.size());
+    }
     for (ReadyWrite &write : ready) {
         try {
             switch (write.record->kind) {
@@ -299,9 +328,7 @@ void apply_ready() noexcept
                 drop_scoped(*write.key);
                 break;
             case WriteKind::drop_prefix:
-                void_scope_leases(ScopedKey::scope_of(write.key->view().data));  // also those taken since pre-commit
-                drop_prefix_scoped(*write.key);
-                break;
+                break;  // never in ready: applied by the scan above
             case WriteKind::incr: {
                 // Adds to the counter as stored now, under its partition lock: other sessions'
                 // increments since pre-commit are kept. Should the stored value have become
@@ -527,6 +554,13 @@ void drop_at_commit(const char *key, size_t key_size)
 
 void drop_prefix_at_commit(const char *prefix, size_t prefix_size)
 {
+    // The latest write queued being a drop of a prefix that covers this one, this one would
+    // remove nothing more: it is not queued. (A savepoint rolled back removes that drop only
+    // with this call's own.)
+    PendingWrites &p = pending_writes();
+    if (prefix_size <= kMaxKeyBytes && !p.log.empty() && p.log.back()->kind == WriteKind::drop_prefix &&
+        std::string_view(prefix, prefix_size).substr(0, p.log.back()->key_size) == p.log.back()->key_view())
+        return;
     queue(WriteKind::drop_prefix, prefix, prefix_size, nullptr, 0, ValueKind::text, Ttl::never());
 }
 
