@@ -43,3 +43,25 @@ SELECT clock_timestamp() - :'started' < interval '20 seconds' AS commit_took_one
 SELECT key, value FROM simple_cache_list() WHERE starts_with(key, 'c26:p:') ORDER BY key;
 SELECT count(*) AS entries_kept FROM simple_cache_list() WHERE starts_with(key, 'c26:e:');
 DO $$ BEGIN PERFORM simple_cache_drop(key) FROM simple_cache_list() WHERE starts_with(key, 'c26:'); END $$;
+
+-- simple_cache.max_pending_memory bounds what the queue's memory context really takes
+-- (PostgreSQL's rounding of each allocation, the map and the log included), within one more
+-- block of the context (1 MB). Values of 4,200 bytes are queued until the limit refuses one;
+-- each call in its own subtransaction, so the refused one alone is rolled back.
+SET simple_cache.max_pending_memory = '16MB';
+BEGIN;
+DO $$
+BEGIN
+    FOR g IN 1..10000 LOOP
+        BEGIN
+            PERFORM simple_cache_put_at_commit('c26:m:' || g, repeat('m', 4200));
+        EXCEPTION WHEN program_limit_exceeded THEN
+            RAISE NOTICE 'refused after % puts', CASE WHEN g > 1000 THEN 'many' ELSE g::text END;
+            EXIT;
+        END;
+    END LOOP;
+END $$;
+SELECT total_bytes <= (16 + 1) * 1024 * 1024 AS within_limit
+  FROM pg_backend_memory_contexts WHERE name = 'simple_cache pending writes';
+ROLLBACK;
+RESET simple_cache.max_pending_memory;

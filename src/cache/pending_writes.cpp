@@ -36,6 +36,7 @@ extern "C" {
 #include "access/parallel.h"
 #include "access/xact.h"
 #include "mb/pg_wchar.h"
+#include "port/pg_bitutils.h"
 #include "utils/guc.h"
 #include "utils/memutils.h"
 }
@@ -56,7 +57,6 @@ enum class WriteKind : uint8_t { put, drop, drop_prefix, incr };
 struct Record {
     Record *previous_of_key;  // the key's previous record in this transaction (puts and drops)
     size_t value_size;
-    size_t bytes;             // what the record counts against the limit
     Ttl ttl;                  // puts: resolved when queued (never, or milliseconds)
     int level;                // the transaction nesting level that owns it
     uint32_t key_size;
@@ -70,9 +70,16 @@ struct Record {
     std::string_view key_view() { return std::string_view(key(), key_size); }
 };
 
-// Bytes counted per record on top of its key and value: the record, its place in the log and
-// its map node.
-constexpr size_t kRecordOverhead = sizeof(Record) + 64;
+// The largest block of the pending writes' memory context: what the context may take past
+// simple_cache.max_pending_memory, at most.
+constexpr size_t kPendingBlockBytes = 1024 * 1024;
+
+// AllocSet gives a request larger than this a block of its own, exactly sized (aset.c's
+// ALLOC_CHUNK_LIMIT); smaller ones are rounded up to a power of two.
+constexpr size_t kAllocSetChunkLimit = 8192;
+
+// What one map node takes, allocator rounding included (an estimate).
+constexpr size_t kMapNodeBytes = 64;
 
 // An allocator over a memory context: the pending writes' containers live and die with it.
 template <class T>
@@ -112,7 +119,6 @@ struct PendingWrites {
     RecordLog log;
     LatestByKey latest;     // keys point into the key's first record, which outlives the others
     RecordLog prefix_drops; // the drop_prefix records, in log order
-    size_t bytes = 0;
     uint64_t next_sequence = 1;
 
     explicit PendingWrites(MemoryContext c)
@@ -227,7 +233,6 @@ void remove_last_record()
         else
             pending->latest.erase(at);
     }
-    pending->bytes -= r->bytes;
     pfree(r);
 }
 
@@ -430,7 +435,7 @@ PendingWrites &pending_writes()
         MemoryContext context = nullptr;
         pg::guard([&] {
             context = AllocSetContextCreate(TopTransactionContext, "simple_cache pending writes",
-                                            ALLOCSET_DEFAULT_SIZES);
+                                            ALLOCSET_DEFAULT_MINSIZE, ALLOCSET_DEFAULT_INITSIZE, kPendingBlockBytes);
         });
         void *place = pg::palloc_in_or_null(context, sizeof(PendingWrites));
         if (place == nullptr)
@@ -449,6 +454,17 @@ void make_room_for_one_more(RecordLog &log)
         log.reserve(std::max<size_t>(16, 2 * log.capacity()));
 }
 
+// What queueing a write of key_size + value_size bytes adds to the context, about: its record
+// as AllocSet gives it (rounded up to a power of two with a chunk header, or a block of its
+// own when over kAllocSetChunkLimit), a map node, and the log's growth when the log is full.
+size_t expected_growth(const PendingWrites &p, size_t key_size, size_t value_size)
+{
+    size_t record = sizeof(Record) + key_size + value_size;
+    size_t chunk = record > kAllocSetChunkLimit ? record + 64 : pg_nextpower2_size_t(record) + 16;
+    size_t log_growth = p.log.size() == p.log.capacity() ? std::max<size_t>(16, 2 * p.log.capacity()) * sizeof(Record *) : 0;
+    return chunk + kMapNodeBytes + log_growth;
+}
+
 // Appends a record to the log (and, for a key's write, to the map), within the memory limit.
 Record *queue(WriteKind kind, const char *key, size_t key_size, const char *value, size_t value_size,
            ValueKind value_kind, Ttl ttl)
@@ -460,12 +476,13 @@ Record *queue(WriteKind kind, const char *key, size_t key_size, const char *valu
     if (value_size > kMaxValueBytes)
         throw pg::SqlError(ERRCODE_PROGRAM_LIMIT_EXCEEDED, "simple_cache value is too long");
     PendingWrites &p = pending_writes();
-    size_t bytes = kRecordOverhead + key_size + value_size;
+    size_t taken = MemoryContextMemAllocated(p.context, false);
+    size_t bytes = expected_growth(p, key_size, value_size);
     size_t limit = static_cast<size_t>(max_pending_memory_kb) * 1024;
-    if (p.bytes + bytes > limit)
+    if (taken + bytes > limit)
         throw pg::SqlError(ERRCODE_PROGRAM_LIMIT_EXCEEDED,
                            "simple_cache: this transaction's pending cache writes would pass simple_cache.max_pending_memory",
-                           "They take " + std::to_string(p.bytes) + " bytes; this write needs " +
+                           "Their memory context takes " + std::to_string(taken) + " bytes; this write needs about " +
                                std::to_string(bytes) + " more; the limit is " + std::to_string(limit) + ".",
                            "Raise simple_cache.max_pending_memory, or queue fewer or smaller writes.");
     make_room_for_one_more(p.log);
@@ -476,7 +493,6 @@ Record *queue(WriteKind kind, const char *key, size_t key_size, const char *valu
         throw std::bad_alloc();
     r->previous_of_key = nullptr;
     r->value_size = value_size;
-    r->bytes = bytes;
     r->ttl = ttl;
     r->level = GetCurrentTransactionNestLevel();
     r->key_size = static_cast<uint32_t>(key_size);
@@ -503,7 +519,6 @@ Record *queue(WriteKind kind, const char *key, size_t key_size, const char *valu
         p.prefix_drops.push_back(r);
     }
     p.log.push_back(r);
-    p.bytes += bytes;
     return r;
 }
 
@@ -633,9 +648,10 @@ void define_pending_writes_setting()
 {
     DefineCustomIntVariable("simple_cache.max_pending_memory",
                             "Memory one transaction's writes queued for its commit may take.",
-                            "Keys, values and bookkeeping of simple_cache_put_at_commit(), "
-                            "simple_cache_invalidate() and simple_cache_invalidate_prefix(); "
-                            "a write over it fails with SQLSTATE 54000.",
+                            "The memory context of the writes queued by simple_cache_put_at_commit(), "
+                            "simple_cache_incr_at_commit(), simple_cache_invalidate() and "
+                            "simple_cache_invalidate_prefix(), as allocated; a write over it fails "
+                            "with SQLSTATE 54000. It bounds only this session's memory.",
                             &max_pending_memory_kb, 64 * 1024, 64, MAX_KILOBYTES, PGC_USERSET, GUC_UNIT_KB,
                             nullptr, nullptr, nullptr);
 }
