@@ -105,15 +105,6 @@ uint64_t drop_prefix(const char *prefix, size_t prefix_size)
     return removed;
 }
 
-uint64_t drop_prefix_scoped(const ScopedKey &stored_prefix) noexcept
-{
-    try {
-        return remove_under(stored_prefix.view(), [] {});
-    } catch (...) {
-        return 0;  // cannot happen once attached: the scan neither allocates nor raises
-    }
-}
-
 uint64_t drop_prefixes_scoped(const core::KeyView *sorted_prefixes, size_t count) noexcept
 {
     try {
