@@ -275,7 +275,8 @@ suite_pgtap() {
 # Suite pgbench: CLIENTS pgbench clients run TRANSACTIONS transactions each, at the same time,
 # against one cache. Every transaction increments one counter by 1 with simple_cache_incr,
 # another by the client's number + 1, and a third by 1 with get + simple_cache_cas retried
-# until the swap succeeds. No increment may be lost: the totals must be exact. pgbench fails
+# until the swap succeeds, and a fourth by 1 with simple_cache_incr_at_commit (each autocommit
+# statement commits its increment). No increment may be lost: the totals must be exact. pgbench fails
 # (and so the suite) if any statement of any client fails.
 suite_pgbench() {
     local clients=8 transactions=500 script result expected
@@ -288,12 +289,13 @@ suite_pgbench() {
 SELECT simple_cache_incr('pgbench:counter');
 SELECT simple_cache_incr('pgbench:by_client', :client_id + 1);
 DO $$ DECLARE seen text; BEGIN LOOP seen := simple_cache_get('pgbench:cas'); EXIT WHEN simple_cache_cas('pgbench:cas', seen, (seen::bigint + 1)::text); END LOOP; END $$;
+SELECT simple_cache_incr_at_commit('pgbench:at_commit');
 EOF
     "$CLUSTER_BINDIR/pgbench" -n -c "$clients" -j "$clients" -t "$transactions" -f "$script"
     result=$(psql -X -At -v ON_ERROR_STOP=1 -c "SELECT concat_ws(' ', simple_cache_get('pgbench:counter'),
-        simple_cache_get('pgbench:by_client'), simple_cache_get('pgbench:cas'))")
-    expected="$((clients * transactions)) $((transactions * clients * (clients + 1) / 2)) $((clients * transactions))"
-    echo "counter, by-client sum, cas counter: $result (expected $expected)"
+        simple_cache_get('pgbench:by_client'), simple_cache_get('pgbench:cas'), simple_cache_get('pgbench:at_commit'))")
+    expected="$((clients * transactions)) $((transactions * clients * (clients + 1) / 2)) $((clients * transactions)) $((clients * transactions))"
+    echo "counter, by-client sum, cas counter, at-commit counter: $result (expected $expected)"
     [[ $result == "$expected" ]]
 }
 

@@ -16,6 +16,16 @@ namespace simple_cache::cache {
 
 namespace {
 
+// Bytes of the items this backend built for its database and has not linked yet.
+int64_t unlinked_bytes = 0;
+
+// What the writer's database holds for the room checks: its linked entries and the items
+// this backend built for it and has not linked yet.
+int64_t writer_usage(pg::ScopeId scope)
+{
+    return pg::scope_usage(scope, kScopeCacheBytes) + unlinked_bytes;
+}
+
 // The error for a value that cannot be stored, with why.
 [[noreturn]] void throw_cache_full(size_t key_size, size_t value_size, const std::string &why)
 {
@@ -112,7 +122,9 @@ bool evict_some(WriterEviction &w, EvictionFilter filter, int which)
 bool evict_fairly(WriterEviction &w)
 {
     if (w.try_larger) {
-        if (evict_some(w, EvictionFilter::larger_than(w.writer, w.item_bytes), 0))
+        // The writer's unlinked items count as its own: it takes no more than its fair share.
+        size_t writer_grows_by = w.item_bytes + static_cast<size_t>(unlinked_bytes);
+        if (evict_some(w, EvictionFilter::larger_than(w.writer, writer_grows_by), 0))
             return true;
         w.try_larger = false;
     }
@@ -152,14 +164,18 @@ void keep_database_within_limit(core::KeyView key, size_t value_size)
     pg::ScopeId scope = ScopedKey::scope_of(key.data);
     auto item = static_cast<int64_t>(CacheTable::item_bytes(key.size, value_size));
     size_t user_key = ScopedKey::user_size(key.size);
-    if (pg::scope_usage(scope, kScopeCacheBytes) + item <= cap)
+    if (writer_usage(scope) + item <= cap)
         return;
     int64_t replaced = bytes_replaced(key);
-    auto fits = [&](const EvictionRound &) { return pg::scope_usage(scope, kScopeCacheBytes) - replaced + item <= cap; };
+    auto fits = [&](const EvictionRound &) { return writer_usage(scope) - replaced + item <= cap; };
     if (fits(EvictionRound{}))
         return;
     if (item > cap)
         throw_cache_full(user_key, value_size, "it is larger than " + database_limit_text(cap) + ".");
+    if (unlinked_bytes + item > cap)
+        throw_cache_full(user_key, value_size,
+                         "with the other entries this commit stores, it would take the database over " +
+                             database_limit_text(cap) + ".");
     if (!eviction_enabled())
         throw_cache_full(user_key, value_size,
                          database_limit_text(cap) + " is reached and simple_cache.eviction is none.");
@@ -221,6 +237,16 @@ CacheTable::NewItem make_item_with_room(core::KeyView key, size_t value_size)
                                  : "eviction could not make room within " + size_limit_text(limit) +
                                        " from what this write may evict.");
     }
+}
+
+void count_unlinked_item(size_t item_bytes) noexcept
+{
+    unlinked_bytes += static_cast<int64_t>(item_bytes);
+}
+
+void forget_unlinked_items() noexcept
+{
+    unlinked_bytes = 0;
 }
 
 void keep_database_within_limit_after_write(const ScopedKey &key)

@@ -8,6 +8,8 @@
 // back a subtransaction (which removes a suffix of the log) restores the map exactly.
 #include "simple_cache/cache/pending_writes.hpp"
 
+#include <algorithm>
+#include <charconv>
 #include <memory>
 #include <new>
 #include <string>
@@ -18,11 +20,14 @@
 #include "simple_cache/cache/key.hpp"
 #include "simple_cache/cache/leases.hpp"
 #include "simple_cache/cache/linking.hpp"
+#include "simple_cache/cache/make_room.hpp"
 #include "simple_cache/cache/prefix.hpp"
 #include "simple_cache/cache/replicated_invalidations.hpp"
 #include "simple_cache/pg/startup_load.hpp"
 #include "simple_cache/pg/error.hpp"
 #include "simple_cache/pg/memory.hpp"
+#include "simple_cache/pg/shared_state.hpp"
+#include "simple_cache/core/decimal.hpp"
 
 extern "C" {
 #include "common/int.h"
@@ -32,6 +37,7 @@ extern "C" {
 #include "access/parallel.h"
 #include "access/xact.h"
 #include "mb/pg_wchar.h"
+#include "port/pg_bitutils.h"
 #include "utils/guc.h"
 #include "utils/memutils.h"
 }
@@ -52,7 +58,6 @@ enum class WriteKind : uint8_t { put, drop, drop_prefix, incr };
 struct Record {
     Record *previous_of_key;  // the key's previous record in this transaction (puts and drops)
     size_t value_size;
-    size_t bytes;             // what the record counts against the limit
     Ttl ttl;                  // puts: resolved when queued (never, or milliseconds)
     int level;                // the transaction nesting level that owns it
     uint32_t key_size;
@@ -66,9 +71,16 @@ struct Record {
     std::string_view key_view() { return std::string_view(key(), key_size); }
 };
 
-// Bytes counted per record on top of its key and value: the record, its place in the log and
-// its map node.
-constexpr size_t kRecordOverhead = sizeof(Record) + 64;
+// The largest block of the pending writes' memory context: what the context may take past
+// simple_cache.max_pending_memory, at most.
+constexpr size_t kPendingBlockBytes = 1024 * 1024;
+
+// AllocSet gives a request larger than this a block of its own, exactly sized (aset.c's
+// ALLOC_CHUNK_LIMIT); smaller ones are rounded up to a power of two.
+constexpr size_t kAllocSetChunkLimit = 8192;
+
+// What one map node takes, allocator rounding included (an estimate).
+constexpr size_t kMapNodeBytes = 64;
 
 // An allocator over a memory context: the pending writes' containers live and die with it.
 template <class T>
@@ -108,7 +120,6 @@ struct PendingWrites {
     RecordLog log;
     LatestByKey latest;     // keys point into the key's first record, which outlives the others
     RecordLog prefix_drops; // the drop_prefix records, in log order
-    size_t bytes = 0;
     uint64_t next_sequence = 1;
 
     explicit PendingWrites(MemoryContext c)
@@ -121,14 +132,40 @@ struct PendingWrites {
 };
 
 // A write made ready at pre-commit: its stored key (or prefix) and, for a put or an incr,
-// its item; for an incr, the value it was computed from (seen_present: whether there was one).
+// its item (an incr's with room for any bigint, filled in at commit).
 struct ReadyWrite {
     Record *record = nullptr;
     std::unique_ptr<ScopedKey> key;
     CacheTable::NewItem item;
-    bool seen_present = false;
-    std::string seen;
 };
+
+// The longest bigint in decimal, "-9223372036854775808": the room an incr's item is given.
+constexpr size_t kLongestCounterText = 20;
+
+// Fills an incr's item, under the key's partition lock at commit: the counter now stored
+// (live, or nullptr when absent) plus delta, keeping live's expiry. The item was allocated
+// with room for the longest bigint; it is shrunk to the digits written, and the allocation
+// counter with it, so that freeing it later subtracts what was counted. Takes no memory and
+// raises no error; false when the stored value is not a bigint or the sum is out of range.
+bool fill_counter_item(CacheEntry &fresh, char *fresh_tail, const CacheEntry *live, const char *live_tail,
+                       int64_t delta) noexcept
+{
+    int64_t base = 0;
+    if (live != nullptr && (static_cast<ValueKind>(live->kind) != ValueKind::text ||
+                            core::parse_int64(live_tail, live->value_size, &base) != core::ParsedInt::ok))
+        return false;
+    int64_t result = 0;
+    if (pg_add_s64_overflow(base, delta, &result))
+        return false;
+    std::to_chars_result written = std::to_chars(fresh_tail, fresh_tail + kLongestCounterText, result);
+    if (written.ec != std::errc())
+        return false;
+    auto length = static_cast<uint32_t>(written.ptr - fresh_tail);
+    pg::attach().control->counters.add(-static_cast<int64_t>(fresh.value_size - length), 0);
+    fresh.value_size = length;
+    fresh.set_expires_ms(live != nullptr ? live->expires_ms() : 0);
+    return true;
+}
 
 // A counter as the cache holds it now.
 struct SharedCounter {
@@ -178,6 +215,8 @@ std::string digits_of(int64_t n)
 
 PendingWrites *pending = nullptr;  // null when this transaction queued nothing
 std::vector<ReadyWrite> ready;     // filled at pre-commit, applied at commit
+std::vector<std::unique_ptr<ScopedKey>> ready_prefixes;  // the prefix drops' stored prefixes
+std::vector<core::KeyView> outermost_prefixes;  // of those, the ones the scan at commit matches
 bool committing = false;           // past pre-commit: no more writes may be queued
 bool callbacks_registered = false;
 
@@ -195,7 +234,6 @@ void remove_last_record()
         else
             pending->latest.erase(at);
     }
-    pending->bytes -= r->bytes;
     pfree(r);
 }
 
@@ -204,6 +242,9 @@ void remove_last_record()
 void forget_all() noexcept
 {
     std::vector<ReadyWrite>().swap(ready);
+    std::vector<core::KeyView>().swap(outermost_prefixes);
+    std::vector<std::unique_ptr<ScopedKey>>().swap(ready_prefixes);
+    forget_unlinked_items();
     pending = nullptr;
     committing = false;
 }
@@ -213,11 +254,31 @@ void forget_all() noexcept
 void log_for_standbys()
 {
     core::InvalidationRecordWriter record(0, MyDatabaseId);
+    for (Record *r : pending->prefix_drops)
+        record.add(core::InvalidationKind::prefix, r->key(), r->key_size);
     for (const ReadyWrite &write : ready)
-        record.add(write.record->kind == WriteKind::drop_prefix ? core::InvalidationKind::prefix
-                                                                : core::InvalidationKind::key,
-                   write.record->key(), write.record->key_size);
+        record.add(core::InvalidationKind::key, write.record->key(), write.record->key_size);
     replicate_invalidations(record);
+}
+
+bool dropped_by_prefix_after(std::string_view key, uint64_t after);  // below
+
+// Makes the prefix drops ready: one scan at commit removes every entry under any of them,
+// before the other writes are applied (a write of a key that a later prefix drop covers is
+// left out, so the order they were made in still decides). Leases of the database are voided
+// now as well.
+void make_prefix_drops_ready()
+{
+    for (Record *r : pending->prefix_drops)
+        ready_prefixes.push_back(std::make_unique<ScopedKey>(r->key(), r->key_size));
+    if (ready_prefixes.empty())
+        return;
+    pg::note_flush_during_startup_load(pg::current_scope());
+    void_scope_leases(pg::current_scope());
+    outermost_prefixes.reserve(ready_prefixes.size());
+    for (const auto &prefix : ready_prefixes)
+        outermost_prefixes.push_back(prefix->view());
+    keep_outermost_prefixes(outermost_prefixes);
 }
 
 // Checks every pending write and gives the puts their items, before the commit record: an
@@ -227,67 +288,77 @@ void make_ready()
     committing = true;
     cache_table();  // attached from here on: nothing at commit needs to attach
     int64_t now = now_ms();
+    forget_unlinked_items();
+    make_prefix_drops_ready();
     ready.reserve(pending->log.size());
     for (Record *r : pending->log) {
-        if (r->kind != WriteKind::drop_prefix && pending->latest.at(r->key_view()) != r)
+        if (r->kind == WriteKind::drop_prefix)
+            continue;  // made ready above
+        if (pending->latest.at(r->key_view()) != r)
             continue;  // a later write of the same key decides its state
+        if (dropped_by_prefix_after(r->key_view(), r->sequence))
+            continue;  // a later prefix drop removes the key: the scan at commit does
         ReadyWrite write;
         write.record = r;
         write.key = std::make_unique<ScopedKey>(r->key(), r->key_size);
         // Leases out on the keys are voided now, before the commit: a value a lease holder
         // computed from data older than this transaction is then never stored after it.
-        if (r->kind == WriteKind::drop_prefix) {
-            pg::note_flush_during_startup_load(pg::current_scope());
-            void_scope_leases(pg::current_scope());
-        } else {
-            pg::note_write_during_startup_load(write.key->view());
-            void_leases(*write.key);
-        }
+        pg::note_write_during_startup_load(write.key->view());
+        void_leases(*write.key);
         if (r->kind == WriteKind::put)
             write.item = build_item(*write.key, ValueBytes{r->value(), r->value_size, r->value_kind},
                                     expiry_for(r->ttl, now));
         if (r->kind == WriteKind::incr) {
-            SharedCounter counter = read_shared_counter(*write.key, now);
-            std::string result = digits_of(add_or_throw(counter.value, r->delta));
-            write.item = build_item(*write.key, ValueBytes{result.data(), result.size(), ValueKind::text},
-                                    counter.expires);
-            write.seen_present = counter.present;
-            write.seen = std::move(counter.bytes);
+            // Checked now (COMMIT fails on a value that is not a bigint, or an overflow); the
+            // result is computed again at commit from the value stored then.
+            add_or_throw(read_shared_counter(*write.key, now).value, r->delta);
+            static const char room[kLongestCounterText] = {};
+            write.item = build_item(*write.key, ValueBytes{room, kLongestCounterText, ValueKind::text}, 0);
         }
+        if (write.item)  // counts as its database's while the later items make room
+            count_unlinked_item(CacheTable::item_bytes(write.key->view().size, write.item.entry().value_size));
         ready.push_back(std::move(write));
         pg::check_for_interrupts();
     }
     log_for_standbys();
 }
 
-// Applies the ready writes, in order. Runs after the commit record: every operation here is
-// one that takes no memory and raises no error (linking a built item, the ordinary drop of a
-// stored key, a prefix scan); should a put still fail, its key is dropped instead, so the
-// cache never keeps a value the transaction replaced.
+// Applies the ready writes: the prefix drops in one scan, then the others in order. Runs
+// after the commit record: every operation here is one that takes no memory and raises no
+// error (voiding leases, linking a built item, the ordinary drop of a stored key, the scan).
+// Leases are voided again here: one taken after pre-commit may hold a value computed from
+// the rows as they were before the commit. Should a put still fail, its key is dropped
+// instead, so the cache never keeps a value the transaction replaced.
 void apply_ready() noexcept
 {
     int64_t now = now_ms();
+    if (!outermost_prefixes.empty()) {
+        void_scope_leases(ScopedKey::scope_of(outermost_prefixes.front().data));  // also those taken since pre-commit
+        drop_prefixes_scoped(outermost_prefixes.data(), outermost_prefixes.size());
+    }
     for (ReadyWrite &write : ready) {
         try {
             switch (write.record->kind) {
             case WriteKind::put:
+                void_leases(*write.key);  // also those taken since pre-commit
                 link_item(std::move(write.item), *write.key, now, [](const CacheEntry *, const char *) { return true; });
                 break;
             case WriteKind::drop:
                 drop_scoped(*write.key);
                 break;
             case WriteKind::drop_prefix:
-                drop_prefix_scoped(*write.key);
-                break;
+                break;  // never in ready: applied by the scan above
             case WriteKind::incr: {
-                // Stored only over the value it was computed from; should another session have
-                // changed the counter since pre-commit, the key is dropped: never a wrong count.
+                // Adds to the counter as stored now, under its partition lock: other sessions'
+                // increments since pre-commit are kept. Should the stored value have become
+                // something that is not a bigint, or the sum overflow, the key is dropped.
+                CacheEntry *fresh = &write.item.entry();
+                char *fresh_tail = write.item.tail();
+                int64_t delta = write.record->delta;
+                void_leases(*write.key);  // also those taken since pre-commit
                 PutOutcome outcome = link_item(std::move(write.item), *write.key, now,
-                                               [&write](const CacheEntry *live, const char *tail) {
-                                                   if (!write.seen_present)
-                                                       return live == nullptr;
-                                                   return live != nullptr && live->value_size == write.seen.size() &&
-                                                          std::memcmp(tail, write.seen.data(), write.seen.size()) == 0;
+                                               [=](const CacheEntry *live, const char *tail) {
+                                                   return fill_counter_item(*fresh, fresh_tail, live, tail, delta);
                                                });
                 if (!outcome.stored)
                     drop_scoped(*write.key);
@@ -378,7 +449,7 @@ PendingWrites &pending_writes()
         MemoryContext context = nullptr;
         pg::guard([&] {
             context = AllocSetContextCreate(TopTransactionContext, "simple_cache pending writes",
-                                            ALLOCSET_DEFAULT_SIZES);
+                                            ALLOCSET_DEFAULT_MINSIZE, ALLOCSET_DEFAULT_INITSIZE, kPendingBlockBytes);
         });
         void *place = pg::palloc_in_or_null(context, sizeof(PendingWrites));
         if (place == nullptr)
@@ -386,6 +457,26 @@ PendingWrites &pending_writes()
         pending = new (place) PendingWrites(context);
     }
     return *pending;
+}
+
+// Makes sure one more element fits in log without a reallocation, so that the push_back
+// after it cannot fail. Grows geometrically (doubling): reserving one more each time would
+// copy the whole log on every write.
+void make_room_for_one_more(RecordLog &log)
+{
+    if (log.size() == log.capacity())
+        log.reserve(std::max<size_t>(16, 2 * log.capacity()));
+}
+
+// What queueing a write of key_size + value_size bytes adds to the context, about: its record
+// as AllocSet gives it (rounded up to a power of two with a chunk header, or a block of its
+// own when over kAllocSetChunkLimit), a map node, and the log's growth when the log is full.
+size_t expected_growth(const PendingWrites &p, size_t key_size, size_t value_size)
+{
+    size_t record = sizeof(Record) + key_size + value_size;
+    size_t chunk = record > kAllocSetChunkLimit ? record + 64 : pg_nextpower2_size_t(record) + 16;
+    size_t log_growth = p.log.size() == p.log.capacity() ? std::max<size_t>(16, 2 * p.log.capacity()) * sizeof(Record *) : 0;
+    return chunk + kMapNodeBytes + log_growth;
 }
 
 // Appends a record to the log (and, for a key's write, to the map), within the memory limit.
@@ -399,23 +490,23 @@ Record *queue(WriteKind kind, const char *key, size_t key_size, const char *valu
     if (value_size > kMaxValueBytes)
         throw pg::SqlError(ERRCODE_PROGRAM_LIMIT_EXCEEDED, "simple_cache value is too long");
     PendingWrites &p = pending_writes();
-    size_t bytes = kRecordOverhead + key_size + value_size;
+    size_t taken = MemoryContextMemAllocated(p.context, false);
+    size_t bytes = expected_growth(p, key_size, value_size);
     size_t limit = static_cast<size_t>(max_pending_memory_kb) * 1024;
-    if (p.bytes + bytes > limit)
+    if (taken + bytes > limit)
         throw pg::SqlError(ERRCODE_PROGRAM_LIMIT_EXCEEDED,
                            "simple_cache: this transaction's pending cache writes would pass simple_cache.max_pending_memory",
-                           "They take " + std::to_string(p.bytes) + " bytes; this write needs " +
+                           "Their memory context takes " + std::to_string(taken) + " bytes; this write needs about " +
                                std::to_string(bytes) + " more; the limit is " + std::to_string(limit) + ".",
                            "Raise simple_cache.max_pending_memory, or queue fewer or smaller writes.");
-    p.log.reserve(p.log.size() + 1);
+    make_room_for_one_more(p.log);
     if (kind == WriteKind::drop_prefix)
-        p.prefix_drops.reserve(p.prefix_drops.size() + 1);
+        make_room_for_one_more(p.prefix_drops);
     auto *r = static_cast<Record *>(pg::palloc_in_or_null(p.context, sizeof(Record) + key_size + value_size));
     if (r == nullptr)
         throw std::bad_alloc();
     r->previous_of_key = nullptr;
     r->value_size = value_size;
-    r->bytes = bytes;
     r->ttl = ttl;
     r->level = GetCurrentTransactionNestLevel();
     r->key_size = static_cast<uint32_t>(key_size);
@@ -442,7 +533,6 @@ Record *queue(WriteKind kind, const char *key, size_t key_size, const char *valu
         p.prefix_drops.push_back(r);
     }
     p.log.push_back(r);
-    p.bytes += bytes;
     return r;
 }
 
@@ -493,6 +583,13 @@ void drop_at_commit(const char *key, size_t key_size)
 
 void drop_prefix_at_commit(const char *prefix, size_t prefix_size)
 {
+    // The latest write queued being a drop of a prefix that covers this one, this one would
+    // remove nothing more: it is not queued. (A savepoint rolled back removes that drop only
+    // with this call's own.)
+    PendingWrites &p = pending_writes();
+    if (prefix_size <= kMaxKeyBytes && !p.log.empty() && p.log.back()->kind == WriteKind::drop_prefix &&
+        std::string_view(prefix, prefix_size).substr(0, p.log.back()->key_size) == p.log.back()->key_view())
+        return;
     queue(WriteKind::drop_prefix, prefix, prefix_size, nullptr, 0, ValueKind::text, Ttl::never());
 }
 
@@ -565,9 +662,10 @@ void define_pending_writes_setting()
 {
     DefineCustomIntVariable("simple_cache.max_pending_memory",
                             "Memory one transaction's writes queued for its commit may take.",
-                            "Keys, values and bookkeeping of simple_cache_put_at_commit(), "
-                            "simple_cache_invalidate() and simple_cache_invalidate_prefix(); "
-                            "a write over it fails with SQLSTATE 54000.",
+                            "The memory context of the writes queued by simple_cache_put_at_commit(), "
+                            "simple_cache_incr_at_commit(), simple_cache_invalidate() and "
+                            "simple_cache_invalidate_prefix(), as allocated; a write over it fails "
+                            "with SQLSTATE 54000. It bounds only this session's memory.",
                             &max_pending_memory_kb, 64 * 1024, 64, MAX_KILOBYTES, PGC_USERSET, GUC_UNIT_KB,
                             nullptr, nullptr, nullptr);
 }

@@ -76,7 +76,8 @@ void invalidate_item(const std::vector<pg::ScopeId> &scopes, bool cache_present,
             pg::note_flush_during_startup_load(scope);
             if (cache_present) {
                 void_scope_leases(scope);
-                drop_prefix_scoped(stored);
+                core::KeyView prefix = stored.view();
+                drop_prefixes_scoped(&prefix, 1);
             }
         }
     }
@@ -93,7 +94,8 @@ void invalidate_database(Oid database)
         if (cache_present) {
             void_scope_leases(scope);
             ScopedKey everything(scope, "", 0);
-            drop_prefix_scoped(everything);
+            core::KeyView prefix = everything.view();
+            drop_prefixes_scoped(&prefix, 1);
         }
     }
     count_replica_event(ReplicaEvent::database_fallback);

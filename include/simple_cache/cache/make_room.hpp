@@ -12,6 +12,14 @@ namespace simple_cache::cache {
 // until it fits, or throws SqlError 53200 (eviction off, value too big, nothing left).
 CacheTable::NewItem make_item_with_room(core::KeyView key, size_t value_size);
 
+// Items this backend has built for its own database and not yet linked (the writes at
+// commit, built at pre-commit and linked at commit): while making room they count as the
+// database's entries, for its fair share and for simple_cache.database_max_memory.
+void count_unlinked_item(size_t item_bytes) noexcept;
+
+// Forgets the unlinked items (they were linked or freed).
+void forget_unlinked_items() noexcept;
+
 // After a write of key was linked: if concurrent writes of its database took it over its
 // simple_cache.database_max_memory, evicts the database's other entries down to it (lru).
 void keep_database_within_limit_after_write(const ScopedKey &key);

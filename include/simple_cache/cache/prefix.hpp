@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <cstring>
+#include <vector>
 
 #include "simple_cache/cache/key.hpp"
 
@@ -18,9 +19,15 @@ inline bool under_prefix(core::KeyView stored_prefix, const char *stored_key, si
            std::memcmp(stored_key, stored_prefix.data, stored_prefix.size) == 0;
 }
 
-// Removes every entry under the stored prefix, one partition at a time, without checking for
-// interrupts, taking memory or raising errors once this backend is attached to the cache: for
-// the writes applied at commit. Returns how many live entries it removed.
-uint64_t drop_prefix_scoped(const ScopedKey &stored_prefix) noexcept;
+// Removes every entry under any of the stored prefixes in one scan of the table, one
+// partition at a time, without checking for interrupts, taking memory or raising errors once
+// this backend is attached to the cache: for the writes applied at commit. The prefixes must
+// be sorted (as byte strings) and none may be a prefix of another (keep_outermost_prefixes
+// makes them so). Returns how many live entries it removed.
+uint64_t drop_prefixes_scoped(const core::KeyView *sorted_prefixes, size_t count) noexcept;
+
+// Sorts stored prefixes and keeps only those that no other one covers (a prefix of it, or an
+// equal one), as drop_prefixes_scoped needs them.
+void keep_outermost_prefixes(std::vector<core::KeyView> &prefixes);
 
 }  // namespace simple_cache::cache
