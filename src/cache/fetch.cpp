@@ -3,6 +3,7 @@
 #include "simple_cache/cache/fetch.hpp"
 
 #include <algorithm>
+#include <string>
 
 #include "simple_cache/cache/item_building.hpp"
 #include "simple_cache/cache/leases.hpp"
@@ -123,12 +124,34 @@ bool put_under_lease(const ScopedKey &scoped, uint64_t token, const ValueBytes &
     return valid && link.outcome.stored;
 }
 
-// How long to sleep for a lease that expires at expires_ms: until then, at most a second (so
-// that a dead holder is noticed), at least a millisecond.
-long wait_slice_ms(int64_t expires_ms)
+// How long to sleep for a lease that expires at expires_ms, waiting no later than deadline_ms:
+// until the earlier of the two, at most a second (so that a dead holder is noticed), at least a
+// millisecond.
+long wait_slice_ms(int64_t expires_ms, int64_t deadline_ms)
 {
-    int64_t left = expires_ms - now_ms();
+    int64_t left = std::min(expires_ms, deadline_ms) - now_ms();
     return static_cast<long>(std::clamp<int64_t>(left, 1, 1000));
+}
+
+// Raises 22023 for a lease longer than simple_cache.max_lease_time.
+void check_lease_time(int64_t lease_ms)
+{
+    if (lease_ms > max_lease_time_ms())
+        throw pg::SqlError(ERRCODE_INVALID_PARAMETER_VALUE,
+                           "simple_cache lease time is longer than simple_cache.max_lease_time",
+                           "The longest lease is " + std::to_string(max_lease_time_ms()) + " ms.",
+                           "Ask for a shorter lease_time; a superuser may raise simple_cache.max_lease_time.");
+}
+
+// Raises 53400 when the current database holds its whole share of the lease table.
+[[noreturn]] void raise_no_lease_slot()
+{
+    throw pg::SqlError(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED,
+                       "simple_cache: no lease slot is free for this database",
+                       "A database may hold at most as many leases as there are free slots (of " +
+                           std::to_string(kLeaseSlots) + " in the server).",
+                       "Compute the value without storing it, or put it with simple_cache_put; end leases "
+                       "with simple_cache_put_leased or simple_cache_release_lease.");
 }
 
 }  // namespace
@@ -145,12 +168,15 @@ varlena *fetch(const char *key, size_t key_size, Ttl ttl, bool may_store, ValueS
         return compute(context);
     ScopedKey scoped(key, key_size);
     register_abort_callbacks();
+    int64_t wait_deadline = now_ms() + lease_time_ms();  // wait for another's lease no longer
     for (;;) {
         Lease lease = take_lease(scoped, lease_time_ms());
         if (lease.state == Lease::State::held && lease.holder_pid == MyProcPid)
             return compute(context);  // this session holds it (a fetch inside its own query): store nothing
+        if (lease.state == Lease::State::held && now_ms() >= wait_deadline)
+            return compute(context);  // a lease longer than this fetch's own: compute, store nothing
         if (lease.state == Lease::State::held) {
-            wait_for_lease(lease, wait_slice_ms(lease.expires_ms));
+            wait_for_lease(lease, wait_slice_ms(lease.expires_ms, wait_deadline));
             pg::check_for_interrupts();
             hit = get(key, key_size, ValueKind::text);
             if (hit != nullptr)
@@ -174,10 +200,13 @@ varlena *fetch(const char *key, size_t key_size, Ttl ttl, bool may_store, ValueS
 LeaseOrValue get_or_lease(const char *key, size_t key_size, int64_t lease_ms)
 {
     ScopedKey scoped(key, key_size);
+    check_lease_time(lease_ms);
     varlena *hit = get(key, key_size, ValueKind::text);
     if (hit != nullptr)
         return LeaseOrValue{hit, 0};
     Lease lease = take_lease(scoped, lease_ms);
+    if (lease.state == Lease::State::full)
+        raise_no_lease_slot();
     if (lease.state != Lease::State::granted)
         return LeaseOrValue{nullptr, 0};
     hit = get(key, key_size, ValueKind::text);  // stored between the miss and the lease

@@ -3,6 +3,7 @@
 // held; waiters sleep on a slot's condition variable with no lock held.
 #include "simple_cache/cache/leases.hpp"
 
+#include <algorithm>
 #include <atomic>
 
 #include "simple_cache/cache/table.hpp"
@@ -51,6 +52,7 @@ struct LeaseKey {
 };
 
 int lease_time_setting_ms = 30000;
+int max_lease_time_setting_ms = 600000;
 LeaseTable *table = nullptr;
 bool exit_callback_registered = false;
 
@@ -146,6 +148,49 @@ bool backend_alive(int pid)
     return pg::guard([&] { return BackendPidGetProc(pid) != nullptr; });
 }
 
+// What one pass over the table found for a key (under the lock).
+struct SlotSearch {
+    LeaseSlot *live_on_key = nullptr;     // a live lease on the key
+    LeaseSlot *expired_on_key = nullptr;  // an expired lease on the key
+    LeaseSlot *free_one = nullptr;        // an unused slot
+    LeaseSlot *expired_one = nullptr;     // an expired lease on another key
+    uint32_t available = 0;               // slots unused or expired
+    uint32_t live_in_scope = 0;           // live leases of the key's database
+};
+
+// Looks at every slot once, for take_lease.
+SlotSearch search_slots(LeaseTable &t, const LeaseKey &key, int64_t now)
+{
+    SlotSearch search;
+    for (LeaseSlot &slot : t.slots) {
+        if (slot.token == 0) {
+            ++search.available;
+            if (search.free_one == nullptr)
+                search.free_one = &slot;
+            continue;
+        }
+        bool live = slot.expires_ms > now;
+        if (!live)
+            ++search.available;
+        else if (slot.scope == key.scope)
+            ++search.live_in_scope;
+        if (slot_is_for(slot, key)) {
+            (live ? search.live_on_key : search.expired_on_key) = &slot;
+        } else if (!live && search.expired_one == nullptr) {
+            search.expired_one = &slot;
+        }
+    }
+    return search;
+}
+
+// A database may take a new lease only while it holds fewer live leases than there are
+// available slots: alone it gets half of the table, and every other database still finds
+// slots (each newcomer may take half of what is left), so no database can starve the others.
+bool within_database_share(const SlotSearch &search)
+{
+    return search.live_in_scope < search.available;
+}
+
 }  // namespace
 
 Lease take_lease(const ScopedKey &key, int64_t lease_ms)
@@ -153,41 +198,32 @@ Lease take_lease(const ScopedKey &key, int64_t lease_ms)
     register_exit_callback();
     LeaseTable &t = lease_table();
     LeaseKey wanted = lease_key_of(t, key);
+    lease_ms = std::min(lease_ms, max_lease_time_ms());
     int64_t now = now_ms();
     Lease result;
-    LeaseSlot *taken_over = nullptr;
+    LeaseSlot *slot = nullptr;
+    bool reused = false;
     {
         pg::LockHolder lock(&t.lock, LW_EXCLUSIVE);
-        LeaseSlot *free_one = nullptr;
-        LeaseSlot *expired_one = nullptr;
-        for (LeaseSlot &slot : t.slots) {
-            if (slot.token == 0) {
-                if (free_one == nullptr)
-                    free_one = &slot;
-                continue;
-            }
-            if (slot_is_for(slot, wanted)) {
-                if (slot.expires_ms > now) {
-                    result.state = Lease::State::held;
-                    result.slot = static_cast<uint32_t>(&slot - t.slots);
-                    result.token = slot.token;
-                    result.holder_pid = slot.holder_pid;
-                    result.expires_ms = slot.expires_ms;
-                    return result;
-                }
-                taken_over = &slot;  // expired: its holder's put will find another token
-                break;
-            }
-            if (expired_one == nullptr && slot.expires_ms <= now)
-                expired_one = &slot;
+        SlotSearch search = search_slots(t, wanted, now);
+        if (search.live_on_key != nullptr) {
+            const LeaseSlot &held = *search.live_on_key;
+            result.state = Lease::State::held;
+            result.slot = static_cast<uint32_t>(&held - t.slots);
+            result.token = held.token;
+            result.holder_pid = held.holder_pid;
+            result.expires_ms = held.expires_ms;
+            return result;
         }
-        LeaseSlot *slot = taken_over != nullptr ? taken_over : free_one;
-        if (slot == nullptr && expired_one != nullptr) {
-            slot = taken_over = expired_one;  // reuse an expired lease on another key
-        }
+        if (!within_database_share(search))
+            return result;  // full for this database
+        slot = search.expired_on_key != nullptr ? search.expired_on_key : search.free_one;
+        if (slot == nullptr)
+            slot = search.expired_one;  // reuse an expired lease on another key
         if (slot == nullptr)
             return result;  // full
-        if (taken_over == nullptr)
+        reused = slot->token != 0;  // an expired lease: its holder's put will find another token
+        if (!reused)
             t.taken.fetch_add(1, std::memory_order_seq_cst);
         slot->token = t.next_token++;
         slot->key_hash = wanted.hash;
@@ -202,8 +238,8 @@ Lease take_lease(const ScopedKey &key, int64_t lease_ms)
         result.holder_pid = MyProcPid;
         result.expires_ms = slot->expires_ms;
     }
-    if (taken_over != nullptr)
-        wake_waiters(*taken_over);
+    if (reused)
+        wake_waiters(*slot);  // waiters of an expired lease go on
     return result;
 }
 
@@ -352,7 +388,12 @@ uint32_t report_leases(LeaseReport *out)
 
 int64_t lease_time_ms()
 {
-    return lease_time_setting_ms;
+    return std::min(lease_time_setting_ms, max_lease_time_setting_ms);
+}
+
+int64_t max_lease_time_ms()
+{
+    return max_lease_time_setting_ms;
 }
 
 void define_lease_settings()
@@ -361,6 +402,11 @@ void define_lease_settings()
                             "How long a lease on a missing key lasts (simple_cache_fetch, simple_cache_get_or_lease).",
                             "Sessions waiting for a value take over once its lease has expired.",
                             &lease_time_setting_ms, 30000, 1, INT_MAX, PGC_USERSET, GUC_UNIT_MS, nullptr,
+                            nullptr, nullptr);
+    DefineCustomIntVariable("simple_cache.max_lease_time",
+                            "The longest lease a session may take (simple_cache_get_or_lease's lease_time).",
+                            "A longer lease_time is refused; simple_cache.lease_time over it is cut to it.",
+                            &max_lease_time_setting_ms, 600000, 1, INT_MAX, PGC_SUSET, GUC_UNIT_MS, nullptr,
                             nullptr, nullptr);
 }
 

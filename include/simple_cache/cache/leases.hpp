@@ -35,8 +35,11 @@ struct Lease {
     int64_t expires_ms = 0;
 };
 
-// Gives this session a lease on key for lease_ms, unless another live lease on it is out. An
-// expired lease on the key is taken over (its holder's put will be refused).
+// Gives this session a lease on key for lease_ms (at most simple_cache.max_lease_time), unless
+// another live lease on it is out. An expired lease on the key is taken over (its holder's put
+// will be refused). State::full when the key's database holds its share of the table: a
+// database may take a new lease only while it holds fewer live leases than there are free or
+// expired slots, so one database alone gets half of the table and never all of it.
 Lease take_lease(const ScopedKey &key, int64_t lease_ms);
 
 // Ends the lease `token` in `slot` without storing anything and wakes its waiters; false when
@@ -78,8 +81,12 @@ struct LeaseReport {
 // kLeaseSlots).
 uint32_t report_leases(LeaseReport *out);
 
-// How long a lease lasts, in ms (the setting simple_cache.lease_time).
+// How long a lease lasts, in ms (the setting simple_cache.lease_time, cut to
+// simple_cache.max_lease_time).
 int64_t lease_time_ms();
+
+// The longest lease, in ms (the setting simple_cache.max_lease_time).
+int64_t max_lease_time_ms();
 
 // Defines the setting (from init()).
 void define_lease_settings();
