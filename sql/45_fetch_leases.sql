@@ -171,7 +171,7 @@ INSERT INTO leases SELECT 'released', lease FROM simple_cache_get_or_lease('r22:
 SELECT simple_cache_release_lease('r22:release', lease) AS released,
        simple_cache_release_lease('r22:release', lease) AS released_again FROM leases WHERE name = 'released';
 INSERT INTO leases SELECT 'after release', lease FROM simple_cache_get_or_lease('r22:release');
-SELECT a.lease > r.lease AS newer_lease, simple_cache_release_lease('r22:release', a.lease) AS released
+SELECT a.lease <> r.lease AS new_lease, simple_cache_release_lease('r22:release', a.lease) AS released
 FROM leases a, leases r WHERE a.name = 'after release' AND r.name = 'released';
 -- An expired lease: its put is refused, and the next miss takes the key over.
 INSERT INTO leases SELECT 'expired', lease FROM simple_cache_get_or_lease('r22:expired', '1 millisecond');
@@ -180,11 +180,21 @@ SELECT simple_cache_put_leased('r22:expired', 'late', lease) AS stored FROM leas
 INSERT INTO leases SELECT 'expired again', lease FROM simple_cache_get_or_lease('r22:expired', '1 millisecond');
 SELECT pg_sleep(0.05);
 INSERT INTO leases SELECT 'taken over', lease FROM simple_cache_get_or_lease('r22:expired');
-SELECT t.lease > e.lease AS taken_over,
+SELECT t.lease <> e.lease AS taken_over,
        simple_cache_put_leased('r22:expired', 'late', e.lease) AS late_put,
        simple_cache_put_leased('r22:expired', 'on time', t.lease) AS put
 FROM leases t, leases e WHERE t.name = 'taken over' AND e.name = 'expired again';
 SELECT simple_cache_get('r22:expired') AS cached;
+DO $$ BEGIN PERFORM simple_cache_flush(); END $$;
+-- Lease numbers cannot be guessed from one another: two leases taken one after the other do
+-- not have neighbouring numbers, so a put with a number next to one's own lease stores nothing.
+INSERT INTO leases SELECT 'guess x', lease FROM simple_cache_get_or_lease('r22:guess-x');
+INSERT INTO leases SELECT 'guess y', lease FROM simple_cache_get_or_lease('r22:guess-y');
+SELECT simple_cache_put_leased('r22:guess-x', 'guessed', y.lease - 1) AS stored_below,
+       simple_cache_put_leased('r22:guess-y', 'guessed', x.lease + 1) AS stored_above,
+       abs(y.lease - x.lease) > 1000000 AS far_apart, x.lease > 0 AND y.lease > 0 AS positive
+FROM leases x, leases y WHERE x.name = 'guess x' AND y.name = 'guess y';
+SELECT simple_cache_get('r22:guess-x') AS x, simple_cache_get('r22:guess-y') AS y;
 DO $$ BEGIN PERFORM simple_cache_flush(); END $$;
 SELECT pg_temp.state() AS state;
 

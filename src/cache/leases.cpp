@@ -158,6 +158,33 @@ struct SlotSearch {
     uint32_t live_in_scope = 0;           // live leases of the key's database
 };
 
+// 64 unpredictable bits for a lease token (pg_strong_random; should it fail, the table's
+// secret seed hashed with a counter and the clock). Called with no lock held.
+uint64_t random_token_bits(LeaseTable &t)
+{
+    uint64_t bits = 0;
+    if (pg::guard([&] { return pg_strong_random(&bits, sizeof bits); }))
+        return bits;
+    uint64_t mixed[2] = {static_cast<uint64_t>(now_ms()), static_cast<uint64_t>(MyProcPid)};
+    uint64_t high = core::hash_bytes(mixed, sizeof mixed, t.seed);
+    uint64_t low = core::hash_bytes(mixed, sizeof mixed, ~t.seed);
+    return (high << 32) | low;
+}
+
+// A token made of random bits, positive as a bigint and unlike every token out (under the
+// exclusive lock): a holder cannot guess another lease's token from its own.
+uint64_t unique_token(LeaseTable &t, uint64_t random_bits)
+{
+    for (;;) {
+        uint64_t token = (random_bits ^ (t.next_token++ * 0x9E3779B97F4A7C15ULL)) & INT64_MAX;
+        bool in_use = token == 0;
+        for (const LeaseSlot &slot : t.slots)
+            in_use = in_use || slot.token == token;
+        if (!in_use)
+            return token;
+    }
+}
+
 // Looks at every slot once, for take_lease.
 SlotSearch search_slots(LeaseTable &t, const LeaseKey &key, int64_t now)
 {
@@ -199,6 +226,7 @@ Lease take_lease(const ScopedKey &key, int64_t lease_ms)
     LeaseTable &t = lease_table();
     LeaseKey wanted = lease_key_of(t, key);
     lease_ms = std::min(lease_ms, max_lease_time_ms());
+    uint64_t random_bits = random_token_bits(t);
     int64_t now = now_ms();
     Lease result;
     LeaseSlot *slot = nullptr;
@@ -225,7 +253,7 @@ Lease take_lease(const ScopedKey &key, int64_t lease_ms)
         reused = slot->token != 0;  // an expired lease: its holder's put will find another token
         if (!reused)
             t.taken.fetch_add(1, std::memory_order_seq_cst);
-        slot->token = t.next_token++;
+        slot->token = unique_token(t, random_bits);
         slot->key_hash = wanted.hash;
         slot->key_size = wanted.size;
         slot->scope = wanted.scope;
