@@ -9,6 +9,7 @@
 #include "simple_cache/cache/leases.hpp"
 #include "simple_cache/cache/linking.hpp"
 #include "simple_cache/cache/make_room.hpp"
+#include "simple_cache/cache/pending_writes.hpp"
 #include "simple_cache/pg/error.hpp"
 #include "simple_cache/pg/startup_load.hpp"
 
@@ -154,6 +155,14 @@ void check_lease_time(int64_t lease_ms)
                        "with simple_cache_put_leased or simple_cache_release_lease.");
 }
 
+// Whether this transaction has a write of key queued for its commit (a put, incr or drop of
+// it, or a prefix drop that covers it): a value it computes now may come from its own
+// uncommitted changes, so it must not reach the shared cache.
+bool has_pending_write(const char *key, size_t key_size)
+{
+    return read_pending(key, key_size, ValueKind::text).decided;
+}
+
 }  // namespace
 
 varlena *fetch(const char *key, size_t key_size, Ttl ttl, bool may_store, ValueSource compute, void *context)
@@ -164,7 +173,7 @@ varlena *fetch(const char *key, size_t key_size, Ttl ttl, bool may_store, ValueS
     varlena *hit = get(key, key_size, ValueKind::text);  // the hot path: a hit needs no lease
     if (hit != nullptr)
         return hit;
-    if (!may_store)
+    if (!may_store || has_pending_write(key, key_size))
         return compute(context);
     ScopedKey scoped(key, key_size);
     register_abort_callbacks();
@@ -214,6 +223,8 @@ LeaseOrValue get_or_lease(const char *key, size_t key_size, int64_t lease_ms)
         end_lease(lease.slot, lease.token);
         return LeaseOrValue{hit, 0};
     }
+    if (has_pending_write(key, key_size))
+        void_lease(lease.slot, lease.token);  // its put stores nothing, even after a rollback
     return LeaseOrValue{nullptr, lease.token};
 }
 
@@ -223,6 +234,10 @@ bool put_leased(const char *key, size_t key_size, ValueBytes value, uint64_t tok
     expiry_for(ttl, now_ms());  // bad input is refused whether or not the lease is valid
     if (value.size > kMaxValueBytes)
         throw pg::SqlError(ERRCODE_PROGRAM_LIMIT_EXCEEDED, "simple_cache value is too long");
+    if (has_pending_write(key, key_size)) {
+        end_lease_on(scoped, token);  // the value may come from this transaction's own changes
+        return false;
+    }
     return put_under_lease(scoped, token, value, ttl);
 }
 

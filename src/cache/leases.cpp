@@ -340,6 +340,16 @@ bool store_under_lease(const ScopedKey &key, uint64_t token, void (*store)(void 
     return valid;
 }
 
+void void_lease(uint32_t slot_index, uint64_t token)
+{
+    LeaseTable *t = lease_table_if_made();
+    if (t == nullptr || slot_index >= kLeaseSlots || token == 0)
+        return;
+    pg::LockHolder lock(&t->lock, LW_EXCLUSIVE);
+    if (t->slots[slot_index].token == token)
+        t->slots[slot_index].voided = true;
+}
+
 void void_leases(const ScopedKey &key)
 {
     LeaseTable *t = lease_table_if_made();

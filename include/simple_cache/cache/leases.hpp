@@ -55,6 +55,9 @@ bool end_lease_on(const ScopedKey &key, uint64_t token);
 // comes either before (the lease is void, nothing stored) or after (it removes what was stored).
 bool store_under_lease(const ScopedKey &key, uint64_t token, void (*store)(void *), void *context);
 
+// Voids the lease `token` in `slot` (if still out): its put will be refused.
+void void_lease(uint32_t slot, uint64_t token);
+
 // Voids every lease out on key: their holders' puts will be refused. Called by every write and
 // drop of the key before it takes effect. Cheap when no lease is out.
 void void_leases(const ScopedKey &key);
