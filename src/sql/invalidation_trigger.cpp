@@ -18,6 +18,7 @@
 // Plain PostgreSQL code in the body: no C++ object with a destructor lives in these frames.
 #include "arguments.hpp"
 #include "simple_cache/cache/pending_writes.hpp"
+#include "simple_cache/pg/citus_routing.hpp"
 #include "simple_cache/pg/error.hpp"
 
 extern "C" {
@@ -190,9 +191,10 @@ bool build_key(const KeyTemplate &key_template, TriggerData *trigger, HeapTuple 
 }
 
 // Queues at commit the drops of the keys that the templates make of row; skips a key equal
-// to the one made of the other row of an UPDATE (passed as `already`).
-void invalidate_row(const TriggerPlan &plan, TriggerData *trigger, HeapTuple row, HeapTuple already,
-                    StringInfo key, StringInfo other)
+// to the one made of the other row of an UPDATE (passed as `already`). Under Citus, a key
+// another node owns is 0A000 (as simple_cache_invalidate refuses it).
+void invalidate_row(FunctionCallInfo fcinfo, const TriggerPlan &plan, TriggerData *trigger, HeapTuple row,
+                    HeapTuple already, StringInfo key, StringInfo other)
 {
     for (int i = 0; i < plan.template_count; ++i) {
         if (!build_key(plan.templates[i], trigger, row, key) || static_cast<size_t>(key->len) > sc::cache::kMaxKeyBytes)
@@ -200,6 +202,9 @@ void invalidate_row(const TriggerPlan &plan, TriggerData *trigger, HeapTuple row
         if (already != nullptr && build_key(plan.templates[i], trigger, already, other) &&
             other->len == key->len && memcmp(other->data, key->data, key->len) == 0)
             continue;
+        sc::pg::citus::require_owned_by_trigger(fcinfo, trigger->tg_trigger->tgname,
+                                                RelationGetRelationName(trigger->tg_relation), key->data,
+                                                static_cast<size_t>(key->len));
         sc::cache::drop_at_commit(key->data, static_cast<size_t>(key->len));
     }
 }
@@ -244,12 +249,12 @@ SIMPLE_CACHE_FUNCTION(simple_cache_invalidate_trigger)
     if (TRIGGER_FIRED_FOR_STATEMENT(trigger->tg_event)) {
         invalidate_statement(*plan, &key);
     } else if (TRIGGER_FIRED_BY_INSERT(trigger->tg_event)) {
-        invalidate_row(*plan, trigger, trigger->tg_trigtuple, nullptr, &key, &other);
+        invalidate_row(fcinfo, *plan, trigger, trigger->tg_trigtuple, nullptr, &key, &other);
     } else if (TRIGGER_FIRED_BY_DELETE(trigger->tg_event)) {
-        invalidate_row(*plan, trigger, trigger->tg_trigtuple, nullptr, &key, &other);
+        invalidate_row(fcinfo, *plan, trigger, trigger->tg_trigtuple, nullptr, &key, &other);
     } else if (TRIGGER_FIRED_BY_UPDATE(trigger->tg_event)) {
-        invalidate_row(*plan, trigger, trigger->tg_trigtuple, nullptr, &key, &other);
-        invalidate_row(*plan, trigger, trigger->tg_newtuple, trigger->tg_trigtuple, &key, &other);
+        invalidate_row(fcinfo, *plan, trigger, trigger->tg_trigtuple, nullptr, &key, &other);
+        invalidate_row(fcinfo, *plan, trigger, trigger->tg_newtuple, trigger->tg_trigtuple, &key, &other);
     }
     pfree(key.data);
     pfree(other.data);
