@@ -145,8 +145,8 @@ sub holder_and_waiter
 {
 	my $session = $node->background_psql('postgres');
 	my $pid = $session->query_safe('SELECT pg_backend_pid()');
-	ok($session->query_safe("SELECT lease > 0 FROM simple_cache_get_or_lease('two-step', '1 hour')") eq 't',
-		'a session takes a lease for an hour');
+	ok($session->query_safe("SELECT lease > 0 FROM simple_cache_get_or_lease('two-step', '10 minutes')") eq 't',
+		'a session takes a lease for ten minutes');
 	query("SELECT pg_terminate_backend($pid)");
 	$node->poll_query_until('postgres', "SELECT count(*) = 0 FROM pg_stat_activity WHERE pid = $pid")
 	  or die "the session did not exit";
@@ -161,9 +161,9 @@ sub holder_and_waiter
 	query('CREATE DATABASE other');
 	$node->safe_psql('other', 'CREATE EXTENSION simple_cache');
 	my $session = $node->background_psql('postgres');
-	ok($session->query_safe("SELECT lease > 0 FROM simple_cache_get_or_lease('shared name', '1 hour')") eq 't',
+	ok($session->query_safe("SELECT lease > 0 FROM simple_cache_get_or_lease('shared name', '10 minutes')") eq 't',
 		'a lease on a key in one database');
-	is($node->safe_psql('other', "SELECT lease > 0 FROM simple_cache_get_or_lease('shared name', '1 hour')"), 't',
+	is($node->safe_psql('other', "SELECT lease > 0 FROM simple_cache_get_or_lease('shared name', '10 minutes')"), 't',
 		'the same key in another database gets its own lease');
 	is($node->safe_psql('other', 'SELECT count(*) FROM simple_cache_leases() WHERE holder_pid = ' .
 			$session->query_safe('SELECT pg_backend_pid()')), '0',
