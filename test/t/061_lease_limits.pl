@@ -89,12 +89,27 @@ is($node->safe_psql('postgres', q{SELECT lease IS NOT NULL FROM simple_cache_get
 is($node->safe_psql('postgres', q{SELECT simple_cache_fetch('dash', 'SELECT 42')}), '42', 'a fetch there computes');
 is($node->safe_psql('postgres', q{SELECT simple_cache_get('dash')}), '42', 'and stores its value');
 
+# A fetch waits for another's lease at most its own simple_cache.lease_time: then it computes
+# the value itself and stores nothing (the lease stays with its holder).
+{
+	my $long = $node->background_psql('postgres');
+	is($long->query_safe(q{SELECT lease IS NOT NULL FROM simple_cache_get_or_lease('hot', '10 minutes')}), 't',
+		'a client takes a ten-minute lease on a hot key');
+	my $started = time;
+	is($node->safe_psql('postgres', q{SET statement_timeout = '20s'; SET simple_cache.lease_time = '1s';
+		SELECT simple_cache_fetch('hot', 'SELECT 99')}), '99',
+		'a fetch of the key computes its value after waiting its own lease time');
+	ok(time - $started < 15, 'without waiting for the ten-minute lease');
+	is($node->safe_psql('postgres', q{SELECT simple_cache_get('hot') IS NULL}), 't', 'and stores nothing');
+	$long->quit;
+}
+
 # A long lease on a hot key holds its fetches back at most simple_cache.max_lease_time.
 $node->safe_psql('postgres', q{LOAD 'simple_cache'; ALTER SYSTEM SET simple_cache.max_lease_time = '2s'; SELECT pg_reload_conf();});
 $node->poll_query_until('postgres', q{SELECT current_setting('simple_cache.max_lease_time', true) = '2s'})
   or die 'the lowered maximum was not loaded';
 my $holder = $node->background_psql('postgres', on_error_stop => 0);
-is($holder->query_safe(q{SELECT lease IS NOT NULL FROM simple_cache_get_or_lease('hot', '1 second')}), 't',
+is($holder->query_safe(q{SELECT lease IS NOT NULL FROM simple_cache_get_or_lease('hot1', '1 second')}), 't',
 	'a lease within the lowered maximum');
 $holder->{stderr} = '';
 $holder->query(q{SELECT simple_cache_get_or_lease('hot2', '1 hour')});
