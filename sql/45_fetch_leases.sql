@@ -223,6 +223,12 @@ SELECT simple_cache_invalidate_prefix('r22:user:') AS queued;
 SELECT simple_cache_fetch('r22:user:7', $$SELECT 'uncommitted'$$) AS fetched;
 ROLLBACK;
 SELECT simple_cache_get('r22:user:7') AS cached, (SELECT count(*) FROM simple_cache_leases()) AS leases_out;
+-- So does a write queued by the query itself: its value is returned, not stored.
+BEGIN;
+SELECT simple_cache_fetch('r22:user:8',
+    $$SELECT 'queued by its query' FROM (SELECT simple_cache_invalidate('r22:user:8')) i$$) AS fetched;
+ROLLBACK;
+SELECT simple_cache_get('r22:user:8') AS cached, (SELECT count(*) FROM simple_cache_leases()) AS leases_out;
 -- Committed, the next fetch stores as usual.
 SELECT simple_cache_fetch('r22:user:42', 'SELECT name FROM r22_users WHERE id = 42') AS fetched,
        simple_cache_get('r22:user:42') AS cached;

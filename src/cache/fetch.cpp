@@ -199,6 +199,8 @@ varlena *fetch(const char *key, size_t key_size, Ttl ttl, bool may_store, ValueS
         if (hit != nullptr)
             return hit;
         varlena *value = compute(context);
+        if (has_pending_write(key, key_size))
+            return value;  // the query queued a write of the key: store nothing (the hold ends the lease)
         ValueBytes bytes{VARDATA_ANY(value), VARSIZE_ANY_EXHDR(value), ValueKind::text};
         put_under_lease(scoped, lease.token, bytes, ttl);  // ends the lease, stored or not
         hold.consumed();
