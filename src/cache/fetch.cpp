@@ -97,6 +97,19 @@ class FetchLeaseHold {
     bool consumed_ = false;
 };
 
+// Marks this backend's leases as waiting while a fetch waits for another's lease, and clears
+// the marks when the wait ends, an error included.
+class WaitMark {
+  public:
+    WaitMark() = default;
+    WaitMark(const WaitMark &) = delete;
+    WaitMark &operator=(const WaitMark &) = delete;
+    ~WaitMark()
+    {
+        pg::run_logging(WARNING, "simple_cache", "ending a wait for a lease", [] { end_waiting(); });
+    }
+};
+
 // What a put under a lease links, and what came of it.
 struct LeasedLink {
     CacheTable::NewItem *item;
@@ -184,8 +197,13 @@ varlena *fetch(const char *key, size_t key_size, Ttl ttl, bool may_store, ValueS
             return compute(context);  // this session holds it (a fetch inside its own query): store nothing
         if (lease.state == Lease::State::held && now_ms() >= wait_deadline)
             return compute(context);  // a lease longer than this fetch's own: compute, store nothing
+        if (lease.state == Lease::State::held && !begin_waiting(lease))
+            return compute(context);  // its holder waits for a lease this session holds: store nothing
         if (lease.state == Lease::State::held) {
-            wait_for_lease(lease, wait_slice_ms(lease.expires_ms, wait_deadline));
+            {
+                WaitMark mark;
+                wait_for_lease(lease, wait_slice_ms(lease.expires_ms, wait_deadline));
+            }
             pg::check_for_interrupts();
             hit = get(key, key_size, ValueKind::text);
             if (hit != nullptr)

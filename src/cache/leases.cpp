@@ -32,6 +32,7 @@ struct LeaseSlot {
     pg::ScopeId scope;
     int32_t holder_pid;
     bool voided;
+    uint32_t holder_waits_for;  // 1 + the slot whose lease the holder's fetch waits for; 0: none
     int64_t expires_ms;
     ConditionVariable ended;  // broadcast when the lease ends
 };
@@ -117,6 +118,7 @@ void free_slot(LeaseTable &t, LeaseSlot &slot)
     slot.token = 0;
     slot.voided = false;
     slot.holder_pid = 0;
+    slot.holder_waits_for = 0;
     t.taken.fetch_sub(1, std::memory_order_seq_cst);
 }
 
@@ -183,6 +185,31 @@ uint64_t unique_token(LeaseTable &t, uint64_t random_bits)
         if (!in_use)
             return token;
     }
+}
+
+// Marks every lease this backend holds as waiting for `slot` (1 + its index; 0 clears), under
+// the exclusive lock.
+void mark_my_leases_waiting(LeaseTable &t, uint32_t waits_for)
+{
+    for (LeaseSlot &slot : t.slots)
+        if (slot.token != 0 && slot.holder_pid == MyProcPid)
+            slot.holder_waits_for = waits_for;
+}
+
+// Whether following "the holder of this lease waits for that lease" from `slot` leads back to a
+// lease this backend holds (under the lock).
+bool wait_chain_reaches_me(const LeaseTable &t, uint32_t slot)
+{
+    for (uint32_t step = 0; step < kLeaseSlots; ++step) {
+        const LeaseSlot &at = t.slots[slot];
+        if (at.token == 0 || at.holder_waits_for == 0)
+            return false;
+        const LeaseSlot &next = t.slots[at.holder_waits_for - 1];
+        if (next.token != 0 && next.holder_pid == MyProcPid)
+            return true;
+        slot = at.holder_waits_for - 1;
+    }
+    return false;
 }
 
 // Looks at every slot once, for take_lease.
@@ -259,6 +286,7 @@ Lease take_lease(const ScopedKey &key, int64_t lease_ms)
         slot->scope = wanted.scope;
         slot->holder_pid = MyProcPid;
         slot->voided = false;
+        slot->holder_waits_for = 0;
         slot->expires_ms = lease_ms > INT64_MAX - now ? INT64_MAX : now + lease_ms;
         result.state = Lease::State::granted;
         result.slot = static_cast<uint32_t>(slot - t.slots);
@@ -371,6 +399,26 @@ void void_scope_leases(pg::ScopeId scope)
     for (LeaseSlot &slot : t->slots)
         if (slot.token != 0 && slot.scope == scope)
             slot.voided = true;
+}
+
+bool begin_waiting(const Lease &held)
+{
+    LeaseTable &t = lease_table();
+    pg::LockHolder lock(&t.lock, LW_EXCLUSIVE);
+    mark_my_leases_waiting(t, held.slot + 1);
+    if (!wait_chain_reaches_me(t, held.slot))
+        return true;
+    mark_my_leases_waiting(t, 0);
+    return false;
+}
+
+void end_waiting()
+{
+    LeaseTable *t = lease_table_if_made();
+    if (t == nullptr)
+        return;
+    pg::LockHolder lock(&t->lock, LW_EXCLUSIVE);
+    mark_my_leases_waiting(*t, 0);
 }
 
 void wait_for_lease(const Lease &held, long wait_ms)

@@ -171,5 +171,31 @@ sub holder_and_waiter
 	$session->quit;
 }
 
+# Two fetches whose queries fetch each other's keys in opposite order: the second to wait sees
+# that the holder it would wait for is itself waiting for a lease it holds, computes that value
+# without storing it, and both finish at once instead of after simple_cache.lease_time.
+{
+	my @sessions;
+	for my $pair (['cycle:a', 'cycle:b'], ['cycle:b', 'cycle:a'])
+	{
+		my ($outer, $inner) = @$pair;
+		my $session = $node->background_psql('postgres');
+		$session->query_safe(q{SET simple_cache.lease_time = '60s'; SET statement_timeout = '30s'});
+		$session->query_until(qr/started/, "\\echo started\n"
+			  . "SELECT simple_cache_fetch('$outer', \$\$SELECT (SELECT '$outer(' FROM pg_sleep(1)) || "
+			  . "simple_cache_fetch('$inner', 'SELECT ''$inner computed by $outer''') || ')'\$\$);\n"
+			  . "\\echo finished\n");
+		push @sessions, $session;
+	}
+	my $started = time;
+	$_->query_until(qr/finished/, '') for @sessions;
+	ok(time - $started < 20, 'fetches waiting for each other finish without waiting for the leases to expire');
+	my $a = query(q{SELECT simple_cache_get('cycle:a')});
+	my $b = query(q{SELECT simple_cache_get('cycle:b')});
+	ok($a =~ /^cycle:a\(/ && $b =~ /^cycle:b\(/, "both outer values are stored ($a; $b)");
+	is(query('SELECT count(*) FROM simple_cache_leases()'), '0', 'no lease is left after the cycle');
+	$_->quit for @sessions;
+}
+
 $node->stop;
 done_testing();

@@ -17,6 +17,8 @@ using ValueSource = varlena *(*)(void *context);
 // that miss the key while another holds its lease wait for the value (woken when the lease
 // ends; a lease whose holder died or that expired is taken over). With may_store false (a
 // transaction snapshot older than the lease could be), a miss is computed and nothing stored.
+// A wait that would close a cycle (the holder waits, maybe through others, for a lease this
+// session holds) is not begun: the value is computed and not stored.
 // When this transaction has a write of the key queued for its commit (the value may come from
 // its own uncommitted changes), when the database holds its share of the lease slots, or this
 // session holds the key's lease itself (a fetch of the

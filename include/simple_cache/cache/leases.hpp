@@ -70,6 +70,16 @@ void void_scope_leases(pg::ScopeId scope);
 // over. Never sleeps with a lock held.
 void wait_for_lease(const Lease &held, long wait_ms);
 
+// Before a fetch waits for `held`: marks the leases this backend holds as waiting for it, and
+// returns true; or, when the holder of `held` waits (directly or through other holders) for a
+// lease this backend holds, so that neither could go on before the leases expire, marks
+// nothing and returns false. Mark and check run under one lock, so of two sessions that would
+// wait for each other the second sees the first's mark.
+bool begin_waiting(const Lease &held);
+
+// Clears the marks of begin_waiting (after the wait, or when it fails).
+void end_waiting();
+
 // Ends every lease this backend holds (at exit and when a fetch is aborted).
 void end_my_leases();
 
