@@ -85,6 +85,25 @@ SELECT simple_cache_get('t23:fixed') AS fixed, simple_cache_get('t23:fixed2') AS
 -- A column value too long for a key makes no key; the statement goes through.
 INSERT INTO t23 VALUES (5, 50, repeat('e', 1024 * 1024 + 1), 'Eve');
 SELECT count(*) AS eve FROM t23 WHERE id = 5;
+-- A key is measured while it is built: a template that repeats a long column stops at the first
+-- copy that passes 1 MB, instead of building the whole key (here 1.1 GB, over the 1 GB that a
+-- string may take, 54000) and only then finding it too long.
+CREATE TABLE t23_long (id int, t text, b bytea);
+DO $$ BEGIN
+    EXECUTE format('CREATE TRIGGER t23_long_invalidate AFTER INSERT OR UPDATE OR DELETE ON t23_long '
+                   'FOR EACH ROW EXECUTE FUNCTION simple_cache_invalidate_trigger(%L, %L)',
+                   't23:long:' || repeat('{t}', 1100), 't23:long-bytea:{id}:{b}');
+END $$;
+INSERT INTO t23_long VALUES (1, repeat('x', 1024 * 1024), 'short'::bytea);
+UPDATE t23_long SET id = 2, b = decode(repeat('ab', 600 * 1024), 'hex');
+DELETE FROM t23_long;
+SELECT count(*) AS long_rows FROM t23_long;
+-- Short values still make their keys.
+INSERT INTO t23_long VALUES (3, 'y', 'z'::bytea);
+SELECT simple_cache_put('t23:long-bytea:3:\x7a', 'cached') AS put;
+SELECT simple_cache_get('t23:long-bytea:3:\x7a') AS cached;
+DELETE FROM t23_long;
+SELECT simple_cache_get('t23:long-bytea:3:\x7a') AS dropped;
 
 -- Errors, at the first call, naming the trigger and the table; the statement changes nothing.
 CREATE TABLE t23_bad (id int, "Mixed" int);
@@ -139,5 +158,5 @@ SELECT simple_cache_put('t23:{1}', 'braced') AS e;
 UPDATE t23_bad SET id = 3;
 SELECT simple_cache_get('t23:{1}') AS braced;
 
-DROP TABLE t23, t23_fixed, t23_bad;
+DROP TABLE t23, t23_fixed, t23_bad, t23_long;
 DO $$ BEGIN PERFORM simple_cache_drop(key) FROM simple_cache_list() WHERE starts_with(key, 't23:'); END $$;

@@ -171,7 +171,7 @@ INSERT INTO leases SELECT 'released', lease FROM simple_cache_get_or_lease('r22:
 SELECT simple_cache_release_lease('r22:release', lease) AS released,
        simple_cache_release_lease('r22:release', lease) AS released_again FROM leases WHERE name = 'released';
 INSERT INTO leases SELECT 'after release', lease FROM simple_cache_get_or_lease('r22:release');
-SELECT a.lease > r.lease AS newer_lease, simple_cache_release_lease('r22:release', a.lease) AS released
+SELECT a.lease <> r.lease AS new_lease, simple_cache_release_lease('r22:release', a.lease) AS released
 FROM leases a, leases r WHERE a.name = 'after release' AND r.name = 'released';
 -- An expired lease: its put is refused, and the next miss takes the key over.
 INSERT INTO leases SELECT 'expired', lease FROM simple_cache_get_or_lease('r22:expired', '1 millisecond');
@@ -180,11 +180,59 @@ SELECT simple_cache_put_leased('r22:expired', 'late', lease) AS stored FROM leas
 INSERT INTO leases SELECT 'expired again', lease FROM simple_cache_get_or_lease('r22:expired', '1 millisecond');
 SELECT pg_sleep(0.05);
 INSERT INTO leases SELECT 'taken over', lease FROM simple_cache_get_or_lease('r22:expired');
-SELECT t.lease > e.lease AS taken_over,
+SELECT t.lease <> e.lease AS taken_over,
        simple_cache_put_leased('r22:expired', 'late', e.lease) AS late_put,
        simple_cache_put_leased('r22:expired', 'on time', t.lease) AS put
 FROM leases t, leases e WHERE t.name = 'taken over' AND e.name = 'expired again';
 SELECT simple_cache_get('r22:expired') AS cached;
+DO $$ BEGIN PERFORM simple_cache_flush(); END $$;
+-- Lease numbers cannot be guessed from one another: two leases taken one after the other do
+-- not have neighbouring numbers, so a put with a number next to one's own lease stores nothing.
+INSERT INTO leases SELECT 'guess x', lease FROM simple_cache_get_or_lease('r22:guess-x');
+INSERT INTO leases SELECT 'guess y', lease FROM simple_cache_get_or_lease('r22:guess-y');
+SELECT simple_cache_put_leased('r22:guess-x', 'guessed', y.lease - 1) AS stored_below,
+       simple_cache_put_leased('r22:guess-y', 'guessed', x.lease + 1) AS stored_above,
+       abs(y.lease - x.lease) > 1000000 AS far_apart, x.lease > 0 AND y.lease > 0 AS positive
+FROM leases x, leases y WHERE x.name = 'guess x' AND y.name = 'guess y';
+SELECT simple_cache_get('r22:guess-x') AS x, simple_cache_get('r22:guess-y') AS y;
+SELECT count(*) FILTER (WHERE simple_cache_release_lease('r22:guess-' || right(name, 1), lease)) AS released
+FROM leases WHERE name LIKE 'guess _';
+DO $$ BEGIN PERFORM simple_cache_flush(); END $$;
+-- A session that has a write of the key queued for its commit (here an invalidation from a
+-- trigger) may have computed the value from its own uncommitted changes: a fetch returns it
+-- but stores nothing, and a lease taken then stores nothing either, even after a rollback.
+CREATE TABLE r22_users (id int PRIMARY KEY, name text);
+INSERT INTO r22_users VALUES (42, 'Ann');
+CREATE TRIGGER r22_users_cache AFTER INSERT OR UPDATE OR DELETE ON r22_users
+    FOR EACH ROW EXECUTE FUNCTION simple_cache_invalidate_trigger('r22:user:{id}');
+SELECT simple_cache_put('r22:user:42', 'Ann') AS put;
+BEGIN;
+UPDATE r22_users SET name = 'UNCOMMITTED-Eve' WHERE id = 42;
+SELECT simple_cache_fetch('r22:user:42', 'SELECT name FROM r22_users WHERE id = 42') AS fetched;
+SELECT lease AS pending_lease FROM simple_cache_get_or_lease('r22:user:42') \gset
+SELECT simple_cache_put_leased('r22:user:42', 'UNCOMMITTED-Eve', :pending_lease) AS stored_in_transaction;
+SELECT lease AS pending_lease FROM simple_cache_get_or_lease('r22:user:42') \gset
+ROLLBACK;
+SELECT simple_cache_put_leased('r22:user:42', 'UNCOMMITTED-Eve', :pending_lease) AS stored_after_rollback;
+SELECT simple_cache_get('r22:user:42') AS cached;
+-- The same under a prefix invalidation queued for the commit.
+SELECT simple_cache_drop('r22:user:42') AS dropped;
+BEGIN;
+UPDATE r22_users SET name = 'UNCOMMITTED-Eve' WHERE id = 42;
+SELECT simple_cache_invalidate_prefix('r22:user:') AS queued;
+SELECT simple_cache_fetch('r22:user:7', $$SELECT 'uncommitted'$$) AS fetched;
+ROLLBACK;
+SELECT simple_cache_get('r22:user:7') AS cached, (SELECT count(*) FROM simple_cache_leases()) AS leases_out;
+-- So does a write queued by the query itself: its value is returned, not stored.
+BEGIN;
+SELECT simple_cache_fetch('r22:user:8',
+    $$SELECT 'queued by its query' FROM (SELECT simple_cache_invalidate('r22:user:8')) i$$) AS fetched;
+ROLLBACK;
+SELECT simple_cache_get('r22:user:8') AS cached, (SELECT count(*) FROM simple_cache_leases()) AS leases_out;
+-- Committed, the next fetch stores as usual.
+SELECT simple_cache_fetch('r22:user:42', 'SELECT name FROM r22_users WHERE id = 42') AS fetched,
+       simple_cache_get('r22:user:42') AS cached;
+DROP TABLE r22_users;
 DO $$ BEGIN PERFORM simple_cache_flush(); END $$;
 SELECT pg_temp.state() AS state;
 

@@ -3,11 +3,13 @@
 #include "simple_cache/cache/fetch.hpp"
 
 #include <algorithm>
+#include <string>
 
 #include "simple_cache/cache/item_building.hpp"
 #include "simple_cache/cache/leases.hpp"
 #include "simple_cache/cache/linking.hpp"
 #include "simple_cache/cache/make_room.hpp"
+#include "simple_cache/cache/pending_writes.hpp"
 #include "simple_cache/cache/replica_fences.hpp"
 #include "simple_cache/pg/error.hpp"
 #include "simple_cache/pg/startup_load.hpp"
@@ -96,6 +98,19 @@ class FetchLeaseHold {
     bool consumed_ = false;
 };
 
+// Marks this backend's leases as waiting while a fetch waits for another's lease, and clears
+// the marks when the wait ends, an error included.
+class WaitMark {
+  public:
+    WaitMark() = default;
+    WaitMark(const WaitMark &) = delete;
+    WaitMark &operator=(const WaitMark &) = delete;
+    ~WaitMark()
+    {
+        pg::run_logging(WARNING, "simple_cache", "ending a wait for a lease", [] { end_waiting(); });
+    }
+};
+
 // What a put under a lease links, and what came of it.
 struct LeasedLink {
     CacheTable::NewItem *item;
@@ -133,12 +148,42 @@ void void_lease_if_fenced(const ScopedKey &key)
         void_leases(key);
 }
 
-// How long to sleep for a lease that expires at expires_ms: until then, at most a second (so
-// that a dead holder is noticed), at least a millisecond.
-long wait_slice_ms(int64_t expires_ms)
+// How long to sleep for a lease that expires at expires_ms, waiting no later than deadline_ms:
+// until the earlier of the two, at most a second (so that a dead holder is noticed), at least a
+// millisecond.
+long wait_slice_ms(int64_t expires_ms, int64_t deadline_ms)
 {
-    int64_t left = expires_ms - now_ms();
+    int64_t left = std::min(expires_ms, deadline_ms) - now_ms();
     return static_cast<long>(std::clamp<int64_t>(left, 1, 1000));
+}
+
+// Raises 22023 for a lease longer than simple_cache.max_lease_time.
+void check_lease_time(int64_t lease_ms)
+{
+    if (lease_ms > max_lease_time_ms())
+        throw pg::SqlError(ERRCODE_INVALID_PARAMETER_VALUE,
+                           "simple_cache lease time is longer than simple_cache.max_lease_time",
+                           "The longest lease is " + std::to_string(max_lease_time_ms()) + " ms.",
+                           "Ask for a shorter lease_time; a superuser may raise simple_cache.max_lease_time.");
+}
+
+// Raises 53400 when the current database holds its whole share of the lease table.
+[[noreturn]] void raise_no_lease_slot()
+{
+    throw pg::SqlError(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED,
+                       "simple_cache: no lease slot is free for this database",
+                       "A database may hold at most as many leases as there are free slots (of " +
+                           std::to_string(kLeaseSlots) + " in the server).",
+                       "Compute the value without storing it, or put it with simple_cache_put; end leases "
+                       "with simple_cache_put_leased or simple_cache_release_lease.");
+}
+
+// Whether this transaction has a write of key queued for its commit (a put, incr or drop of
+// it, or a prefix drop that covers it): a value it computes now may come from its own
+// uncommitted changes, so it must not reach the shared cache.
+bool has_pending_write(const char *key, size_t key_size)
+{
+    return read_pending(key, key_size, ValueKind::text).decided;
 }
 
 }  // namespace
@@ -151,16 +196,24 @@ varlena *fetch(const char *key, size_t key_size, Ttl ttl, bool may_store, ValueS
     varlena *hit = get(key, key_size, ValueKind::text);  // the hot path: a hit needs no lease
     if (hit != nullptr)
         return hit;
-    if (!may_store)
+    if (!may_store || has_pending_write(key, key_size))
         return compute(context);
     ScopedKey scoped(key, key_size);
     register_abort_callbacks();
+    int64_t wait_deadline = now_ms() + lease_time_ms();  // wait for another's lease no longer
     for (;;) {
         Lease lease = take_lease(scoped, lease_time_ms());
         if (lease.state == Lease::State::held && lease.holder_pid == MyProcPid)
             return compute(context);  // this session holds it (a fetch inside its own query): store nothing
+        if (lease.state == Lease::State::held && now_ms() >= wait_deadline)
+            return compute(context);  // a lease longer than this fetch's own: compute, store nothing
+        if (lease.state == Lease::State::held && !begin_waiting(lease))
+            return compute(context);  // its holder waits for a lease this session holds: store nothing
         if (lease.state == Lease::State::held) {
-            wait_for_lease(lease, wait_slice_ms(lease.expires_ms));
+            {
+                WaitMark mark;
+                wait_for_lease(lease, wait_slice_ms(lease.expires_ms, wait_deadline));
+            }
             pg::check_for_interrupts();
             hit = get(key, key_size, ValueKind::text);
             if (hit != nullptr)
@@ -175,6 +228,8 @@ varlena *fetch(const char *key, size_t key_size, Ttl ttl, bool may_store, ValueS
         if (hit != nullptr)
             return hit;
         varlena *value = compute(context);
+        if (has_pending_write(key, key_size))
+            return value;  // the query queued a write of the key: store nothing (the hold ends the lease)
         ValueBytes bytes{VARDATA_ANY(value), VARSIZE_ANY_EXHDR(value), ValueKind::text};
         put_under_lease(scoped, lease.token, bytes, ttl);  // ends the lease, stored or not
         hold.consumed();
@@ -185,10 +240,13 @@ varlena *fetch(const char *key, size_t key_size, Ttl ttl, bool may_store, ValueS
 LeaseOrValue get_or_lease(const char *key, size_t key_size, int64_t lease_ms)
 {
     ScopedKey scoped(key, key_size);
+    check_lease_time(lease_ms);
     varlena *hit = get(key, key_size, ValueKind::text);
     if (hit != nullptr)
         return LeaseOrValue{hit, 0};
     Lease lease = take_lease(scoped, lease_ms);
+    if (lease.state == Lease::State::full)
+        raise_no_lease_slot();
     if (lease.state != Lease::State::granted)
         return LeaseOrValue{nullptr, 0};
     void_lease_if_fenced(scoped);
@@ -197,6 +255,8 @@ LeaseOrValue get_or_lease(const char *key, size_t key_size, int64_t lease_ms)
         end_lease(lease.slot, lease.token);
         return LeaseOrValue{hit, 0};
     }
+    if (has_pending_write(key, key_size))
+        void_lease(lease.slot, lease.token);  // its put stores nothing, even after a rollback
     return LeaseOrValue{nullptr, lease.token};
 }
 
@@ -206,6 +266,10 @@ bool put_leased(const char *key, size_t key_size, ValueBytes value, uint64_t tok
     expiry_for(ttl, now_ms());  // bad input is refused whether or not the lease is valid
     if (value.size > kMaxValueBytes)
         throw pg::SqlError(ERRCODE_PROGRAM_LIMIT_EXCEEDED, "simple_cache value is too long");
+    if (has_pending_write(key, key_size)) {
+        end_lease_on(scoped, token);  // the value may come from this transaction's own changes
+        return false;
+    }
     return put_under_lease(scoped, token, value, ttl);
 }
 

@@ -3,6 +3,7 @@
 // held; waiters sleep on a slot's condition variable with no lock held.
 #include "simple_cache/cache/leases.hpp"
 
+#include <algorithm>
 #include <atomic>
 
 #include "simple_cache/cache/table.hpp"
@@ -31,6 +32,7 @@ struct LeaseSlot {
     pg::ScopeId scope;
     int32_t holder_pid;
     bool voided;
+    uint32_t holder_waits_for;  // 1 + the slot whose lease the holder's fetch waits for; 0: none
     int64_t expires_ms;
     ConditionVariable ended;  // broadcast when the lease ends
 };
@@ -51,6 +53,7 @@ struct LeaseKey {
 };
 
 int lease_time_setting_ms = 30000;
+int max_lease_time_setting_ms = 600000;
 LeaseTable *table = nullptr;
 bool exit_callback_registered = false;
 
@@ -115,6 +118,7 @@ void free_slot(LeaseTable &t, LeaseSlot &slot)
     slot.token = 0;
     slot.voided = false;
     slot.holder_pid = 0;
+    slot.holder_waits_for = 0;
     t.taken.fetch_sub(1, std::memory_order_seq_cst);
 }
 
@@ -146,6 +150,101 @@ bool backend_alive(int pid)
     return pg::guard([&] { return BackendPidGetProc(pid) != nullptr; });
 }
 
+// What one pass over the table found for a key (under the lock).
+struct SlotSearch {
+    LeaseSlot *live_on_key = nullptr;     // a live lease on the key
+    LeaseSlot *expired_on_key = nullptr;  // an expired lease on the key
+    LeaseSlot *free_one = nullptr;        // an unused slot
+    LeaseSlot *expired_one = nullptr;     // an expired lease on another key
+    uint32_t available = 0;               // slots unused or expired
+    uint32_t live_in_scope = 0;           // live leases of the key's database
+};
+
+// 64 unpredictable bits for a lease token (pg_strong_random; should it fail, the table's
+// secret seed hashed with a counter and the clock). Called with no lock held.
+uint64_t random_token_bits(LeaseTable &t)
+{
+    uint64_t bits = 0;
+    if (pg::guard([&] { return pg_strong_random(&bits, sizeof bits); }))
+        return bits;
+    uint64_t mixed[2] = {static_cast<uint64_t>(now_ms()), static_cast<uint64_t>(MyProcPid)};
+    uint64_t high = core::hash_bytes(mixed, sizeof mixed, t.seed);
+    uint64_t low = core::hash_bytes(mixed, sizeof mixed, ~t.seed);
+    return (high << 32) | low;
+}
+
+// A token made of random bits, positive as a bigint and unlike every token out (under the
+// exclusive lock): a holder cannot guess another lease's token from its own.
+uint64_t unique_token(LeaseTable &t, uint64_t random_bits)
+{
+    for (;;) {
+        uint64_t token = (random_bits ^ (t.next_token++ * 0x9E3779B97F4A7C15ULL)) & INT64_MAX;
+        bool in_use = token == 0;
+        for (const LeaseSlot &slot : t.slots)
+            in_use = in_use || slot.token == token;
+        if (!in_use)
+            return token;
+    }
+}
+
+// Marks every lease this backend holds as waiting for `slot` (1 + its index; 0 clears), under
+// the exclusive lock.
+void mark_my_leases_waiting(LeaseTable &t, uint32_t waits_for)
+{
+    for (LeaseSlot &slot : t.slots)
+        if (slot.token != 0 && slot.holder_pid == MyProcPid)
+            slot.holder_waits_for = waits_for;
+}
+
+// Whether following "the holder of this lease waits for that lease" from `slot` leads back to a
+// lease this backend holds (under the lock).
+bool wait_chain_reaches_me(const LeaseTable &t, uint32_t slot)
+{
+    for (uint32_t step = 0; step < kLeaseSlots; ++step) {
+        const LeaseSlot &at = t.slots[slot];
+        if (at.token == 0 || at.holder_waits_for == 0)
+            return false;
+        const LeaseSlot &next = t.slots[at.holder_waits_for - 1];
+        if (next.token != 0 && next.holder_pid == MyProcPid)
+            return true;
+        slot = at.holder_waits_for - 1;
+    }
+    return false;
+}
+
+// Looks at every slot once, for take_lease.
+SlotSearch search_slots(LeaseTable &t, const LeaseKey &key, int64_t now)
+{
+    SlotSearch search;
+    for (LeaseSlot &slot : t.slots) {
+        if (slot.token == 0) {
+            ++search.available;
+            if (search.free_one == nullptr)
+                search.free_one = &slot;
+            continue;
+        }
+        bool live = slot.expires_ms > now;
+        if (!live)
+            ++search.available;
+        else if (slot.scope == key.scope)
+            ++search.live_in_scope;
+        if (slot_is_for(slot, key)) {
+            (live ? search.live_on_key : search.expired_on_key) = &slot;
+        } else if (!live && search.expired_one == nullptr) {
+            search.expired_one = &slot;
+        }
+    }
+    return search;
+}
+
+// A database may take a new lease only while it holds fewer live leases than there are
+// available slots: alone it gets half of the table, and every other database still finds
+// slots (each newcomer may take half of what is left), so no database can starve the others.
+bool within_database_share(const SlotSearch &search)
+{
+    return search.live_in_scope < search.available;
+}
+
 }  // namespace
 
 Lease take_lease(const ScopedKey &key, int64_t lease_ms)
@@ -153,48 +252,41 @@ Lease take_lease(const ScopedKey &key, int64_t lease_ms)
     register_exit_callback();
     LeaseTable &t = lease_table();
     LeaseKey wanted = lease_key_of(t, key);
+    lease_ms = std::min(lease_ms, max_lease_time_ms());
+    uint64_t random_bits = random_token_bits(t);
     int64_t now = now_ms();
     Lease result;
-    LeaseSlot *taken_over = nullptr;
+    LeaseSlot *slot = nullptr;
+    bool reused = false;
     {
         pg::LockHolder lock(&t.lock, LW_EXCLUSIVE);
-        LeaseSlot *free_one = nullptr;
-        LeaseSlot *expired_one = nullptr;
-        for (LeaseSlot &slot : t.slots) {
-            if (slot.token == 0) {
-                if (free_one == nullptr)
-                    free_one = &slot;
-                continue;
-            }
-            if (slot_is_for(slot, wanted)) {
-                if (slot.expires_ms > now) {
-                    result.state = Lease::State::held;
-                    result.slot = static_cast<uint32_t>(&slot - t.slots);
-                    result.token = slot.token;
-                    result.holder_pid = slot.holder_pid;
-                    result.expires_ms = slot.expires_ms;
-                    return result;
-                }
-                taken_over = &slot;  // expired: its holder's put will find another token
-                break;
-            }
-            if (expired_one == nullptr && slot.expires_ms <= now)
-                expired_one = &slot;
+        SlotSearch search = search_slots(t, wanted, now);
+        if (search.live_on_key != nullptr) {
+            const LeaseSlot &held = *search.live_on_key;
+            result.state = Lease::State::held;
+            result.slot = static_cast<uint32_t>(&held - t.slots);
+            result.token = held.token;
+            result.holder_pid = held.holder_pid;
+            result.expires_ms = held.expires_ms;
+            return result;
         }
-        LeaseSlot *slot = taken_over != nullptr ? taken_over : free_one;
-        if (slot == nullptr && expired_one != nullptr) {
-            slot = taken_over = expired_one;  // reuse an expired lease on another key
-        }
+        if (!within_database_share(search))
+            return result;  // full for this database
+        slot = search.expired_on_key != nullptr ? search.expired_on_key : search.free_one;
+        if (slot == nullptr)
+            slot = search.expired_one;  // reuse an expired lease on another key
         if (slot == nullptr)
             return result;  // full
-        if (taken_over == nullptr)
+        reused = slot->token != 0;  // an expired lease: its holder's put will find another token
+        if (!reused)
             t.taken.fetch_add(1, std::memory_order_seq_cst);
-        slot->token = t.next_token++;
+        slot->token = unique_token(t, random_bits);
         slot->key_hash = wanted.hash;
         slot->key_size = wanted.size;
         slot->scope = wanted.scope;
         slot->holder_pid = MyProcPid;
         slot->voided = false;
+        slot->holder_waits_for = 0;
         slot->expires_ms = lease_ms > INT64_MAX - now ? INT64_MAX : now + lease_ms;
         result.state = Lease::State::granted;
         result.slot = static_cast<uint32_t>(slot - t.slots);
@@ -202,8 +294,8 @@ Lease take_lease(const ScopedKey &key, int64_t lease_ms)
         result.holder_pid = MyProcPid;
         result.expires_ms = slot->expires_ms;
     }
-    if (taken_over != nullptr)
-        wake_waiters(*taken_over);
+    if (reused)
+        wake_waiters(*slot);  // waiters of an expired lease go on
     return result;
 }
 
@@ -276,6 +368,16 @@ bool store_under_lease(const ScopedKey &key, uint64_t token, void (*store)(void 
     return valid;
 }
 
+void void_lease(uint32_t slot_index, uint64_t token)
+{
+    LeaseTable *t = lease_table_if_made();
+    if (t == nullptr || slot_index >= kLeaseSlots || token == 0)
+        return;
+    pg::LockHolder lock(&t->lock, LW_EXCLUSIVE);
+    if (t->slots[slot_index].token == token)
+        t->slots[slot_index].voided = true;
+}
+
 void void_leases(const ScopedKey &key)
 {
     LeaseTable *t = lease_table_if_made();
@@ -297,6 +399,26 @@ void void_scope_leases(pg::ScopeId scope)
     for (LeaseSlot &slot : t->slots)
         if (slot.token != 0 && slot.scope == scope)
             slot.voided = true;
+}
+
+bool begin_waiting(const Lease &held)
+{
+    LeaseTable &t = lease_table();
+    pg::LockHolder lock(&t.lock, LW_EXCLUSIVE);
+    mark_my_leases_waiting(t, held.slot + 1);
+    if (!wait_chain_reaches_me(t, held.slot))
+        return true;
+    mark_my_leases_waiting(t, 0);
+    return false;
+}
+
+void end_waiting()
+{
+    LeaseTable *t = lease_table_if_made();
+    if (t == nullptr)
+        return;
+    pg::LockHolder lock(&t->lock, LW_EXCLUSIVE);
+    mark_my_leases_waiting(*t, 0);
 }
 
 void wait_for_lease(const Lease &held, long wait_ms)
@@ -352,7 +474,12 @@ uint32_t report_leases(LeaseReport *out)
 
 int64_t lease_time_ms()
 {
-    return lease_time_setting_ms;
+    return std::min(lease_time_setting_ms, max_lease_time_setting_ms);
+}
+
+int64_t max_lease_time_ms()
+{
+    return max_lease_time_setting_ms;
 }
 
 void define_lease_settings()
@@ -361,6 +488,11 @@ void define_lease_settings()
                             "How long a lease on a missing key lasts (simple_cache_fetch, simple_cache_get_or_lease).",
                             "Sessions waiting for a value take over once its lease has expired.",
                             &lease_time_setting_ms, 30000, 1, INT_MAX, PGC_USERSET, GUC_UNIT_MS, nullptr,
+                            nullptr, nullptr);
+    DefineCustomIntVariable("simple_cache.max_lease_time",
+                            "The longest lease a session may take (simple_cache_get_or_lease's lease_time).",
+                            "A longer lease_time is refused; simple_cache.lease_time over it is cut to it.",
+                            &max_lease_time_setting_ms, 600000, 1, INT_MAX, PGC_SUSET, GUC_UNIT_MS, nullptr,
                             nullptr, nullptr);
 }
 

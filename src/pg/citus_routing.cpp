@@ -173,4 +173,24 @@ void require_owned(FunctionCallInfo fcinfo, const char *function, const char *ke
                      "functions for several keys.")));
 }
 
+// Raises 0A000 for a key, made by an invalidation trigger, that another node owns; see the
+// header.
+void require_owned_by_trigger(FunctionCallInfo fcinfo, const char *trigger, const char *table, const char *key,
+                              size_t key_size)
+{
+    const char *owner = nullptr;
+    if (key_owner(fcinfo->flinfo->fn_oid, key, key_size, &owner) != KeyOwner::remote)
+        return;
+    int shown = pg_mbcliplen(key, static_cast<int>(key_size), 64);
+    ereport(ERROR,
+            (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+             errmsg("trigger \"%s\" on table \"%s\": key \"%.*s\" belongs to the Citus node %s, but the "
+                    "trigger runs on another node",
+                    trigger, table, shown, key, owner),
+             errdetail("simple_cache_invalidate_trigger() drops keys in the cache of the node where the table "
+                       "is changed; dropping this key here would leave its owner's value stale."),
+             errhint("Change the table on the node that owns its keys, or invalidate the keys on their owners "
+                     "after the commit (a top-level SELECT simple_cache_drop(key)).")));
+}
+
 }  // namespace simple_cache::pg::citus

@@ -26,14 +26,15 @@ inline Bytes bytes_arg(FunctionCallInfo fcinfo, int arg)
 }
 
 // Converts an interval to milliseconds: a month counts as 30 days, as PostgreSQL does when
-// it turns intervals into seconds. Raises 22023 for a zero or negative interval.
-inline int64_t interval_ms(const Interval *interval, const char *function)
+// it turns intervals into seconds. Raises 22023 for a zero or negative interval (`what` names
+// the argument in the message).
+inline int64_t interval_ms(const Interval *interval, const char *function, const char *what = "time to live")
 {
     int64_t days = static_cast<int64_t>(interval->month) * DAYS_PER_MONTH + interval->day;
     int64_t ms = interval->time / 1000 + days * 86400000LL;
     if (ms <= 0)
         ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-                        errmsg("%s: time to live must be positive", function)));
+                        errmsg("%s: %s must be positive", function, what)));
     return ms;
 }
 

@@ -58,7 +58,7 @@ SIMPLE_CACHE_FUNCTION(simple_cache_get_or_lease)
     int64_t lease_ms = sc::cache::lease_time_ms();
     if (PG_NARGS() > 1) {
         reject_null(fcinfo, 1, "simple_cache_get_or_lease", "lease_time");
-        lease_ms = sc::sql::interval_ms(PG_GETARG_INTERVAL_P(1), "simple_cache_get_or_lease");
+        lease_ms = sc::sql::interval_ms(PG_GETARG_INTERVAL_P(1), "simple_cache_get_or_lease", "lease time");
     }
     TupleDesc desc;
     if (get_call_result_type(fcinfo, nullptr, &desc) != TYPEFUNC_COMPOSITE)

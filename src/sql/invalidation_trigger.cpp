@@ -18,10 +18,13 @@
 // Plain PostgreSQL code in the body: no C++ object with a destructor lives in these frames.
 #include "arguments.hpp"
 #include "simple_cache/cache/pending_writes.hpp"
+#include "simple_cache/pg/citus_routing.hpp"
 #include "simple_cache/pg/error.hpp"
 
 extern "C" {
+#include "access/detoast.h"
 #include "access/htup_details.h"
+#include "catalog/pg_type.h"
 #include "commands/trigger.h"
 #include "lib/stringinfo.h"
 #include "utils/lsyscache.h"
@@ -38,6 +41,7 @@ struct Piece {
     int length;
     AttrNumber column;  // 0 for literal text
     FmgrInfo output;    // the column type's output function
+    bool sized_by_storage;  // its text form is at least as long as its stored bytes (text, bytea, ...)
 };
 
 // A parsed template.
@@ -65,6 +69,23 @@ struct TriggerPlan {
                     errhint("Write literal text with {column} placeholders, e.g. 'user:{id}'; "
                             "{{ and }} stand for braces.")));
     pg_unreachable();
+}
+
+// Whether a type's text form is never shorter than its stored bytes (text-like types, whose
+// text is their bytes, and bytea, whose text is hex), so that the stored size bounds the key.
+bool text_at_least_stored_size(Oid type)
+{
+    switch (getBaseType(type)) {
+    case TEXTOID:
+    case VARCHAROID:
+    case BPCHAROID:
+    case BYTEAOID:
+    case JSONOID:
+    case XMLOID:
+        return true;
+    default:
+        return false;
+    }
 }
 
 // Parses one template against the table's columns, in memory context `context`.
@@ -133,6 +154,7 @@ KeyTemplate parse_template(TriggerData *trigger, const char *source, MemoryConte
         bool is_varlena;
         getTypeOutputInfo(TupleDescAttr(desc, column - 1)->atttypid, &output_function, &is_varlena);
         fmgr_info_cxt(output_function, &piece.output, context);
+        piece.sized_by_storage = text_at_least_stored_size(TupleDescAttr(desc, column - 1)->atttypid);
         pfree(column_name);
         i = static_cast<size_t>(close - source) + 1;
     }
@@ -167,7 +189,29 @@ TriggerPlan *plan_for(FunctionCallInfo fcinfo, TriggerData *trigger)
     return plan;
 }
 
-// Fills template in from row into key; false when a column it needs is NULL.
+// Appends the text form of a column's value to key; false (key left unfinished) when the key
+// would pass the longest key. A value whose stored size alone passes it is neither detoasted
+// nor converted.
+bool append_column_text(const Piece &piece, Datum value, StringInfo key)
+{
+    size_t room = sc::cache::kMaxKeyBytes - static_cast<size_t>(key->len);
+    if (piece.sized_by_storage) {
+        Size stored = toast_raw_datum_size(value);  // with its header, of 1 or 4 bytes
+        if (stored > VARHDRSZ && stored - VARHDRSZ > room)
+            return false;
+    }
+    char *text = OutputFunctionCall(const_cast<FmgrInfo *>(&piece.output), value);
+    size_t length = strlen(text);
+    bool fits = length <= room;
+    if (fits)
+        appendBinaryStringInfo(key, text, static_cast<int>(length));
+    pfree(text);
+    return fits;
+}
+
+// Fills template in from row into key; false (no key) when a column it needs is NULL or the key
+// would be longer than the longest key (no such key can be in the cache). Stops building as
+// soon as the key passes that length.
 bool build_key(const KeyTemplate &key_template, TriggerData *trigger, HeapTuple row, StringInfo key)
 {
     TupleDesc desc = RelationGetDescr(trigger->tg_relation);
@@ -175,31 +219,34 @@ bool build_key(const KeyTemplate &key_template, TriggerData *trigger, HeapTuple 
     for (int i = 0; i < key_template.piece_count; ++i) {
         const Piece &piece = key_template.pieces[i];
         if (piece.column == 0) {
+            if (static_cast<size_t>(key->len) + static_cast<size_t>(piece.length) > sc::cache::kMaxKeyBytes)
+                return false;
             appendBinaryStringInfo(key, piece.text, piece.length);
             continue;
         }
         bool is_null;
         Datum value = heap_getattr(row, piece.column, desc, &is_null);
-        if (is_null)
+        if (is_null || !append_column_text(piece, value, key))
             return false;
-        char *text = OutputFunctionCall(const_cast<FmgrInfo *>(&piece.output), value);
-        appendStringInfoString(key, text);
-        pfree(text);
     }
     return true;
 }
 
 // Queues at commit the drops of the keys that the templates make of row; skips a key equal
-// to the one made of the other row of an UPDATE (passed as `already`).
-void invalidate_row(const TriggerPlan &plan, TriggerData *trigger, HeapTuple row, HeapTuple already,
-                    StringInfo key, StringInfo other)
+// to the one made of the other row of an UPDATE (passed as `already`). Under Citus, a key
+// another node owns is 0A000 (as simple_cache_invalidate refuses it).
+void invalidate_row(FunctionCallInfo fcinfo, const TriggerPlan &plan, TriggerData *trigger, HeapTuple row,
+                    HeapTuple already, StringInfo key, StringInfo other)
 {
     for (int i = 0; i < plan.template_count; ++i) {
-        if (!build_key(plan.templates[i], trigger, row, key) || static_cast<size_t>(key->len) > sc::cache::kMaxKeyBytes)
+        if (!build_key(plan.templates[i], trigger, row, key))
             continue;  // a NULL part makes no key; a key over the limit can never have been stored
         if (already != nullptr && build_key(plan.templates[i], trigger, already, other) &&
             other->len == key->len && memcmp(other->data, key->data, key->len) == 0)
             continue;
+        sc::pg::citus::require_owned_by_trigger(fcinfo, trigger->tg_trigger->tgname,
+                                                RelationGetRelationName(trigger->tg_relation), key->data,
+                                                static_cast<size_t>(key->len));
         sc::cache::drop_at_commit(key->data, static_cast<size_t>(key->len));
     }
 }
@@ -244,12 +291,12 @@ SIMPLE_CACHE_FUNCTION(simple_cache_invalidate_trigger)
     if (TRIGGER_FIRED_FOR_STATEMENT(trigger->tg_event)) {
         invalidate_statement(*plan, &key);
     } else if (TRIGGER_FIRED_BY_INSERT(trigger->tg_event)) {
-        invalidate_row(*plan, trigger, trigger->tg_trigtuple, nullptr, &key, &other);
+        invalidate_row(fcinfo, *plan, trigger, trigger->tg_trigtuple, nullptr, &key, &other);
     } else if (TRIGGER_FIRED_BY_DELETE(trigger->tg_event)) {
-        invalidate_row(*plan, trigger, trigger->tg_trigtuple, nullptr, &key, &other);
+        invalidate_row(fcinfo, *plan, trigger, trigger->tg_trigtuple, nullptr, &key, &other);
     } else if (TRIGGER_FIRED_BY_UPDATE(trigger->tg_event)) {
-        invalidate_row(*plan, trigger, trigger->tg_trigtuple, nullptr, &key, &other);
-        invalidate_row(*plan, trigger, trigger->tg_newtuple, trigger->tg_trigtuple, &key, &other);
+        invalidate_row(fcinfo, *plan, trigger, trigger->tg_trigtuple, nullptr, &key, &other);
+        invalidate_row(fcinfo, *plan, trigger, trigger->tg_newtuple, trigger->tg_trigtuple, &key, &other);
     }
     pfree(key.data);
     pfree(other.data);

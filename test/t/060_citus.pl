@@ -242,6 +242,35 @@ is($worker1->safe_psql('postgres', "SELECT simple_cache_get('$other_key')"),
 	coord("SELECT simple_cache_get('$other_key')"),
 	'a worker routes a top-level call for a key another worker owns (Citus metadata is on every node)');
 
+# --- The invalidation trigger ------------------------------------------------------------------
+# It drops at commit on the node where the table is changed: a key that node does not own is
+# refused (0A000 naming the trigger), as simple_cache_invalidate refuses it, instead of being
+# dropped on the wrong node while its owner keeps the stale value.
+my $worker1_name = $worker1->host . ':' . $worker1->port;
+my ($trig_own, $trig_other) = map {
+	coord(qq{SELECT k FROM (SELECT 'trig:' || i AS k FROM generate_series(1, 50) i) s
+	         WHERE simple_cache_citus_owner(k) $_ '$worker1_name' ORDER BY k LIMIT 1})
+} ('=', '<>');
+my $trigger_table = q{CREATE TABLE trig_local (k text);
+CREATE TRIGGER trig_local_cache AFTER INSERT OR UPDATE OR DELETE ON trig_local
+    FOR EACH ROW EXECUTE FUNCTION simple_cache_invalidate_trigger('{k}');};
+$worker1->safe_psql('postgres', $trigger_table);
+$coordinator->safe_psql('postgres', $trigger_table);
+$worker1->safe_psql('postgres', "SELECT simple_cache_put('$trig_own', 'cached')");
+$worker1->safe_psql('postgres', "INSERT INTO trig_local VALUES ('$trig_own')");
+is($worker1->safe_psql('postgres', "SELECT simple_cache_get('$trig_own') IS NULL"), 't',
+	'on its owner, the trigger drops a key at commit');
+my ($trigger_state, undef, $trigger_error) =
+  sqlstate_of($worker1, "INSERT INTO trig_local VALUES ('$trig_other')");
+is($trigger_state, '0A000', 'on a worker, the trigger refuses a key another worker owns');
+like($trigger_error, qr/trigger "trig_local_cache" on table "trig_local": key "\Q$trig_other\E" belongs to the Citus node/,
+	'the error names the trigger, the table and the key');
+($trigger_state) = sqlstate_of($coordinator, "INSERT INTO trig_local VALUES ('$trig_own')");
+is($trigger_state, '0A000', 'on the coordinator, the trigger refuses every key (it owns none)');
+is($worker1->safe_psql('postgres', 'SELECT count(*) FROM trig_local'), '1', 'the refused row was not written');
+$worker1->safe_psql('postgres', 'DROP TABLE trig_local');
+$coordinator->safe_psql('postgres', 'DROP TABLE trig_local');
+
 # --- Cluster-wide views and calls -------------------------------------------------------------
 coord(q{SELECT simple_cache_get('key:10')});
 coord(q{SELECT simple_cache_get('missing:1')});

@@ -155,8 +155,8 @@ sub holder_and_waiter
 {
 	my $session = $node->background_psql('postgres');
 	my $pid = value_of($session, 'SELECT pg_backend_pid()');
-	ok(value_of($session, "SELECT lease > 0 FROM simple_cache_get_or_lease('two-step', '1 hour')") eq 't',
-		'a session takes a lease for an hour');
+	ok(value_of($session, "SELECT lease > 0 FROM simple_cache_get_or_lease('two-step', '10 minutes')") eq 't',
+		'a session takes a lease for ten minutes');
 	query("SELECT pg_terminate_backend($pid)");
 	$node->poll_query_until('postgres', "SELECT count(*) = 0 FROM pg_stat_activity WHERE pid = $pid")
 	  or die "the session did not exit";
@@ -171,14 +171,40 @@ sub holder_and_waiter
 	query('CREATE DATABASE other');
 	$node->safe_psql('other', 'CREATE EXTENSION simple_cache');
 	my $session = $node->background_psql('postgres');
-	ok(value_of($session, "SELECT lease > 0 FROM simple_cache_get_or_lease('shared name', '1 hour')") eq 't',
+	ok(value_of($session, "SELECT lease > 0 FROM simple_cache_get_or_lease('shared name', '10 minutes')") eq 't',
 		'a lease on a key in one database');
-	is($node->safe_psql('other', "SELECT lease > 0 FROM simple_cache_get_or_lease('shared name', '1 hour')"), 't',
+	is($node->safe_psql('other', "SELECT lease > 0 FROM simple_cache_get_or_lease('shared name', '10 minutes')"), 't',
 		'the same key in another database gets its own lease');
 	is($node->safe_psql('other', 'SELECT count(*) FROM simple_cache_leases() WHERE holder_pid = ' .
 			value_of($session, 'SELECT pg_backend_pid()')), '0',
 		"another database does not list the first database's lease");
 	$session->quit;
+}
+
+# Two fetches whose queries fetch each other's keys in opposite order: the second to wait sees
+# that the holder it would wait for is itself waiting for a lease it holds, computes that value
+# without storing it, and both finish at once instead of after simple_cache.lease_time.
+{
+	my @sessions;
+	for my $pair (['cycle:a', 'cycle:b'], ['cycle:b', 'cycle:a'])
+	{
+		my ($outer, $inner) = @$pair;
+		my $session = $node->background_psql('postgres');
+		$session->query_safe(q{SET simple_cache.lease_time = '60s'; SET statement_timeout = '30s'});
+		$session->query_until(qr/started/, "\\echo started\n"
+			  . "SELECT simple_cache_fetch('$outer', \$\$SELECT (SELECT '$outer(' FROM pg_sleep(1)) || "
+			  . "simple_cache_fetch('$inner', 'SELECT ''$inner computed by $outer''') || ')'\$\$);\n"
+			  . "\\echo finished\n");
+		push @sessions, $session;
+	}
+	my $started = time;
+	$_->query_until(qr/finished/, '') for @sessions;
+	ok(time - $started < 20, 'fetches waiting for each other finish without waiting for the leases to expire');
+	my $a = query(q{SELECT simple_cache_get('cycle:a')});
+	my $b = query(q{SELECT simple_cache_get('cycle:b')});
+	ok($a =~ /^cycle:a\(/ && $b =~ /^cycle:b\(/, "both outer values are stored ($a; $b)");
+	is(query('SELECT count(*) FROM simple_cache_leases()'), '0', 'no lease is left after the cycle');
+	$_->quit for @sessions;
 }
 
 $node->stop;

@@ -11,6 +11,16 @@ use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
 
+# The single value a background session's query returns, without the trailing newline that the
+# BackgroundPsql of 16beta2 and 17beta2 leaves in place.
+sub value_of
+{
+	my ($session, $sql) = @_;
+	my $result = $session->query_safe($sql);
+	$result =~ s/\n+\z//;
+	return $result;
+}
+
 my $node = PostgreSQL::Test::Cluster->new('at_commit_leases');
 $node->init(allows_streaming => 1);  # max_wal_senders > 0: synchronous replication is asked for
 $node->append_conf('postgresql.conf', "synchronous_commit = local\n");
@@ -42,16 +52,16 @@ sub round
 	my ($name, $key, $writes) = @_;
 	query("UPDATE rows SET v = 'old'");
 	my $gate = $node->background_psql('postgres');
-	$gate->query_safe('SELECT pg_advisory_lock(6065)');
+	value_of($gate, 'SELECT pg_advisory_lock(6065)');
 	my $writer = $node->background_psql('postgres', on_error_stop => 0);
-	my $writer_pid = $writer->query_safe('SELECT pg_backend_pid()');
+	my $writer_pid = value_of($writer, 'SELECT pg_backend_pid()');
 	$writer->query_until(qr/started/,
 		"\\echo started\nSET synchronous_commit = on;\nBEGIN;\nUPDATE rows SET v = 'new';\n$writes\nCOMMIT;\n\\echo committed\n");
 	$node->poll_query_until('postgres',
 		"SELECT count(*) = 1 FROM pg_stat_activity WHERE pid = $writer_pid AND wait_event = 'SyncRep'")
 	  or die "$name: the writer did not wait after its commit record";
 	my $fetcher = $node->background_psql('postgres');
-	my $fetcher_pid = $fetcher->query_safe('SELECT pg_backend_pid()');
+	my $fetcher_pid = value_of($fetcher, 'SELECT pg_backend_pid()');
 	$fetcher->query_until(qr/started/,
 		"\\echo started\nSELECT simple_cache_fetch('$key', 'SELECT gated_row()', NULL);\n\\echo fetched\n");
 	$node->poll_query_until('postgres',
@@ -59,7 +69,7 @@ sub round
 	  or die "$name: the fetch did not take its lease";
 	query("SELECT pg_cancel_backend($writer_pid)");  # the commit finishes locally and applies
 	$writer->query_until(qr/committed/, '');
-	$gate->query_safe('SELECT pg_advisory_unlock(6065)');
+	value_of($gate, 'SELECT pg_advisory_unlock(6065)');
 	$fetcher->query_until(qr/fetched/, '');
 	$writer->quit;
 	$gate->quit;

@@ -35,8 +35,11 @@ struct Lease {
     int64_t expires_ms = 0;
 };
 
-// Gives this session a lease on key for lease_ms, unless another live lease on it is out. An
-// expired lease on the key is taken over (its holder's put will be refused).
+// Gives this session a lease on key for lease_ms (at most simple_cache.max_lease_time), unless
+// another live lease on it is out. An expired lease on the key is taken over (its holder's put
+// will be refused). State::full when the key's database holds its share of the table: a
+// database may take a new lease only while it holds fewer live leases than there are free or
+// expired slots, so one database alone gets half of the table and never all of it.
 Lease take_lease(const ScopedKey &key, int64_t lease_ms);
 
 // Ends the lease `token` in `slot` without storing anything and wakes its waiters; false when
@@ -52,6 +55,9 @@ bool end_lease_on(const ScopedKey &key, uint64_t token);
 // comes either before (the lease is void, nothing stored) or after (it removes what was stored).
 bool store_under_lease(const ScopedKey &key, uint64_t token, void (*store)(void *), void *context);
 
+// Voids the lease `token` in `slot` (if still out): its put will be refused.
+void void_lease(uint32_t slot, uint64_t token);
+
 // Voids every lease out on key: their holders' puts will be refused. Called by every write and
 // drop of the key before it takes effect. Cheap when no lease is out.
 void void_leases(const ScopedKey &key);
@@ -63,6 +69,16 @@ void void_scope_leases(pg::ScopeId scope);
 // termination); if its holder has died meanwhile, ends the lease so that a waiter can take
 // over. Never sleeps with a lock held.
 void wait_for_lease(const Lease &held, long wait_ms);
+
+// Before a fetch waits for `held`: marks the leases this backend holds as waiting for it, and
+// returns true; or, when the holder of `held` waits (directly or through other holders) for a
+// lease this backend holds, so that neither could go on before the leases expire, marks
+// nothing and returns false. Mark and check run under one lock, so of two sessions that would
+// wait for each other the second sees the first's mark.
+bool begin_waiting(const Lease &held);
+
+// Clears the marks of begin_waiting (after the wait, or when it fails).
+void end_waiting();
 
 // Ends every lease this backend holds (at exit and when a fetch is aborted).
 void end_my_leases();
@@ -78,8 +94,12 @@ struct LeaseReport {
 // kLeaseSlots).
 uint32_t report_leases(LeaseReport *out);
 
-// How long a lease lasts, in ms (the setting simple_cache.lease_time).
+// How long a lease lasts, in ms (the setting simple_cache.lease_time, cut to
+// simple_cache.max_lease_time).
 int64_t lease_time_ms();
+
+// The longest lease, in ms (the setting simple_cache.max_lease_time).
+int64_t max_lease_time_ms();
 
 // Defines the setting (from init()).
 void define_lease_settings();

@@ -30,4 +30,9 @@ KeyOwner key_owner(Oid function_oid, const char *key, size_t key_size, const cha
 // a PL/pgSQL expression, ...). Does nothing without a distributed anchor. Plain PostgreSQL code.
 void require_owned(FunctionCallInfo fcinfo, const char *function, const char *key, size_t key_size);
 
+// The same check for a key that the invalidation trigger `trigger` on `table` makes: 0A000
+// naming the trigger, the table and the owner. Plain PostgreSQL code.
+void require_owned_by_trigger(FunctionCallInfo fcinfo, const char *trigger, const char *table, const char *key,
+                              size_t key_size);
+
 }  // namespace simple_cache::pg::citus
