@@ -11,6 +11,7 @@ use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use BackgroundValue;
 
 my $node = PostgreSQL::Test::Cluster->new('fetch_leases');
 $node->init;
@@ -61,16 +62,6 @@ is(query('SELECT count(*) FROM simple_cache_leases()'), '0', 'no lease is left a
 # A holder and a waiter. Returns (gate session, holder session, holder pid, waiter session,
 # waiter pid) once the holder waits at the gate and the waiter waits for the lease.
 my $round = 0;
-
-# The single value a background session's query returns. Older BackgroundPsql versions (those
-# of 16beta2 and 17beta2) leave the result's trailing newline in place; newer ones remove it.
-sub value_of
-{
-	my ($session, $sql) = @_;
-	my $result = $session->query_safe($sql);
-	$result =~ s/\n+\z//;
-	return $result;
-}
 
 sub holder_and_waiter
 {

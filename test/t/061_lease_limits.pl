@@ -8,16 +8,7 @@ use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
-
-# The single value a background session's query returns, without the trailing newline that the
-# BackgroundPsql of 16beta2 and 17beta2 leaves in place.
-sub value_of
-{
-	my ($session, $sql) = @_;
-	my $result = $session->query_safe($sql);
-	$result =~ s/\n+\z//;
-	return $result;
-}
+use BackgroundValue;
 
 my $node = PostgreSQL::Test::Cluster->new('lease_limits');
 $node->init;
