@@ -70,8 +70,8 @@ endif
 # Demo, tests and dependencies (scripts under test/; build output under build/).
 #   make demo       install deps, build, install, run test/demo.sql on a throwaway cluster
 #   make test       install deps, build, install, run every test suite (test/run-all.sh) on
-#                   the main PostgreSQL (that of pg_config); make test PG=all also runs the
-#                   server suites on every other major found, make test PG=17 on one major
+#                   the main PostgreSQL (that of pg_config) and the server suites on every other
+#                   major found; make test PG=main tests the main one only, PG=17 one major
 #   make deps       install missing Debian packages only
 #   make unit       core unit tests with ASan + UBSan (no PostgreSQL needed)
 #   make unit-tsan  core unit tests with ThreadSanitizer
@@ -92,7 +92,7 @@ print-isolation:
 	@echo $(ISOLATION)
 
 test:
-	PG=$(PG) bash test/run-all.sh
+	PG=$(PG) TEST_JOBS=$(TEST_JOBS) bash test/run-all.sh
 
 deps:
 	bash test/install-deps.sh

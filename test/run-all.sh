@@ -32,9 +32,14 @@
 # tested. The main version (that of the pg_config on PATH, else the oldest found) runs every
 # suite; every other version runs the suites in EVERY_MAJOR (pgtap only where pgTAP is installed
 # for it), each in its own copy of the source tree under build/pgNN. The version-free suites
-# (deps, packaging, unit, unit-tsan, fuzz) run once. By default (PG unset, or PG=main) only
-# the main version is tested; PG=all tests every major found, PG=17 that major only, PG="16 18"
+# (deps, packaging, unit, unit-tsan, fuzz) run once. By default (PG unset, or PG=all) every
+# major found is tested; PG=main tests the main version only, PG=17 that major only, PG="16 18"
 # those two.
+#
+# The other majors run alongside the first one, TEST_JOBS (default 2) at a time, each in a run of
+# this script of its own (PG=<major>) whose output is printed when it has ended; TEST_JOBS=0
+# runs them one after the other. Most of a suite's time is spent waiting for servers, so on two
+# cores this takes the whole run from about the sum of the majors' times to about the longest.
 #
 # On the assert-enabled builds a failed Assert() writes a TRAP line to the server log: every
 # server log of a suite (cluster.sh's, the Perl TAP tests') is searched, and a TRAP fails it.
@@ -54,6 +59,7 @@ ALL_SUITES=(deps packaging build meson unit unit-tsan regress isolation capi pgt
 VERSION_FREE=(deps packaging unit unit-tsan fuzz)
 EVERY_MAJOR=(build regress isolation capi pgtap preload perl-tap)
 SKIP=77          # exit status by which a suite says "nothing to run"
+TEST_JOBS=${TEST_JOBS:-2}
 PASSED=0
 FAILED=0
 RESULTS=()
@@ -142,18 +148,37 @@ NEEDS_DSA_REBINNING_REGRESS=(07_segments 14_eviction 16_dropped_databases 17_dat
 NEEDS_DSA_REBINNING_ISOLATION=()
 NEEDS_DSA_REBINNING_TAP=(040_memory_pressure.pl 050_give_back.pl)
 
-# Succeeds when the server of the pg_config on PATH finds freed DSA pages again; asks
-# test/dsa-rebinning-probe.sh on a throwaway cluster once per installation.
-server_rebins_dsa_segments() {
-    local verdict=$PROBE_DIR/$(pg_config --bindir | tr / _)
+# The Perl TAP tests that load the saved cache after a crash restart: they need a server whose
+# postmaster starts the library's background worker again (see test/worker-restart-probe.sh).
+NEEDS_WORKER_RESTART_TAP=(010_persistence.pl 020_crash_recovery.pl)
+
+# Runs the probe "$2..." on a throwaway cluster started with the postgresql.conf lines in $1
+# (one per line, may be empty) once per installation and probe, and succeeds when it did.
+probe_server() {
+    local settings=$1 verdict
+    shift
+    verdict=$PROBE_DIR/$(pg_config --bindir | tr / _).$(basename "$1")
     if [[ ! -f $verdict ]]; then
-        if (. test/cluster.sh && cluster_start >/dev/null && test/dsa-rebinning-probe.sh); then
+        if (. test/cluster.sh && CLUSTER_SETTINGS=$settings cluster_start >/dev/null && "$@"); then
             echo yes >"$verdict"
         else
             echo no >"$verdict"
         fi
     fi
     [[ $(cat "$verdict") == yes ]]
+}
+
+# Succeeds when the server of the pg_config on PATH finds freed DSA pages again
+# (test/dsa-rebinning-probe.sh).
+server_rebins_dsa_segments() {
+    probe_server "" test/dsa-rebinning-probe.sh
+}
+
+# Succeeds when the postmaster of the pg_config on PATH starts the library's background worker
+# again after a crash restart (test/worker-restart-probe.sh).
+server_restarts_workers_after_crash() {
+    probe_server $'shared_preload_libraries = \'simple_cache\'\nrestart_after_crash = on' \
+        test/worker-restart-probe.sh
 }
 
 # Prints the words of the first argument (a space-separated list) that are not among the
@@ -341,8 +366,12 @@ suite_perl_tap() {
     local tests
     read -r -a tests <<<"$(cd "$work" && echo t/*.pl)"
     if [[ ${#NEEDS_DSA_REBINNING_TAP[@]} -gt 0 ]] && ! server_rebins_dsa_segments; then
-        read -r -a tests <<<"$(cd "$work" && without "$(echo t/*.pl)" "${NEEDS_DSA_REBINNING_TAP[@]/#/t/}")"
+        read -r -a tests <<<"$(without "${tests[*]}" "${NEEDS_DSA_REBINNING_TAP[@]/#/t/}")"
         note "not run: ${NEEDS_DSA_REBINNING_TAP[*]} (this server's dsa.c does not re-bin segments after frees)"
+    fi
+    if ! server_restarts_workers_after_crash; then
+        read -r -a tests <<<"$(without "${tests[*]}" "${NEEDS_WORKER_RESTART_TAP[@]/#/t/}")"
+        note "not run: ${NEEDS_WORKER_RESTART_TAP[*]} (this server's postmaster does not start background workers again after a crash restart)"
     fi
     if [[ $(id -u) -eq 0 ]]; then
         chown -R postgres: "$work"
@@ -468,7 +497,7 @@ is_one_of() {
 }
 
 # Fills VERSIONS (majors, the main one first), VERSION_PG_CONFIG and VERSION_TREE from
-# test/pg-versions.sh: the main one only when PG is unset or "main", every one for PG=all, else
+# test/pg-versions.sh: every one when PG is unset or "all", the main one only for PG=main, else
 # the majors listed in PG ("17" or "16 18").
 find_versions() {
     local major path main=""
@@ -478,7 +507,7 @@ find_versions() {
     fi
     [[ -z ${PG_CONFIG:-} || $PG_CONFIG == pg_config ]] || main=$(pg_major_of "$PG_CONFIG")
     VERSIONS=()
-    local wanted=${PG:-main}
+    local wanted=${PG:-all}
     while read -r major path; do
         if [[ $wanted == main ]]; then
             [[ -z $main || $major == "$main" ]] || continue
@@ -503,8 +532,54 @@ find_versions() {
     echo "run-all: PostgreSQL versions: ${VERSIONS[*]} (all suites on $MAIN_VERSION)"
 }
 
+# Runs the suites given as arguments for every major in BACKGROUND_MAJORS, TEST_JOBS of them at
+# a time, each in a run of this script of its own (PG=<major>, RUN_ALL_CHILD set) whose output
+# goes to $MAJOR_LOGS/<major>.log and whose exit status to <major>.rc. Meant to run in the
+# background while the first major's suites run in the foreground.
+run_background_majors() {
+    local major
+    for major in "${BACKGROUND_MAJORS[@]}"; do
+        while [[ $(jobs -rp | wc -l) -ge $TEST_JOBS ]]; do
+            wait -n || true
+        done
+        (
+            rc=0
+            PG=$major RUN_ALL_CHILD=1 bash "$SOURCE_ROOT/test/run-all.sh" "$@" \
+                >"$MAJOR_LOGS/$major.log" 2>&1 || rc=$?
+            echo "$rc" >"$MAJOR_LOGS/$major.rc"
+        ) &
+    done
+    wait
+}
+
+# Waits for the background majors, prints each one's output, and adds its summary lines to
+# RESULTS (a run that ended without a summary counts as one failure).
+collect_background_majors() {
+    local major log line
+    wait "$SCHEDULER_PID" || true
+    for major in "${BACKGROUND_MAJORS[@]}"; do
+        log=$MAJOR_LOGS/$major.log
+        echo
+        echo "=================== PostgreSQL $major: its output (it ran alongside) ==================="
+        cat "$log" 2>/dev/null || true
+        if ! grep -qE '^[0-9]+ passed, [0-9]+ failed$' "$log" 2>/dev/null; then
+            FAILED=$((FAILED + 1))
+            RESULTS+=("FAIL  $major: its run ended without a summary (exit status $(cat "$MAJOR_LOGS/$major.rc" 2>/dev/null))")
+            continue
+        fi
+        while IFS= read -r line; do
+            RESULTS+=("$line")
+            case $line in
+            PASS*) PASSED=$((PASSED + 1)) ;;
+            FAIL*) FAILED=$((FAILED + 1)) ;;
+            esac
+        done < <(sed -n '/^=* summary =*$/,/^total time:/p' "$log" | grep -E '^(PASS|FAIL|SKIP)  ')
+    done
+    rm -rf "$MAJOR_LOGS"
+}
+
 main() {
-    local suites=("$@") suite major
+    local suites=("$@") suite major child_suites=()
     PROBE_DIR=$(mktemp -d /tmp/simple_cache_probes.XXXXXX)
     trap 'rm -rf "$PROBE_DIR"' EXIT
     declare -gA VERSION_PG_CONFIG=() VERSION_TREE=()
@@ -521,14 +596,33 @@ main() {
         run_suite "" deps
     fi
     find_versions
+    # Every other major's tree is copied now, before any build writes into the source tree.
     for major in "${VERSIONS[@]}"; do
+        if [[ ${VERSION_TREE[$major]} != "$SOURCE_ROOT" ]] &&
+            { { [[ -z ${RUN_ALL_CHILD:-} ]] && is_one_of build "${suites[@]}"; } ||
+                [[ ! -d ${VERSION_TREE[$major]} ]]; }; then
+            copy_source_tree "${VERSION_TREE[$major]}"
+        fi
+    done
+    # The majors after the first run alongside it, TEST_JOBS at a time (TEST_JOBS=0: one after
+    # the other in this process).
+    FOREGROUND_MAJORS=("${VERSIONS[@]}")
+    BACKGROUND_MAJORS=()
+    if [[ ${#VERSIONS[@]} -gt 1 && $TEST_JOBS -gt 0 ]]; then
+        FOREGROUND_MAJORS=("${VERSIONS[0]}")
+        BACKGROUND_MAJORS=("${VERSIONS[@]:1}")
+        for suite in "${suites[@]}"; do
+            [[ $suite == deps ]] || child_suites+=("$suite")
+        done
+        MAJOR_LOGS=$(mktemp -d /tmp/simple_cache_majors.XXXXXX)
+        echo "run-all: PostgreSQL ${BACKGROUND_MAJORS[*]} run alongside, $TEST_JOBS at a time; their output follows the $MAIN_VERSION suites"
+        run_background_majors "${child_suites[@]}" &
+        SCHEDULER_PID=$!
+    fi
+    for major in "${FOREGROUND_MAJORS[@]}"; do
         # Without the build suite, the module is taken as built and installed already.
         if ! is_one_of build "${suites[@]}"; then
             BUILD_OK[$major]=1
-        fi
-        if [[ ${VERSION_TREE[$major]} != "$SOURCE_ROOT" ]] &&
-            { is_one_of build "${suites[@]}" || [[ ! -d ${VERSION_TREE[$major]} ]]; }; then
-            copy_source_tree "${VERSION_TREE[$major]}"
         fi
         for suite in "${suites[@]}"; do
             if is_one_of "$suite" "${VERSION_FREE[@]}"; then
@@ -538,6 +632,10 @@ main() {
             fi
         done
     done
+
+    if [[ ${#BACKGROUND_MAJORS[@]} -gt 0 ]]; then
+        collect_background_majors
+    fi
 
     echo
     echo "=================== summary ==================="

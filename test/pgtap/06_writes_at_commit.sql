@@ -8,7 +8,7 @@ CREATE EXTENSION IF NOT EXISTS pgtap;
 CREATE EXTENSION IF NOT EXISTS simple_cache;
 SELECT plan(49);
 
-CREATE TEMP TABLE tap_functions (name text, args text[], returns text, strict boolean);
+CREATE TEMP TABLE tap_functions (name name, args name[], returns text, strict boolean);
 INSERT INTO tap_functions VALUES
     ('simple_cache_put_at_commit', ARRAY['text', 'text'], 'void', false),
     ('simple_cache_put_at_commit', ARRAY['text', 'text', 'interval'], 'void', false),
@@ -17,14 +17,14 @@ INSERT INTO tap_functions VALUES
     ('simple_cache_incr_at_commit', ARRAY['text', 'bigint'], 'bigint', false),
     ('simple_cache_invalidate', ARRAY['text'], 'void', false),
     ('simple_cache_invalidate_prefix', ARRAY['text'], 'void', false),
-    ('simple_cache_invalidate_trigger', ARRAY[]::text[], 'trigger', false),
+    ('simple_cache_invalidate_trigger', ARRAY[]::name[], 'trigger', false),
     ('simple_cache_list_prefix', ARRAY['text'], 'setof record', true),
     ('simple_cache_count_prefix', ARRAY['text'], 'bigint', true),
     ('simple_cache_drop_prefix', ARRAY['text'], 'bigint', true);
 
-SELECT has_function(name, args::name[]) FROM tap_functions;
-SELECT function_returns(name, args::name[], returns) FROM tap_functions;
-SELECT CASE WHEN strict THEN is_strict(name, args::name[]) ELSE isnt_strict(name, args::name[]) END FROM tap_functions;
+SELECT has_function(name, args) FROM tap_functions;
+SELECT function_returns(name, args, returns) FROM tap_functions;
+SELECT CASE WHEN strict THEN is_strict(name, args) ELSE isnt_strict(name, args) END FROM tap_functions;
 
 SELECT is((SELECT string_agg(DISTINCT proparallel::text, ',') FROM pg_proc
            WHERE proname IN ('simple_cache_put_at_commit', 'simple_cache_incr_at_commit', 'simple_cache_invalidate',
@@ -35,7 +35,7 @@ SELECT is((SELECT string_agg(DISTINCT proparallel::text, ',') FROM pg_proc
           'r', 'the reads that see pending writes are PARALLEL RESTRICTED');
 
 CREATE ROLE tap_simple_cache_at_commit_nobody;
-SELECT function_privs_are('public', name, args::name[], 'tap_simple_cache_at_commit_nobody', ARRAY['EXECUTE'])
+SELECT function_privs_are('public', name, args, 'tap_simple_cache_at_commit_nobody', ARRAY['EXECUTE'])
 FROM tap_functions;
 
 SELECT lives_ok($$ SELECT simple_cache_put_at_commit('tap06:k', 'pending') $$, 'a put at commit is queued');
