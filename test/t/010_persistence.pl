@@ -9,6 +9,7 @@ use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
 use Time::HiRes qw(time usleep);
+use ServerBack;
 
 my $node = PostgreSQL::Test::Cluster->new('persistence');
 $node->init;
@@ -127,7 +128,7 @@ kill 'KILL', $pid;
 eval { $victim->quit; };
 $node->wait_for_log(qr/all server processes terminated; reinitializing/, $offset);
 $node->wait_for_log($loaded, $offset);
-$node->poll_query_until('postgres', 'SELECT true') or die 'the server did not come back';
+wait_until_back($node, 'postgres') or die 'the server did not come back';
 is(query(q{SELECT simple_cache_get('before crash')}), 'in the last save', 'after a crash the last periodic save is loaded');
 is(query(q{SELECT simple_cache_get('after save') IS NULL}), 't', 'what came after that save is lost');
 

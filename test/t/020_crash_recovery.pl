@@ -28,6 +28,7 @@ use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
 use Time::HiRes qw(time usleep);
+use ServerBack;
 
 my $rounds = $ENV{SIMPLE_CACHE_CRASH_ROUNDS} // 1;
 my $crashes = 0;
@@ -151,7 +152,7 @@ sub crash
 	ok(kill('KILL', $pid), "$what: process $pid killed");
 	eval { $session->quit if $session; };
 	$node->wait_for_log(qr/all server processes terminated; reinitializing/, $offset);
-	$node->poll_query_until('postgres', 'SELECT true') or die "$what: the server did not come back";
+	wait_until_back($node, 'postgres') or die "$what: the server did not come back";
 	$node->wait_for_log(qr/simple_cache: loaded \d+ entries/, $offset) if defined file_bytes();
 	$crashes++;
 	pass("$what: the server came back and accepts connections");
