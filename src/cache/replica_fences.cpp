@@ -21,8 +21,8 @@ namespace {
 const char *const kShmemName = "simple_cache replica fences";
 constexpr uint64_t kFenceHashSeed = 0x5ca1ab1efe7ceULL;
 
-// What a fence covers.
-enum class FenceKind : uint8_t { key = 1, prefix = 2, database = 3 };
+// What a fence covers (every_database: a record this release cannot read named it).
+enum class FenceKind : uint8_t { key = 1, prefix = 2, database = 3, every_database = 4 };
 
 // One fence; free when xid is invalid.
 struct Fence {
@@ -101,9 +101,15 @@ uint32_t free_slots(uint32_t limit)
 // Whether fence covers the user's key bytes in database.
 bool covers(const Fence &fence, Oid database, const char *key, size_t key_size)
 {
-    if (fence.xid == InvalidTransactionId || fence.database != database)
+    if (fence.xid == InvalidTransactionId)
+        return false;
+    if (fence.kind == FenceKind::every_database)
+        return true;
+    if (fence.database != database)
         return false;
     switch (fence.kind) {
+    case FenceKind::every_database:
+        return true;
     case FenceKind::database:
         return true;
     case FenceKind::key:
@@ -228,6 +234,16 @@ bool install_database_fence(TransactionId xid, Oid database) noexcept
         return false;
     LWLockAcquire(&table->lock, LW_EXCLUSIVE);
     bool added = add_fence(kFenceSlots, Fence{xid, database, 0, 0, FenceKind::database});
+    LWLockRelease(&table->lock);
+    return added;
+}
+
+bool install_every_database_fence(TransactionId xid) noexcept
+{
+    if (table == nullptr)
+        return false;
+    LWLockAcquire(&table->lock, LW_EXCLUSIVE);
+    bool added = add_fence(kFenceSlots, Fence{xid, InvalidOid, 0, 0, FenceKind::every_database});
     LWLockRelease(&table->lock);
     return added;
 }

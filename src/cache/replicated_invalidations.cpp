@@ -2,6 +2,8 @@
 // that read the WAL (see replicated_invalidations.hpp).
 #include "simple_cache/cache/replicated_invalidations.hpp"
 
+#include <cstring>
+#include <string>
 #include <vector>
 
 #include "simple_cache/cache/cache.hpp"
@@ -34,6 +36,11 @@ namespace {
 // costly to write and to replay).
 constexpr int kDefaultRecordLimit = 64 * 1024 * 1024;
 int record_limit = kDefaultRecordLimit;
+
+// simple_cache.debug_invalidation_record_format (a testing aid): when not 0, the format word the
+// records carry instead of core::kInvalidationFormat, as a release with another record layout
+// would write them.
+int record_format_override = 0;
 
 // simple_cache.unreplicated_invalidations.
 enum UnreplicatedPolicy { kWarn, kRefuse, kIgnore };
@@ -101,6 +108,33 @@ void invalidate_database(Oid database)
     count_replica_event(ReplicaEvent::database_fallback);
 }
 
+// The fallback for a record this release cannot read: every entry of every database on this
+// server is dropped and its leases voided.
+void invalidate_every_database()
+{
+    bool cache_present = cache_in_use();
+    if (pg::area_exists()) {
+        for (const pg::ScopeEntry &entry : pg::live_scopes()) {
+            pg::note_flush_during_startup_load(entry.id);
+            if (cache_present) {
+                void_scope_leases(entry.id);
+                ScopedKey everything(entry.id, "", 0);
+                core::KeyView prefix = everything.view();
+                drop_prefixes_scoped(&prefix, 1);
+            }
+        }
+    }
+    count_replica_event(ReplicaEvent::database_fallback);
+}
+
+// The first four bytes of a payload of at least four bytes, as the format word is stored.
+uint32_t first_word(const char *payload)
+{
+    uint32_t word;
+    std::memcpy(&word, payload, sizeof word);
+    return word;
+}
+
 // Logs, at `level`, why a replay fell back to the whole database.
 void log_fallback(int level, Oid database, TransactionId xid, const char *why)
 {
@@ -120,12 +154,21 @@ void replay_record(const char *payload, size_t size, TransactionId record_xid, X
     bool well_formed = core::read_invalidation_record(payload, size, &header,
                                                       [](core::InvalidationKind, const char *, size_t) {});
     if (!well_formed) {
-        // Not a record this library wrote: it names no database to fence or to drop. Skipped,
-        // with a WARNING that says what to do.
+        // A record of another layout (another release of the library on the primary) or a
+        // damaged one: it may name any keys of any database. Skipping it would leave the
+        // invalidated values in this server's cache for good, so every database's entries are
+        // fenced with the record's xid (which PostgreSQL's record header carries) and dropped.
+        if (pg::recovery_tracks_transactions() && TransactionIdIsValid(record_xid))
+            install_every_database_fence(record_xid);
         pg::run_logging(WARNING, "simple_cache", "replaying a cache invalidation record", [&] {
-            throw pg::SqlError(ERRCODE_DATA_CORRUPTED, "simple_cache: a cache invalidation record is malformed",
-                               "It was skipped; flush the cache with simple_cache_flush() in each database to be "
-                               "sure no invalidated value stays.");
+            invalidate_every_database();
+            throw pg::SqlError(ERRCODE_DATA_CORRUPTED,
+                               "simple_cache: a cache invalidation record is not in this release's format, "
+                               "every cache entry of every database is dropped",
+                               "The primary may run another release of simple_cache (record format " +
+                                   std::to_string(size >= 4 ? first_word(payload) : 0) + ", this release reads " +
+                                   std::to_string(core::kInvalidationFormat) + "), or the record is damaged.",
+                               "Run the same release of simple_cache on the primary and every standby.");
         });
         return;
     }
@@ -217,6 +260,8 @@ void replicate_invalidations(core::InvalidationRecordWriter &record)
     }
     uint32_t xid = pg::guard([] { return GetTopTransactionId(); });
     record.set_xid(xid);
+    if (record_format_override != 0)
+        record.set_format(static_cast<uint32_t>(record_format_override));
     std::string_view payload = record.payload();
     if (payload.size() > static_cast<size_t>(record_limit)) {
         // Too large for one record: the standbys drop every key of the database instead (the
@@ -245,6 +290,11 @@ void replicated_invalidations_init()
                             "Testing aid: the most bytes of keys and prefixes one transaction's WAL record "
                             "holds; over it the record invalidates the whole database.",
                             nullptr, &record_limit, kDefaultRecordLimit, 64, INT_MAX, PGC_SUSET,
+                            GUC_NOT_IN_SAMPLE | GUC_NO_SHOW_ALL, nullptr, nullptr, nullptr);
+    DefineCustomIntVariable("simple_cache.debug_invalidation_record_format",
+                            "Testing aid: when not 0, the format word of the WAL records of invalidations, "
+                            "in place of this release's.",
+                            nullptr, &record_format_override, 0, 0, INT_MAX, PGC_SUSET,
                             GUC_NOT_IN_SAMPLE | GUC_NO_SHOW_ALL, nullptr, nullptr, nullptr);
     pg::set_wal_record_handlers(replay_record, describe_record);
     if (process_shared_preload_libraries_in_progress)

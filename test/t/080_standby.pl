@@ -13,7 +13,11 @@
 #      them, the primary works, the standby catches up;
 #   G  a promoted standby takes puts and writes at commit;
 #   H  a standby without the library preloaded stops at the first record with PostgreSQL's
-#      "resource manager ... not registered" error.
+#      "resource manager ... not registered" error;
+#   I  a record of another layout version (another release on the primary) drops and fences
+#      every database's entries instead of being skipped;
+#   S  savepoints: a rolled-back one's invalidations are not logged, released ones' are, with
+#      the top-level xid.
 # It also prints the WAL bytes one invalidated key costs.
 use strict;
 use warnings;
@@ -170,6 +174,84 @@ caught_up($delayed);
 on_delayed("SELECT simple_cache_put('c:key', 'after')");
 is(on_delayed("SELECT simple_cache_get('c:key')"), 'after', 'C: once the commit is replayed, puts are stored');
 is(replica_stat($delayed, 'fences_active'), '0', 'C: and the fence is gone');
+
+# ---------------------------------------------------------------------------------------------
+# I: a record of a layout this release cannot read, as a primary running another release of
+# simple_cache would write it (here with the testing aid simple_cache.debug_invalidation_record_format).
+# The standby cannot tell which keys, or even which database, it names: it drops every entry of
+# every database and fences them all until the transaction's commit is replayed. It must not
+# skip the record, which would leave the invalidated values in its cache for good.
+on_primary('CREATE DATABASE otherdb');
+$primary->safe_psql('otherdb', 'CREATE EXTENSION simple_cache');
+caught_up($standby);
+caught_up($delayed);
+for my $node ($standby, $delayed)
+{
+	$node->safe_psql('postgres', "SELECT simple_cache_put('i:here', 'v')");
+	$node->safe_psql('otherdb', "SELECT simple_cache_put('i:there', 'v')");
+}
+my $fallbacks_before = replica_stat($delayed, 'database_fallbacks');
+my $i_offset = -s $delayed->logfile;
+on_primary(q{
+SET simple_cache.debug_invalidation_record_format = 1396917554;
+BEGIN;
+SELECT simple_cache_invalidate('i:named');
+COMMIT;
+});
+ok($delayed->wait_for_log(qr/simple_cache: a cache invalidation record is/, $i_offset),
+	'I: the delayed standby met the record of another layout');
+on_delayed("SELECT simple_cache_put('i:here', 'refill from old rows')");
+$delayed->safe_psql('otherdb', "SELECT simple_cache_put('i:there', 'refill from old rows')");
+is(on_delayed("SELECT simple_cache_get('i:here') IS NULL"), 't',
+	'I: the key of the record\'s database is dropped, and a put before the commit is refused');
+is($delayed->safe_psql('otherdb', "SELECT simple_cache_get('i:there') IS NULL"), 't',
+	'I: so is another database\'s (the record may name any database)');
+cmp_ok(replica_stat($delayed, 'database_fallbacks'), '>', $fallbacks_before, 'I: counted as a fallback');
+caught_up($delayed);
+on_delayed("SELECT simple_cache_put('i:here', 'after')");
+$delayed->safe_psql('otherdb', "SELECT simple_cache_put('i:there', 'after')");
+is(on_delayed("SELECT simple_cache_get('i:here')") . ' ' . $delayed->safe_psql('otherdb', "SELECT simple_cache_get('i:there')"),
+	'after after', 'I: once the commit is replayed, puts are stored in both databases');
+caught_up($standby);
+is(on_standby("SELECT simple_cache_get('i:here') IS NULL") . $standby->safe_psql('otherdb', "SELECT simple_cache_get('i:there') IS NULL"),
+	'tt', 'I: the other standby dropped both databases\' entries too');
+
+# ---------------------------------------------------------------------------------------------
+# S: subtransactions. A savepoint rolled back takes its invalidations with it (they are not
+# logged); those of released savepoints, nested ones included, are logged with the top-level
+# transaction's xid (the one whose commit the standby waits for), even when the savepoint had
+# an xid of its own.
+on_standby("SELECT simple_cache_put('s:' || k, 'v') FROM unnest(ARRAY['rolled_back', 'released', 'nested', 'top']) k");
+my $keys_before = replica_stat($standby, 'keys_replayed');
+my $s_start = on_primary('SELECT pg_current_wal_insert_lsn()');
+my $top_xid = on_primary(q{
+BEGIN;
+SAVEPOINT a;
+SELECT simple_cache_invalidate('s:rolled_back') \g /dev/null
+ROLLBACK TO a;
+SAVEPOINT b;
+INSERT INTO items VALUES (100, 0);
+SELECT simple_cache_invalidate('s:released') \g /dev/null
+SAVEPOINT c;
+SELECT simple_cache_invalidate('s:nested') \g /dev/null
+RELEASE c;
+RELEASE b;
+SELECT simple_cache_invalidate('s:top') \g /dev/null
+SELECT txid_current() % 4294967296;
+COMMIT;
+});
+my $s_end = on_primary('SELECT pg_current_wal_insert_lsn()');
+caught_up($standby);
+is(on_standby("SELECT string_agg(k || '=' || coalesce(simple_cache_get('s:' || k), 'dropped'), ' ' ORDER BY k) FROM unnest(ARRAY['rolled_back', 'released', 'nested', 'top']) k"),
+	'nested=dropped released=dropped rolled_back=v top=dropped',
+	'S: the rolled-back savepoint\'s key stays, the released ones\' keys are dropped');
+is(replica_stat($standby, 'keys_replayed') - $keys_before, 3, 'S: exactly three keys were logged');
+my ($waldump_out, $waldump_err) = ('', '');
+IPC::Run::run([ 'pg_waldump', '-p', $primary->data_dir . '/pg_wal', '-s', $s_start, '-e', $s_end ],
+	'>', \$waldump_out, '2>', \$waldump_err);
+my @records = grep { /^rmgr: custom128\s/ } split /\n/, $waldump_out;
+is(scalar(@records), 1, 'S: one record for the transaction') or diag($waldump_out . $waldump_err);
+like($records[0] // '', qr/\btx: +$top_xid,/, 'S: carrying the top-level xid');
 
 # ---------------------------------------------------------------------------------------------
 # D: a reader racing the replay never caches a value older than a row it has seen. On the

@@ -68,6 +68,9 @@ FenceInstall install_fences(const core::InvalidationHeader &header, const char *
 // Installs one fence over a database (the fallback of a replay that failed).
 bool install_database_fence(TransactionId xid, Oid database) noexcept;
 
+// Installs one fence over every database (a record this release cannot read: it may name any).
+bool install_every_database_fence(TransactionId xid) noexcept;
+
 // Counters shown by simple_cache_replica_stats().
 struct ReplicaCounters {
     uint64_t records_logged;
