@@ -37,6 +37,11 @@ namespace {
 constexpr int kDefaultRecordLimit = 64 * 1024 * 1024;
 int record_limit = kDefaultRecordLimit;
 
+// The most the setting may be: well under PostgreSQL's limit of a WAL record (1020 MB). 16
+// and later refuse a larger record at insertion; 15 writes one without complaint and then
+// cannot read it back, so a standby, and the primary's own crash recovery, would stop at it.
+constexpr int kMaxRecordLimit = 512 * 1024 * 1024;
+
 // simple_cache.debug_invalidation_record_format (a testing aid): when not 0, the format word the
 // records carry instead of core::kInvalidationFormat, as a release with another record layout
 // would write them.
@@ -289,7 +294,7 @@ void replicated_invalidations_init()
     DefineCustomIntVariable("simple_cache.debug_invalidation_record_limit",
                             "Testing aid: the most bytes of keys and prefixes one transaction's WAL record "
                             "holds; over it the record invalidates the whole database.",
-                            nullptr, &record_limit, kDefaultRecordLimit, 64, INT_MAX, PGC_SUSET,
+                            nullptr, &record_limit, kDefaultRecordLimit, 64, kMaxRecordLimit, PGC_SUSET,
                             GUC_NOT_IN_SAMPLE | GUC_NO_SHOW_ALL, nullptr, nullptr, nullptr);
     DefineCustomIntVariable("simple_cache.debug_invalidation_record_format",
                             "Testing aid: when not 0, the format word of the WAL records of invalidations, "
