@@ -39,7 +39,7 @@ struct FenceTable {
     int tranche;
     std::atomic<uint32_t> in_use;  // fences out; read without the lock for the fast path
     std::atomic<bool> replayed_since_start;
-    std::atomic<uint64_t> events[5];  // ReplicaEvent
+    std::atomic<uint64_t> events[static_cast<int>(ReplicaEvent::count)];
     std::atomic<uint64_t> puts_refused;
     Fence slots[kFenceSlots];
 };
@@ -258,6 +258,7 @@ ReplicaCounters replica_counters() noexcept
     c.keys_replayed = table->events[static_cast<int>(ReplicaEvent::key_replayed)].load();
     c.prefixes_replayed = table->events[static_cast<int>(ReplicaEvent::prefix_replayed)].load();
     c.database_fallbacks = table->events[static_cast<int>(ReplicaEvent::database_fallback)].load();
+    c.replay_scans = table->events[static_cast<int>(ReplicaEvent::replay_scan)].load();
     c.puts_refused = table->puts_refused.load();
     c.fences_active = table->in_use.load();
     c.replayed_since_start = table->replayed_since_start.load();

@@ -3,6 +3,7 @@
 #include "simple_cache/cache/replicated_invalidations.hpp"
 
 #include <cstring>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -72,29 +73,51 @@ bool cache_in_use()
     return pg::area_exists() && cache_exists();
 }
 
-// Invalidates one item of a record in every scope of its database.
-void invalidate_item(const std::vector<pg::ScopeId> &scopes, bool cache_present, core::InvalidationKind kind,
-                     const char *data, size_t size)
+// Invalidates one key of a record in every scope of its database.
+void invalidate_key(const std::vector<pg::ScopeId> &scopes, bool cache_present, const char *data, size_t size)
 {
     for (pg::ScopeId scope : scopes) {
         ScopedKey stored(scope, data, size);
-        if (kind == core::InvalidationKind::key) {
-            pg::note_write_during_startup_load(stored.view());
-            if (cache_present) {
-                void_leases(stored);
-                drop_scoped(stored);
-            }
-        } else {
-            pg::note_flush_during_startup_load(scope);
-            if (cache_present) {
-                void_scope_leases(scope);
-                core::KeyView prefix = stored.view();
-                drop_prefixes_scoped(&prefix, 1);
-            }
+        pg::note_write_during_startup_load(stored.view());
+        if (cache_present) {
+            void_leases(stored);
+            drop_scoped(stored);
         }
     }
-    count_replica_event(kind == core::InvalidationKind::key ? ReplicaEvent::key_replayed
-                                                            : ReplicaEvent::prefix_replayed);
+    count_replica_event(ReplicaEvent::key_replayed);
+}
+
+// A prefix of a record, as the payload holds it.
+struct PayloadPrefix {
+    const char *data;
+    size_t size;
+};
+
+// Drops every entry under any of a record's prefixes in every scope of its database, in one scan
+// of the cache per scope, as the primary applies them at commit (a scan per prefix would hold
+// the replay up for as many scans), and voids the scopes' leases.
+void invalidate_prefixes(const std::vector<pg::ScopeId> &scopes, bool cache_present,
+                         const std::vector<PayloadPrefix> &prefixes)
+{
+    if (prefixes.empty())
+        return;
+    for (pg::ScopeId scope : scopes) {
+        pg::note_flush_during_startup_load(scope);
+        if (!cache_present)
+            continue;
+        std::vector<std::unique_ptr<ScopedKey>> stored;
+        std::vector<core::KeyView> views;
+        stored.reserve(prefixes.size());
+        views.reserve(prefixes.size());
+        for (const PayloadPrefix &prefix : prefixes) {
+            stored.push_back(std::make_unique<ScopedKey>(scope, prefix.data, prefix.size));
+            views.push_back(stored.back()->view());
+        }
+        keep_outermost_prefixes(views);
+        void_scope_leases(scope);
+        drop_prefixes_scoped(views.data(), views.size());
+        count_replica_event(ReplicaEvent::replay_scan);
+    }
 }
 
 // The fallback: every entry of the database is dropped and its leases voided.
@@ -108,6 +131,7 @@ void invalidate_database(Oid database)
             ScopedKey everything(scope, "", 0);
             core::KeyView prefix = everything.view();
             drop_prefixes_scoped(&prefix, 1);
+            count_replica_event(ReplicaEvent::replay_scan);
         }
     }
     count_replica_event(ReplicaEvent::database_fallback);
@@ -126,6 +150,7 @@ void invalidate_every_database()
                 ScopedKey everything(entry.id, "", 0);
                 core::KeyView prefix = everything.view();
                 drop_prefixes_scoped(&prefix, 1);
+                count_replica_event(ReplicaEvent::replay_scan);
             }
         }
     }
@@ -200,10 +225,17 @@ void replay_record(const char *payload, size_t size, TransactionId record_xid, X
         }
         std::vector<pg::ScopeId> scopes = scopes_of(header.database);
         bool cache_present = !scopes.empty() && cache_in_use();
+        std::vector<PayloadPrefix> prefixes;
         core::read_invalidation_record(payload, size, &header,
                                        [&](core::InvalidationKind kind, const char *data, size_t length) {
-                                           invalidate_item(scopes, cache_present, kind, data, length);
+                                           if (kind == core::InvalidationKind::key) {
+                                               invalidate_key(scopes, cache_present, data, length);
+                                           } else {
+                                               prefixes.push_back(PayloadPrefix{data, length});
+                                               count_replica_event(ReplicaEvent::prefix_replayed);
+                                           }
                                        });
+        invalidate_prefixes(scopes, cache_present, prefixes);
     });
     if (!replayed) {
         if (fence)

@@ -133,6 +133,22 @@ is(on_standby("SELECT count(*) FROM simple_cache_list() WHERE key LIKE 'user:%'"
 is(on_standby("SELECT simple_cache_get('other')"), 'o', 'B: keys outside the prefix stay');
 cmp_ok(replica_stat($standby, 'prefixes_replayed'), '>=', 1, 'B: the standby counts the prefixes');
 
+# Several prefixes of one transaction (one covering another, one matching nothing) are replayed
+# in one scan of the standby's cache, as the primary applies them: a scan per prefix held up
+# the replay of a transaction of 500 prefixes for 18 s on a standby of 200000 entries.
+on_standby("SELECT simple_cache_put(k, 'v') FROM unnest(ARRAY['p1:a', 'p2:b', 'p2:x:c', 'p3:d']) k");
+my ($scans_before, $prefixes_counted) = split /\|/, replica_stat($standby, "replay_scans || '|' || prefixes_replayed");
+on_primary(q{
+BEGIN;
+SELECT simple_cache_invalidate_prefix(p) FROM unnest(ARRAY['p1:', 'p2:x:', 'p2:', 'nomatch:']) p;
+COMMIT;
+});
+caught_up($standby);
+is(on_standby("SELECT string_agg(key, ',' ORDER BY key) FROM simple_cache_list() WHERE key LIKE 'p_:%'"), 'p3:d',
+	'B: every key under the transaction\'s prefixes is dropped, the others stay');
+is(replica_stat($standby, 'prefixes_replayed') - $prefixes_counted, 4, 'B: four prefixes replayed');
+is(replica_stat($standby, 'replay_scans') - $scans_before, 1, 'B: in one scan of the cache');
+
 # A transaction whose record would pass the limit (lowered here) invalidates the whole database.
 on_standby("SELECT simple_cache_put('big:' || i, 'v') FROM generate_series(1, 3) i");
 on_standby("SELECT simple_cache_put('bystander', 'v')");

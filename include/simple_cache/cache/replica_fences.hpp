@@ -77,6 +77,7 @@ struct ReplicaCounters {
     uint64_t records_replayed;
     uint64_t keys_replayed;
     uint64_t prefixes_replayed;
+    uint64_t replay_scans;  // scans of the cache replay made to drop prefixes and databases
     uint64_t database_fallbacks;
     uint64_t puts_refused;
     uint64_t fences_active;
@@ -85,7 +86,15 @@ struct ReplicaCounters {
 ReplicaCounters replica_counters() noexcept;
 
 // Counting (no-ops without the shared table).
-enum class ReplicaEvent { record_logged, record_replayed, key_replayed, prefix_replayed, database_fallback };
+enum class ReplicaEvent {
+    record_logged,
+    record_replayed,
+    key_replayed,
+    prefix_replayed,
+    database_fallback,
+    replay_scan,
+    count  // not an event: how many there are
+};
 void count_replica_event(ReplicaEvent event) noexcept;
 
 // Whether invalidation records were replayed since shared memory was set up (by crash recovery
