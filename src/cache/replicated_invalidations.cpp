@@ -211,18 +211,16 @@ void replay_record(const char *payload, size_t size, TransactionId record_xid, X
     bool replayed = pg::run_logging(WARNING, "simple_cache", "replaying a cache invalidation record", [&] {
         resolve_finished_fences();
         FenceInstall fenced = fence ? install_fences(header, payload, size) : FenceInstall::precise;
-        if (fenced != FenceInstall::precise) {
-            if (fenced == FenceInstall::none)
-                log_fallback(WARNING, header.database, header.xid,
-                             "The fence table is full: until the transaction's commit is replayed, a reader "
-                             "that reads older rows may store a value computed from them.");
-            else
-                log_fallback(LOG, header.database, header.xid,
-                             "The fence table has no room for the transaction's keys: the whole database is "
-                             "fenced until its commit is replayed.");
+        if (fenced == FenceInstall::none) {
+            log_fallback(WARNING, header.database, header.xid,
+                         "The fence table is full: until the transaction's commit is replayed, a reader "
+                         "that reads older rows may store a value computed from them.");
             invalidate_database(header.database);
             return;
         }
+        // FenceInstall::database (more keys than the table holds one by one): the fence covers
+        // the whole database until the commit, but the record's own keys are all known, so only
+        // they are dropped (a bulk update must not empty the standby's cache of the database).
         std::vector<pg::ScopeId> scopes = scopes_of(header.database);
         bool cache_present = !scopes.empty() && cache_in_use();
         std::vector<PayloadPrefix> prefixes;

@@ -149,6 +149,20 @@ is(on_standby("SELECT string_agg(key, ',' ORDER BY key) FROM simple_cache_list()
 is(replica_stat($standby, 'prefixes_replayed') - $prefixes_counted, 4, 'B: four prefixes replayed');
 is(replica_stat($standby, 'replay_scans') - $scans_before, 1, 'B: in one scan of the cache');
 
+# A transaction of more keys than the fence table holds one by one (960) is fenced over its
+# whole database until its commit, but only its own keys are dropped: a bulk update of 1000 rows
+# must not empty the standby's cache of the database.
+on_standby("SELECT count(simple_cache_put('many:' || i, 'v')) FROM generate_series(1, 1200) i");
+on_standby("SELECT simple_cache_put('many_bystander', 'v')");
+on_primary("BEGIN; SELECT count(simple_cache_invalidate('many:' || i)) FROM generate_series(1, 1000) i; COMMIT;");
+caught_up($standby);
+is(on_standby("SELECT count(*) FROM simple_cache_list() WHERE key LIKE 'many:%'"), '200',
+	'B: a transaction of 1000 keys drops its 1000 keys on the standby');
+is(on_standby("SELECT simple_cache_get('many_bystander')"), 'v', 'B: and not the other keys of the database');
+on_standby("SELECT simple_cache_put('many:1', 'refilled')");
+is(on_standby("SELECT simple_cache_get('many:1')"), 'refilled', 'B: once its commit is replayed, puts are stored');
+on_standby("SELECT simple_cache_flush()");
+
 # A transaction whose record would pass the limit (lowered here) invalidates the whole database.
 on_standby("SELECT simple_cache_put('big:' || i, 'v') FROM generate_series(1, 3) i");
 on_standby("SELECT simple_cache_put('bystander', 'v')");
@@ -190,6 +204,19 @@ caught_up($delayed);
 on_delayed("SELECT simple_cache_put('c:key', 'after')");
 is(on_delayed("SELECT simple_cache_get('c:key')"), 'after', 'C: once the commit is replayed, puts are stored');
 is(replica_stat($delayed, 'fences_active'), '0', 'C: and the fence is gone');
+
+# The fence over a whole database (a transaction of more keys than the fence table holds one by
+# one) refuses puts of any key of the database in the window, and only then.
+$replayed_before = replica_stat($delayed, 'records_replayed');
+on_primary("BEGIN; SELECT count(simple_cache_invalidate('c2:' || i)) FROM generate_series(1, 1000) i; COMMIT;");
+$delayed->poll_query_until('postgres', "SELECT records_replayed > $replayed_before FROM simple_cache_replica_stats()")
+  or die 'the delayed standby did not replay the record';
+on_delayed("SELECT simple_cache_put('c2:unrelated', 'refill from old rows')");
+is(on_delayed("SELECT simple_cache_get('c2:unrelated') IS NULL"), 't',
+	'C: a database fence refuses a put of any key of the database before the commit is replayed');
+caught_up($delayed);
+on_delayed("SELECT simple_cache_put('c2:unrelated', 'after')");
+is(on_delayed("SELECT simple_cache_get('c2:unrelated')"), 'after', 'C: and stores it after');
 
 # ---------------------------------------------------------------------------------------------
 # I: a record of a layout this release cannot read, as a primary running another release of

@@ -13,7 +13,8 @@
 //
 // A fence is identified by its database, its length and a 32-bit hash of its bytes; two keys
 // that agree on all three share a fence, which refuses a few extra puts and nothing more. When
-// the table has no room for a record's fences, one fence covers the whole database instead.
+// the table has no room for a record's fences, one fence covers the whole database instead
+// (the record's keys alone are dropped all the same).
 //
 // The table lives in the main shared memory segment and exists only with the library
 // preloaded (without it no record is ever replayed). With no fence out, a put pays one atomic
