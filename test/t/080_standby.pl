@@ -2,10 +2,13 @@
 # A primary and a streaming standby, both with simple_cache preloaded; each fills its own cache.
 #   A  simple_cache_invalidate() committed on the primary removes the key from the standby's
 #      cache once replayed; a rolled-back one removes nothing;
-#   B  the invalidation trigger (an UPDATE) and simple_cache_invalidate_prefix();
+#   B  the invalidation trigger (an UPDATE) and simple_cache_invalidate_prefix(); several
+#      prefixes replayed in one scan; a transaction of 1000 keys (more than the fence table holds
+#      one by one) drops only its keys; one over the record limit drops the whole database;
 #   C  between the replay of a transaction's record and of its commit (held back with
 #      recovery_min_apply_delay on a second standby), puts of the keys are refused and fetch
-#      stores nothing; after the commit they are stored again;
+#      stores nothing; after the commit they are stored again; under a database fence, puts of
+#      any key of the database are refused in the window;
 #   D  a reader on the standby racing the replay never gets a cached value older than the row
 #      it read before (the primary updates a row in a loop, the trigger invalidates its key);
 #   E  a standby restarted catches up from WAL and does not load its saved cache;
