@@ -20,7 +20,8 @@
 #   I  a record of another layout version (another release on the primary) drops and fences
 #      every database's entries instead of being skipped;
 #   S  savepoints: a rolled-back one's invalidations are not logged, released ones' are, with
-#      the top-level xid.
+#      the top-level xid;
+#   J  a record of a database dropped right after it; no fence stays up.
 # It also prints the WAL bytes one invalidated key costs.
 use strict;
 use warnings;
@@ -416,6 +417,23 @@ on_standby("SELECT simple_cache_put('f:standby', 'v')");
 on_primary("BEGIN; SELECT simple_cache_invalidate('f:standby'); COMMIT;");
 caught_up($standby);
 is(on_standby("SELECT simple_cache_get('f:standby') IS NULL"), 't', 'F: the standby follows the restarted primary');
+
+# ---------------------------------------------------------------------------------------------
+# J: a database dropped right after a transaction of it invalidated keys: the standby replays
+# the record, then the drop, and goes on; every fence it put up comes down (the table is
+# bounded, and a fence whose transaction has ended is removed by the next put, record or
+# wake-up of the worker).
+$standby->safe_psql('otherdb', "SELECT simple_cache_put('j:gone', 'v')");
+on_standby("SELECT simple_cache_put('j:after', 'v')");
+my $fallbacks_j = replica_stat($standby, 'database_fallbacks');
+$primary->safe_psql('otherdb', "BEGIN; SELECT simple_cache_invalidate('j:gone'); COMMIT;");
+on_primary('DROP DATABASE otherdb');
+on_primary("BEGIN; SELECT simple_cache_invalidate('j:after'); COMMIT;");
+caught_up($standby);
+is(on_standby("SELECT simple_cache_get('j:after') IS NULL"), 't', 'J: the standby goes on replaying after the drop');
+is(replica_stat($standby, 'database_fallbacks'), $fallbacks_j, 'J: without falling back');
+ok($standby->poll_query_until('postgres', 'SELECT fences_active = 0 FROM simple_cache_replica_stats()'),
+	'J: no fence stays up');
 
 # ---------------------------------------------------------------------------------------------
 # H: a standby without the library preloaded stops at the first record.
