@@ -16,3 +16,9 @@ COMMIT;  -- no standby in sight: no error
 SET simple_cache.unreplicated_invalidations = sometimes;
 RESET simple_cache.unreplicated_invalidations;
 SHOW simple_cache.unreplicated_invalidations;
+-- The testing aid that lowers the record limit cannot raise it past 512 MB: PostgreSQL 15
+-- writes a larger WAL record without complaint but cannot read one over 1 GB back, so a
+-- standby (and the primary's own crash recovery) would stop at it.
+SET simple_cache.debug_invalidation_record_limit = 600000000;
+SET simple_cache.debug_invalidation_record_limit = 536870912;
+RESET simple_cache.debug_invalidation_record_limit;

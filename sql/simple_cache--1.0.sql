@@ -239,12 +239,13 @@ GRANT SELECT ON simple_cache_stats TO PUBLIC;
 -- prefixes it replayed from its primary (or in crash recovery), replays that fell back to a
 -- whole database; fences out now and the puts and fetch leases they refused; whether any
 -- record was replayed since the server started (the saved cache is then not loaded at
--- start-up). Counted since the server started; all zero without preloading.
+-- start-up); the scans of the cache replay made (one per record with prefixes and database, or
+-- per database dropped whole). Counted since the server started; all zero without preloading.
 CREATE FUNCTION simple_cache_replica_stats(
     OUT wal_rmgr_registered boolean, OUT wal_rmgr_id integer, OUT records_logged bigint,
     OUT records_replayed bigint, OUT keys_replayed bigint, OUT prefixes_replayed bigint,
     OUT database_fallbacks bigint, OUT fences_active bigint, OUT puts_refused bigint,
-    OUT replayed_since_start boolean)
+    OUT replayed_since_start boolean, OUT replay_scans bigint)
 RETURNS record AS 'MODULE_PATHNAME', 'simple_cache_replica_stats'
 LANGUAGE C STRICT VOLATILE PARALLEL SAFE;
 

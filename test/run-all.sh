@@ -19,7 +19,8 @@
 #   perl-tap   Perl TAP tests test/t/*.pl using PostgreSQL::Test::Cluster
 #   consistency  pgbench clients mixing every data operation on shared keys for 10 s: no value
 #              returned that was never written, no increment lost (test/reliability/)
-#   fuzz       libFuzzer targets, 20 s each: the saved-file parser, DHT operations (test/fuzz/)
+#   fuzz       libFuzzer targets, 20 s each: the saved-file parser, DHT operations, the WAL
+#              invalidation record's decoder (test/fuzz/)
 #   sqlsmith   random queries for 30 s against a database with the extension: no crash
 #   deb        make deb (debian/, pg_buildext), then test/deb-smoke.sh: the package for the main
 #              version installed with dpkg -i, loaded by a cluster, purged again

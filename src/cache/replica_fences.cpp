@@ -21,8 +21,8 @@ namespace {
 const char *const kShmemName = "simple_cache replica fences";
 constexpr uint64_t kFenceHashSeed = 0x5ca1ab1efe7ceULL;
 
-// What a fence covers.
-enum class FenceKind : uint8_t { key = 1, prefix = 2, database = 3 };
+// What a fence covers (every_database: a record this release cannot read named it).
+enum class FenceKind : uint8_t { key = 1, prefix = 2, database = 3, every_database = 4 };
 
 // One fence; free when xid is invalid.
 struct Fence {
@@ -39,7 +39,7 @@ struct FenceTable {
     int tranche;
     std::atomic<uint32_t> in_use;  // fences out; read without the lock for the fast path
     std::atomic<bool> replayed_since_start;
-    std::atomic<uint64_t> events[5];  // ReplicaEvent
+    std::atomic<uint64_t> events[static_cast<int>(ReplicaEvent::count)];
     std::atomic<uint64_t> puts_refused;
     Fence slots[kFenceSlots];
 };
@@ -101,9 +101,15 @@ uint32_t free_slots(uint32_t limit)
 // Whether fence covers the user's key bytes in database.
 bool covers(const Fence &fence, Oid database, const char *key, size_t key_size)
 {
-    if (fence.xid == InvalidTransactionId || fence.database != database)
+    if (fence.xid == InvalidTransactionId)
+        return false;
+    if (fence.kind == FenceKind::every_database)
+        return true;
+    if (fence.database != database)
         return false;
     switch (fence.kind) {
+    case FenceKind::every_database:
+        return true;
     case FenceKind::database:
         return true;
     case FenceKind::key:
@@ -232,6 +238,16 @@ bool install_database_fence(TransactionId xid, Oid database) noexcept
     return added;
 }
 
+bool install_every_database_fence(TransactionId xid) noexcept
+{
+    if (table == nullptr)
+        return false;
+    LWLockAcquire(&table->lock, LW_EXCLUSIVE);
+    bool added = add_fence(kFenceSlots, Fence{xid, InvalidOid, 0, 0, FenceKind::every_database});
+    LWLockRelease(&table->lock);
+    return added;
+}
+
 ReplicaCounters replica_counters() noexcept
 {
     ReplicaCounters c{};
@@ -242,6 +258,7 @@ ReplicaCounters replica_counters() noexcept
     c.keys_replayed = table->events[static_cast<int>(ReplicaEvent::key_replayed)].load();
     c.prefixes_replayed = table->events[static_cast<int>(ReplicaEvent::prefix_replayed)].load();
     c.database_fallbacks = table->events[static_cast<int>(ReplicaEvent::database_fallback)].load();
+    c.replay_scans = table->events[static_cast<int>(ReplicaEvent::replay_scan)].load();
     c.puts_refused = table->puts_refused.load();
     c.fences_active = table->in_use.load();
     c.replayed_since_start = table->replayed_since_start.load();

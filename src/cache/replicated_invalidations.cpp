@@ -2,6 +2,9 @@
 // that read the WAL (see replicated_invalidations.hpp).
 #include "simple_cache/cache/replicated_invalidations.hpp"
 
+#include <cstring>
+#include <memory>
+#include <string>
 #include <vector>
 
 #include "simple_cache/cache/cache.hpp"
@@ -35,6 +38,16 @@ namespace {
 constexpr int kDefaultRecordLimit = 64 * 1024 * 1024;
 int record_limit = kDefaultRecordLimit;
 
+// The most the setting may be: well under PostgreSQL's limit of a WAL record (1020 MB). 16
+// and later refuse a larger record at insertion; 15 writes one without complaint and then
+// cannot read it back, so a standby, and the primary's own crash recovery, would stop at it.
+constexpr int kMaxRecordLimit = 512 * 1024 * 1024;
+
+// simple_cache.debug_invalidation_record_format (a testing aid): when not 0, the format word the
+// records carry instead of core::kInvalidationFormat, as a release with another record layout
+// would write them.
+int record_format_override = 0;
+
 // simple_cache.unreplicated_invalidations.
 enum UnreplicatedPolicy { kWarn, kRefuse, kIgnore };
 const struct config_enum_entry unreplicated_options[] = {
@@ -60,29 +73,51 @@ bool cache_in_use()
     return pg::area_exists() && cache_exists();
 }
 
-// Invalidates one item of a record in every scope of its database.
-void invalidate_item(const std::vector<pg::ScopeId> &scopes, bool cache_present, core::InvalidationKind kind,
-                     const char *data, size_t size)
+// Invalidates one key of a record in every scope of its database.
+void invalidate_key(const std::vector<pg::ScopeId> &scopes, bool cache_present, const char *data, size_t size)
 {
     for (pg::ScopeId scope : scopes) {
         ScopedKey stored(scope, data, size);
-        if (kind == core::InvalidationKind::key) {
-            pg::note_write_during_startup_load(stored.view());
-            if (cache_present) {
-                void_leases(stored);
-                drop_scoped(stored);
-            }
-        } else {
-            pg::note_flush_during_startup_load(scope);
-            if (cache_present) {
-                void_scope_leases(scope);
-                core::KeyView prefix = stored.view();
-                drop_prefixes_scoped(&prefix, 1);
-            }
+        pg::note_write_during_startup_load(stored.view());
+        if (cache_present) {
+            void_leases(stored);
+            drop_scoped(stored);
         }
     }
-    count_replica_event(kind == core::InvalidationKind::key ? ReplicaEvent::key_replayed
-                                                            : ReplicaEvent::prefix_replayed);
+    count_replica_event(ReplicaEvent::key_replayed);
+}
+
+// A prefix of a record, as the payload holds it.
+struct PayloadPrefix {
+    const char *data;
+    size_t size;
+};
+
+// Drops every entry under any of a record's prefixes in every scope of its database, in one scan
+// of the cache per scope, as the primary applies them at commit (a scan per prefix would hold
+// the replay up for as many scans), and voids the scopes' leases.
+void invalidate_prefixes(const std::vector<pg::ScopeId> &scopes, bool cache_present,
+                         const std::vector<PayloadPrefix> &prefixes)
+{
+    if (prefixes.empty())
+        return;
+    for (pg::ScopeId scope : scopes) {
+        pg::note_flush_during_startup_load(scope);
+        if (!cache_present)
+            continue;
+        std::vector<std::unique_ptr<ScopedKey>> stored;
+        std::vector<core::KeyView> views;
+        stored.reserve(prefixes.size());
+        views.reserve(prefixes.size());
+        for (const PayloadPrefix &prefix : prefixes) {
+            stored.push_back(std::make_unique<ScopedKey>(scope, prefix.data, prefix.size));
+            views.push_back(stored.back()->view());
+        }
+        keep_outermost_prefixes(views);
+        void_scope_leases(scope);
+        drop_prefixes_scoped(views.data(), views.size());
+        count_replica_event(ReplicaEvent::replay_scan);
+    }
 }
 
 // The fallback: every entry of the database is dropped and its leases voided.
@@ -96,9 +131,38 @@ void invalidate_database(Oid database)
             ScopedKey everything(scope, "", 0);
             core::KeyView prefix = everything.view();
             drop_prefixes_scoped(&prefix, 1);
+            count_replica_event(ReplicaEvent::replay_scan);
         }
     }
     count_replica_event(ReplicaEvent::database_fallback);
+}
+
+// The fallback for a record this release cannot read: every entry of every database on this
+// server is dropped and its leases voided.
+void invalidate_every_database()
+{
+    bool cache_present = cache_in_use();
+    if (pg::area_exists()) {
+        for (const pg::ScopeEntry &entry : pg::live_scopes()) {
+            pg::note_flush_during_startup_load(entry.id);
+            if (cache_present) {
+                void_scope_leases(entry.id);
+                ScopedKey everything(entry.id, "", 0);
+                core::KeyView prefix = everything.view();
+                drop_prefixes_scoped(&prefix, 1);
+                count_replica_event(ReplicaEvent::replay_scan);
+            }
+        }
+    }
+    count_replica_event(ReplicaEvent::database_fallback);
+}
+
+// The first four bytes of a payload of at least four bytes, as the format word is stored.
+uint32_t first_word(const char *payload)
+{
+    uint32_t word;
+    std::memcpy(&word, payload, sizeof word);
+    return word;
 }
 
 // Logs, at `level`, why a replay fell back to the whole database.
@@ -120,12 +184,21 @@ void replay_record(const char *payload, size_t size, TransactionId record_xid, X
     bool well_formed = core::read_invalidation_record(payload, size, &header,
                                                       [](core::InvalidationKind, const char *, size_t) {});
     if (!well_formed) {
-        // Not a record this library wrote: it names no database to fence or to drop. Skipped,
-        // with a WARNING that says what to do.
+        // A record of another layout (another release of the library on the primary) or a
+        // damaged one: it may name any keys of any database. Skipping it would leave the
+        // invalidated values in this server's cache for good, so every database's entries are
+        // fenced with the record's xid (which PostgreSQL's record header carries) and dropped.
+        if (pg::recovery_tracks_transactions() && TransactionIdIsValid(record_xid))
+            install_every_database_fence(record_xid);
         pg::run_logging(WARNING, "simple_cache", "replaying a cache invalidation record", [&] {
-            throw pg::SqlError(ERRCODE_DATA_CORRUPTED, "simple_cache: a cache invalidation record is malformed",
-                               "It was skipped; flush the cache with simple_cache_flush() in each database to be "
-                               "sure no invalidated value stays.");
+            invalidate_every_database();
+            throw pg::SqlError(ERRCODE_DATA_CORRUPTED,
+                               "simple_cache: a cache invalidation record is not in this release's format, "
+                               "every cache entry of every database is dropped",
+                               "The primary may run another release of simple_cache (record format " +
+                                   std::to_string(size >= 4 ? first_word(payload) : 0) + ", this release reads " +
+                                   std::to_string(core::kInvalidationFormat) + "), or the record is damaged.",
+                               "Run the same release of simple_cache on the primary and every standby.");
         });
         return;
     }
@@ -138,24 +211,29 @@ void replay_record(const char *payload, size_t size, TransactionId record_xid, X
     bool replayed = pg::run_logging(WARNING, "simple_cache", "replaying a cache invalidation record", [&] {
         resolve_finished_fences();
         FenceInstall fenced = fence ? install_fences(header, payload, size) : FenceInstall::precise;
-        if (fenced != FenceInstall::precise) {
-            if (fenced == FenceInstall::none)
-                log_fallback(WARNING, header.database, header.xid,
-                             "The fence table is full: until the transaction's commit is replayed, a reader "
-                             "that reads older rows may store a value computed from them.");
-            else
-                log_fallback(LOG, header.database, header.xid,
-                             "The fence table has no room for the transaction's keys: the whole database is "
-                             "fenced until its commit is replayed.");
+        if (fenced == FenceInstall::none) {
+            log_fallback(WARNING, header.database, header.xid,
+                         "The fence table is full: until the transaction's commit is replayed, a reader "
+                         "that reads older rows may store a value computed from them.");
             invalidate_database(header.database);
             return;
         }
+        // FenceInstall::database (more keys than the table holds one by one): the fence covers
+        // the whole database until the commit, but the record's own keys are all known, so only
+        // they are dropped (a bulk update must not empty the standby's cache of the database).
         std::vector<pg::ScopeId> scopes = scopes_of(header.database);
         bool cache_present = !scopes.empty() && cache_in_use();
+        std::vector<PayloadPrefix> prefixes;
         core::read_invalidation_record(payload, size, &header,
                                        [&](core::InvalidationKind kind, const char *data, size_t length) {
-                                           invalidate_item(scopes, cache_present, kind, data, length);
+                                           if (kind == core::InvalidationKind::key) {
+                                               invalidate_key(scopes, cache_present, data, length);
+                                           } else {
+                                               prefixes.push_back(PayloadPrefix{data, length});
+                                               count_replica_event(ReplicaEvent::prefix_replayed);
+                                           }
                                        });
+        invalidate_prefixes(scopes, cache_present, prefixes);
     });
     if (!replayed) {
         if (fence)
@@ -217,6 +295,8 @@ void replicate_invalidations(core::InvalidationRecordWriter &record)
     }
     uint32_t xid = pg::guard([] { return GetTopTransactionId(); });
     record.set_xid(xid);
+    if (record_format_override != 0)
+        record.set_format(static_cast<uint32_t>(record_format_override));
     std::string_view payload = record.payload();
     if (payload.size() > static_cast<size_t>(record_limit)) {
         // Too large for one record: the standbys drop every key of the database instead (the
@@ -244,7 +324,12 @@ void replicated_invalidations_init()
     DefineCustomIntVariable("simple_cache.debug_invalidation_record_limit",
                             "Testing aid: the most bytes of keys and prefixes one transaction's WAL record "
                             "holds; over it the record invalidates the whole database.",
-                            nullptr, &record_limit, kDefaultRecordLimit, 64, INT_MAX, PGC_SUSET,
+                            nullptr, &record_limit, kDefaultRecordLimit, 64, kMaxRecordLimit, PGC_SUSET,
+                            GUC_NOT_IN_SAMPLE | GUC_NO_SHOW_ALL, nullptr, nullptr, nullptr);
+    DefineCustomIntVariable("simple_cache.debug_invalidation_record_format",
+                            "Testing aid: when not 0, the format word of the WAL records of invalidations, "
+                            "in place of this release's.",
+                            nullptr, &record_format_override, 0, 0, INT_MAX, PGC_SUSET,
                             GUC_NOT_IN_SAMPLE | GUC_NO_SHOW_ALL, nullptr, nullptr, nullptr);
     pg::set_wal_record_handlers(replay_record, describe_record);
     if (process_shared_preload_libraries_in_progress)

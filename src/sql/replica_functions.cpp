@@ -15,7 +15,7 @@ Datum replica_row(FunctionCallInfo fcinfo, const sc::cache::ReplicaCounters &c, 
     TupleDesc desc;
     if (get_call_result_type(fcinfo, nullptr, &desc) != TYPEFUNC_COMPOSITE)
         elog(ERROR, "simple_cache_replica_stats: return type must be a row type");
-    Datum values[10] = {BoolGetDatum(registered),
+    Datum values[11] = {BoolGetDatum(registered),
                         Int32GetDatum(rmgr_id),
                         Int64GetDatum(static_cast<int64>(c.records_logged)),
                         Int64GetDatum(static_cast<int64>(c.records_replayed)),
@@ -24,8 +24,9 @@ Datum replica_row(FunctionCallInfo fcinfo, const sc::cache::ReplicaCounters &c, 
                         Int64GetDatum(static_cast<int64>(c.database_fallbacks)),
                         Int64GetDatum(static_cast<int64>(c.fences_active)),
                         Int64GetDatum(static_cast<int64>(c.puts_refused)),
-                        BoolGetDatum(c.replayed_since_start)};
-    bool nulls[10] = {};
+                        BoolGetDatum(c.replayed_since_start),
+                        Int64GetDatum(static_cast<int64>(c.replay_scans))};
+    bool nulls[11] = {};
     nulls[1] = !registered;  // no id in use without a resource manager
     return HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(desc), values, nulls));
 }

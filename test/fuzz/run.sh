@@ -3,8 +3,9 @@
 #
 #   test/fuzz/run.sh [seconds per target] [target...]     (default: 25 s, every target)
 #
-# Targets: fuzz_snapshot_file (the saved-cache file parser) and fuzz_dht_ops (DHT core
-# operations against a reference map); see the comments at the top of each source file.
+# Targets: fuzz_snapshot_file (the saved-cache file parser), fuzz_dht_ops (DHT core operations
+# against a reference map) and fuzz_invalidation_record (the decoder of the WAL record that
+# standbys replay); see the comments at the top of each source file.
 # Installs clang and libclang-rt-14-dev from Debian when missing. Each target keeps its corpus
 # in build/fuzz/corpus/<target>/ between runs, so repeated runs go deeper. A crash, a leak or
 # a failed oracle stops the target; the input that did it is left in build/fuzz/ as
@@ -20,7 +21,7 @@ SECONDS_EACH=${1:-25}
 shift || true
 TARGETS=("$@")
 if [[ ${#TARGETS[@]} -eq 0 ]]; then
-    TARGETS=(fuzz_snapshot_file fuzz_dht_ops)
+    TARGETS=(fuzz_snapshot_file fuzz_dht_ops fuzz_invalidation_record)
 fi
 JOBS=${FUZZ_JOBS:-1}
 BUILD=$ROOT/build/fuzz

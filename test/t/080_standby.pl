@@ -2,10 +2,13 @@
 # A primary and a streaming standby, both with simple_cache preloaded; each fills its own cache.
 #   A  simple_cache_invalidate() committed on the primary removes the key from the standby's
 #      cache once replayed; a rolled-back one removes nothing;
-#   B  the invalidation trigger (an UPDATE) and simple_cache_invalidate_prefix();
+#   B  the invalidation trigger (an UPDATE) and simple_cache_invalidate_prefix(); several
+#      prefixes replayed in one scan; a transaction of 1000 keys (more than the fence table holds
+#      one by one) drops only its keys; one over the record limit drops the whole database;
 #   C  between the replay of a transaction's record and of its commit (held back with
 #      recovery_min_apply_delay on a second standby), puts of the keys are refused and fetch
-#      stores nothing; after the commit they are stored again;
+#      stores nothing; after the commit they are stored again; under a database fence, puts of
+#      any key of the database are refused in the window;
 #   D  a reader on the standby racing the replay never gets a cached value older than the row
 #      it read before (the primary updates a row in a loop, the trigger invalidates its key);
 #   E  a standby restarted catches up from WAL and does not load its saved cache;
@@ -13,7 +16,12 @@
 #      them, the primary works, the standby catches up;
 #   G  a promoted standby takes puts and writes at commit;
 #   H  a standby without the library preloaded stops at the first record with PostgreSQL's
-#      "resource manager ... not registered" error.
+#      "resource manager ... not registered" error;
+#   I  a record of another layout version (another release on the primary) drops and fences
+#      every database's entries instead of being skipped;
+#   S  savepoints: a rolled-back one's invalidations are not logged, released ones' are, with
+#      the top-level xid;
+#   J  a record of a database dropped right after it; no fence stays up.
 # It also prints the WAL bytes one invalidated key costs.
 use strict;
 use warnings;
@@ -129,6 +137,36 @@ is(on_standby("SELECT count(*) FROM simple_cache_list() WHERE key LIKE 'user:%'"
 is(on_standby("SELECT simple_cache_get('other')"), 'o', 'B: keys outside the prefix stay');
 cmp_ok(replica_stat($standby, 'prefixes_replayed'), '>=', 1, 'B: the standby counts the prefixes');
 
+# Several prefixes of one transaction (one covering another, one matching nothing) are replayed
+# in one scan of the standby's cache, as the primary applies them: a scan per prefix held up
+# the replay of a transaction of 500 prefixes for 18 s on a standby of 200000 entries.
+on_standby("SELECT simple_cache_put(k, 'v') FROM unnest(ARRAY['p1:a', 'p2:b', 'p2:x:c', 'p3:d']) k");
+my ($scans_before, $prefixes_counted) = split /\|/, replica_stat($standby, "replay_scans || '|' || prefixes_replayed");
+on_primary(q{
+BEGIN;
+SELECT simple_cache_invalidate_prefix(p) FROM unnest(ARRAY['p1:', 'p2:x:', 'p2:', 'nomatch:']) p;
+COMMIT;
+});
+caught_up($standby);
+is(on_standby("SELECT string_agg(key, ',' ORDER BY key) FROM simple_cache_list() WHERE key LIKE 'p_:%'"), 'p3:d',
+	'B: every key under the transaction\'s prefixes is dropped, the others stay');
+is(replica_stat($standby, 'prefixes_replayed') - $prefixes_counted, 4, 'B: four prefixes replayed');
+is(replica_stat($standby, 'replay_scans') - $scans_before, 1, 'B: in one scan of the cache');
+
+# A transaction of more keys than the fence table holds one by one (960) is fenced over its
+# whole database until its commit, but only its own keys are dropped: a bulk update of 1000 rows
+# must not empty the standby's cache of the database.
+on_standby("SELECT count(simple_cache_put('many:' || i, 'v')) FROM generate_series(1, 1200) i");
+on_standby("SELECT simple_cache_put('many_bystander', 'v')");
+on_primary("BEGIN; SELECT count(simple_cache_invalidate('many:' || i)) FROM generate_series(1, 1000) i; COMMIT;");
+caught_up($standby);
+is(on_standby("SELECT count(*) FROM simple_cache_list() WHERE key LIKE 'many:%'"), '200',
+	'B: a transaction of 1000 keys drops its 1000 keys on the standby');
+is(on_standby("SELECT simple_cache_get('many_bystander')"), 'v', 'B: and not the other keys of the database');
+on_standby("SELECT simple_cache_put('many:1', 'refilled')");
+is(on_standby("SELECT simple_cache_get('many:1')"), 'refilled', 'B: once its commit is replayed, puts are stored');
+on_standby("SELECT simple_cache_flush()");
+
 # A transaction whose record would pass the limit (lowered here) invalidates the whole database.
 on_standby("SELECT simple_cache_put('big:' || i, 'v') FROM generate_series(1, 3) i");
 on_standby("SELECT simple_cache_put('bystander', 'v')");
@@ -170,6 +208,97 @@ caught_up($delayed);
 on_delayed("SELECT simple_cache_put('c:key', 'after')");
 is(on_delayed("SELECT simple_cache_get('c:key')"), 'after', 'C: once the commit is replayed, puts are stored');
 is(replica_stat($delayed, 'fences_active'), '0', 'C: and the fence is gone');
+
+# The fence over a whole database (a transaction of more keys than the fence table holds one by
+# one) refuses puts of any key of the database in the window, and only then.
+$replayed_before = replica_stat($delayed, 'records_replayed');
+on_primary("BEGIN; SELECT count(simple_cache_invalidate('c2:' || i)) FROM generate_series(1, 1000) i; COMMIT;");
+$delayed->poll_query_until('postgres', "SELECT records_replayed > $replayed_before FROM simple_cache_replica_stats()")
+  or die 'the delayed standby did not replay the record';
+on_delayed("SELECT simple_cache_put('c2:unrelated', 'refill from old rows')");
+is(on_delayed("SELECT simple_cache_get('c2:unrelated') IS NULL"), 't',
+	'C: a database fence refuses a put of any key of the database before the commit is replayed');
+caught_up($delayed);
+on_delayed("SELECT simple_cache_put('c2:unrelated', 'after')");
+is(on_delayed("SELECT simple_cache_get('c2:unrelated')"), 'after', 'C: and stores it after');
+
+# ---------------------------------------------------------------------------------------------
+# I: a record of a layout this release cannot read, as a primary running another release of
+# simple_cache would write it (here with the testing aid simple_cache.debug_invalidation_record_format).
+# The standby cannot tell which keys, or even which database, it names: it drops every entry of
+# every database and fences them all until the transaction's commit is replayed. It must not
+# skip the record, which would leave the invalidated values in its cache for good.
+on_primary('CREATE DATABASE otherdb');
+$primary->safe_psql('otherdb', 'CREATE EXTENSION simple_cache');
+caught_up($standby);
+caught_up($delayed);
+for my $node ($standby, $delayed)
+{
+	$node->safe_psql('postgres', "SELECT simple_cache_put('i:here', 'v')");
+	$node->safe_psql('otherdb', "SELECT simple_cache_put('i:there', 'v')");
+}
+my $fallbacks_before = replica_stat($delayed, 'database_fallbacks');
+my $i_offset = -s $delayed->logfile;
+on_primary(q{
+SET simple_cache.debug_invalidation_record_format = 1396917554;
+BEGIN;
+SELECT simple_cache_invalidate('i:named');
+COMMIT;
+});
+ok($delayed->wait_for_log(qr/simple_cache: a cache invalidation record is/, $i_offset),
+	'I: the delayed standby met the record of another layout');
+on_delayed("SELECT simple_cache_put('i:here', 'refill from old rows')");
+$delayed->safe_psql('otherdb', "SELECT simple_cache_put('i:there', 'refill from old rows')");
+is(on_delayed("SELECT simple_cache_get('i:here') IS NULL"), 't',
+	'I: the key of the record\'s database is dropped, and a put before the commit is refused');
+is($delayed->safe_psql('otherdb', "SELECT simple_cache_get('i:there') IS NULL"), 't',
+	'I: so is another database\'s (the record may name any database)');
+cmp_ok(replica_stat($delayed, 'database_fallbacks'), '>', $fallbacks_before, 'I: counted as a fallback');
+caught_up($delayed);
+on_delayed("SELECT simple_cache_put('i:here', 'after')");
+$delayed->safe_psql('otherdb', "SELECT simple_cache_put('i:there', 'after')");
+is(on_delayed("SELECT simple_cache_get('i:here')") . ' ' . $delayed->safe_psql('otherdb', "SELECT simple_cache_get('i:there')"),
+	'after after', 'I: once the commit is replayed, puts are stored in both databases');
+caught_up($standby);
+is(on_standby("SELECT simple_cache_get('i:here') IS NULL") . $standby->safe_psql('otherdb', "SELECT simple_cache_get('i:there') IS NULL"),
+	'tt', 'I: the other standby dropped both databases\' entries too');
+
+# ---------------------------------------------------------------------------------------------
+# S: subtransactions. A savepoint rolled back takes its invalidations with it (they are not
+# logged); those of released savepoints, nested ones included, are logged with the top-level
+# transaction's xid (the one whose commit the standby waits for), even when the savepoint had
+# an xid of its own.
+on_standby("SELECT simple_cache_put('s:' || k, 'v') FROM unnest(ARRAY['rolled_back', 'released', 'nested', 'top']) k");
+my $keys_before = replica_stat($standby, 'keys_replayed');
+my $s_start = on_primary('SELECT pg_current_wal_insert_lsn()');
+my $top_xid = on_primary(q{
+BEGIN;
+SAVEPOINT a;
+SELECT simple_cache_invalidate('s:rolled_back') \g /dev/null
+ROLLBACK TO a;
+SAVEPOINT b;
+INSERT INTO items VALUES (100, 0);
+SELECT simple_cache_invalidate('s:released') \g /dev/null
+SAVEPOINT c;
+SELECT simple_cache_invalidate('s:nested') \g /dev/null
+RELEASE c;
+RELEASE b;
+SELECT simple_cache_invalidate('s:top') \g /dev/null
+SELECT txid_current() % 4294967296;
+COMMIT;
+});
+my $s_end = on_primary('SELECT pg_current_wal_insert_lsn()');
+caught_up($standby);
+is(on_standby("SELECT string_agg(k || '=' || coalesce(simple_cache_get('s:' || k), 'dropped'), ' ' ORDER BY k) FROM unnest(ARRAY['rolled_back', 'released', 'nested', 'top']) k"),
+	'nested=dropped released=dropped rolled_back=v top=dropped',
+	'S: the rolled-back savepoint\'s key stays, the released ones\' keys are dropped');
+is(replica_stat($standby, 'keys_replayed') - $keys_before, 3, 'S: exactly three keys were logged');
+my ($waldump_out, $waldump_err) = ('', '');
+IPC::Run::run([ 'pg_waldump', '-p', $primary->data_dir . '/pg_wal', '-s', $s_start, '-e', $s_end ],
+	'>', \$waldump_out, '2>', \$waldump_err);
+my @records = grep { /^rmgr: custom128\s/ } split /\n/, $waldump_out;
+is(scalar(@records), 1, 'S: one record for the transaction') or diag($waldump_out . $waldump_err);
+like($records[0] // '', qr/\btx: +$top_xid,/, 'S: carrying the top-level xid');
 
 # ---------------------------------------------------------------------------------------------
 # D: a reader racing the replay never caches a value older than a row it has seen. On the
@@ -288,6 +417,23 @@ on_standby("SELECT simple_cache_put('f:standby', 'v')");
 on_primary("BEGIN; SELECT simple_cache_invalidate('f:standby'); COMMIT;");
 caught_up($standby);
 is(on_standby("SELECT simple_cache_get('f:standby') IS NULL"), 't', 'F: the standby follows the restarted primary');
+
+# ---------------------------------------------------------------------------------------------
+# J: a database dropped right after a transaction of it invalidated keys: the standby replays
+# the record, then the drop, and goes on; every fence it put up comes down (the table is
+# bounded, and a fence whose transaction has ended is removed by the next put, record or
+# wake-up of the worker).
+$standby->safe_psql('otherdb', "SELECT simple_cache_put('j:gone', 'v')");
+on_standby("SELECT simple_cache_put('j:after', 'v')");
+my $fallbacks_j = replica_stat($standby, 'database_fallbacks');
+$primary->safe_psql('otherdb', "BEGIN; SELECT simple_cache_invalidate('j:gone'); COMMIT;");
+on_primary('DROP DATABASE otherdb');
+on_primary("BEGIN; SELECT simple_cache_invalidate('j:after'); COMMIT;");
+caught_up($standby);
+is(on_standby("SELECT simple_cache_get('j:after') IS NULL"), 't', 'J: the standby goes on replaying after the drop');
+is(replica_stat($standby, 'database_fallbacks'), $fallbacks_j, 'J: without falling back');
+ok($standby->poll_query_until('postgres', 'SELECT fences_active = 0 FROM simple_cache_replica_stats()'),
+	'J: no fence stays up');
 
 # ---------------------------------------------------------------------------------------------
 # H: a standby without the library preloaded stops at the first record.

@@ -95,4 +95,20 @@ TEST(InvalidationRecord, TrailingBytesBadKindAndBadFormatAreRefused)
     EXPECT_TRUE(items.empty());
 }
 
+// A record written with another format word (another release's layout) is refused as a whole:
+// the standby then drops every database's entries rather than trust any of its bytes.
+TEST(InvalidationRecord, AnotherFormatIsRefused)
+{
+    InvalidationRecordWriter writer(7, 5);
+    writer.add(InvalidationKind::key, "k", 1);
+    writer.set_format(simple_cache::core::kInvalidationFormat + 1);
+    InvalidationHeader header;
+    Items items;
+    EXPECT_FALSE(read_all(std::string(writer.payload()), &header, &items));
+    EXPECT_TRUE(items.empty());
+    writer.set_format(simple_cache::core::kInvalidationFormat);
+    EXPECT_TRUE(read_all(std::string(writer.payload()), &header, &items));
+    EXPECT_EQ(items.size(), 1u);
+}
+
 }  // namespace

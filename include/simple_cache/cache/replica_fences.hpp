@@ -13,7 +13,8 @@
 //
 // A fence is identified by its database, its length and a 32-bit hash of its bytes; two keys
 // that agree on all three share a fence, which refuses a few extra puts and nothing more. When
-// the table has no room for a record's fences, one fence covers the whole database instead.
+// the table has no room for a record's fences, one fence covers the whole database instead
+// (the record's keys alone are dropped all the same).
 //
 // The table lives in the main shared memory segment and exists only with the library
 // preloaded (without it no record is ever replayed). With no fence out, a put pays one atomic
@@ -68,12 +69,16 @@ FenceInstall install_fences(const core::InvalidationHeader &header, const char *
 // Installs one fence over a database (the fallback of a replay that failed).
 bool install_database_fence(TransactionId xid, Oid database) noexcept;
 
+// Installs one fence over every database (a record this release cannot read: it may name any).
+bool install_every_database_fence(TransactionId xid) noexcept;
+
 // Counters shown by simple_cache_replica_stats().
 struct ReplicaCounters {
     uint64_t records_logged;
     uint64_t records_replayed;
     uint64_t keys_replayed;
     uint64_t prefixes_replayed;
+    uint64_t replay_scans;  // scans of the cache replay made to drop prefixes and databases
     uint64_t database_fallbacks;
     uint64_t puts_refused;
     uint64_t fences_active;
@@ -82,7 +87,15 @@ struct ReplicaCounters {
 ReplicaCounters replica_counters() noexcept;
 
 // Counting (no-ops without the shared table).
-enum class ReplicaEvent { record_logged, record_replayed, key_replayed, prefix_replayed, database_fallback };
+enum class ReplicaEvent {
+    record_logged,
+    record_replayed,
+    key_replayed,
+    prefix_replayed,
+    database_fallback,
+    replay_scan,
+    count  // not an event: how many there are
+};
 void count_replica_event(ReplicaEvent event) noexcept;
 
 // Whether invalidation records were replayed since shared memory was set up (by crash recovery

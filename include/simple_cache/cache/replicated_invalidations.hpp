@@ -15,7 +15,9 @@
 // visible, so a reader never puts back a value it computed from the rows as they were before
 // the commit. A record replays the same way twice (idempotent). Should the replay fail (no
 // memory), it falls back to fencing and dropping every entry of the database, and logs it;
-// it never raises an error, which would stop the standby.
+// it never raises an error, which would stop the standby. A record it cannot read (another
+// release's layout, or damage) is not skipped: every entry of every database is fenced, with
+// the xid of PostgreSQL's record header, and dropped, with a WARNING.
 //
 // Without the library preloaded no resource manager exists: the writes apply locally only, and
 // simple_cache.unreplicated_invalidations says what happens when the server shows signs of

@@ -57,6 +57,10 @@ class InvalidationRecordWriter {
     // The xid the record will carry (it may be known only after the items were collected).
     void set_xid(uint32_t xid) { header_.xid = xid; }
 
+    // The format word the record will carry: kInvalidationFormat unless a test writes a record
+    // of another layout version, as another release of the library would.
+    void set_format(uint32_t format) { header_.format = format; }
+
     uint32_t items() const { return header_.items; }
 
     // The finished payload; valid until the next add().
