@@ -12,6 +12,7 @@
 
 extern "C" {
 #include "storage/procarray.h"
+#include "utils/guc.h"
 }
 
 namespace simple_cache::cache {
@@ -41,10 +42,30 @@ struct FenceTable {
     std::atomic<bool> replayed_since_start;
     std::atomic<uint64_t> events[static_cast<int>(ReplicaEvent::count)];
     std::atomic<uint64_t> puts_refused;
+    // When a fence found no free slot: the latest xid of such a record (InvalidTransactionId
+    // when none). While set it covers every key of every database, and it is removed once every
+    // transaction up to it has ended. Counted in in_use as one fence.
+    TransactionId overflow_xid;
     Fence slots[kFenceSlots];
 };
 
 FenceTable *table = nullptr;
+
+// simple_cache.debug_fence_slots (a testing aid): how many of the table's slots are used; with
+// fewer, the overflow fence comes sooner (with 0, at every record).
+int slots_used = kFenceSlots;
+
+// Slots whole-database fences may take: all that are used.
+uint32_t slot_limit()
+{
+    return static_cast<uint32_t>(slots_used);
+}
+
+// Slots per-key and per-prefix fences may take: all but the reserve for whole-database fences.
+uint32_t precise_limit()
+{
+    return slot_limit() > kDatabaseFenceReserve ? slot_limit() - kDatabaseFenceReserve : 0;
+}
 
 // Sets the table up (fresh at every shared memory initialisation); under AddinShmemInitLock.
 void attach_table(void *at, bool found)
@@ -59,6 +80,7 @@ void attach_table(void *at, bool found)
         for (auto &event : t->events)
             event.store(0, std::memory_order_relaxed);
         t->puts_refused.store(0, std::memory_order_relaxed);
+        t->overflow_xid = InvalidTransactionId;
         for (Fence &fence : t->slots)
             fence.xid = InvalidTransactionId;
     } else {
@@ -87,6 +109,46 @@ bool add_fence(uint32_t limit, const Fence &fence)
         }
     }
     return false;
+}
+
+// Takes a free slot for a fence, or when there is none, raises the overflow fence to its xid
+// (so that nothing goes unfenced). Under the exclusive lock.
+void add_fence_or_overflow(const Fence &fence)
+{
+    if (add_fence(slot_limit(), fence))
+        return;
+    if (table->overflow_xid == InvalidTransactionId) {
+        table->overflow_xid = fence.xid;
+        table->in_use.fetch_add(1, std::memory_order_seq_cst);
+    } else if (TransactionIdFollows(fence.xid, table->overflow_xid)) {
+        table->overflow_xid = fence.xid;
+    }
+}
+
+// Removes the overflow fence once every transaction up to its xid has ended: the oldest xid
+// any process of this server may still consider running (on a standby, the known-assigned xids
+// of the primary included; every reader's snapshot too) follows it. Not under the table's lock.
+void resolve_overflow() noexcept
+{
+    LWLockAcquire(&table->lock, LW_SHARED);
+    TransactionId overflow = table->overflow_xid;
+    LWLockRelease(&table->lock);
+    if (overflow == InvalidTransactionId)
+        return;
+    TransactionId oldest_running = InvalidTransactionId;  // when in doubt the fence stays
+    try {
+        oldest_running = pg::guard([] { return GetOldestTransactionIdConsideredRunning(); });
+    } catch (...) {
+    }
+    if (!TransactionIdIsNormal(oldest_running) || !TransactionIdPrecedes(overflow, oldest_running))
+        return;
+    LWLockAcquire(&table->lock, LW_EXCLUSIVE);
+    // A later overflow raised it meanwhile: that one is checked next time.
+    if (table->overflow_xid == overflow) {
+        table->overflow_xid = InvalidTransactionId;
+        table->in_use.fetch_sub(1, std::memory_order_seq_cst);
+    }
+    LWLockRelease(&table->lock);
 }
 
 // Free slots among the first `limit`. Under the lock.
@@ -127,14 +189,10 @@ bool key_is_fenced(core::KeyView stored_key) noexcept
         return false;
     const char *key = ScopedKey::user_part(static_cast<const char *>(stored_key.data));
     size_t key_size = ScopedKey::user_size(stored_key.size);
-    bool fenced = false;
     LWLockAcquire(&table->lock, LW_SHARED);
-    for (const Fence &fence : table->slots) {
-        if (covers(fence, MyDatabaseId, key, key_size)) {
-            fenced = true;
-            break;
-        }
-    }
+    bool fenced = table->overflow_xid != InvalidTransactionId;
+    for (uint32_t i = 0; i < kFenceSlots && !fenced; ++i)
+        fenced = covers(table->slots[i], MyDatabaseId, key, key_size);
     LWLockRelease(&table->lock);
     return fenced;
 }
@@ -143,6 +201,11 @@ bool key_is_fenced(core::KeyView stored_key) noexcept
 
 void replica_fences_install()
 {
+    DefineCustomIntVariable("simple_cache.debug_fence_slots",
+                            "Testing aid: how many slots of the standby's fence table are used; with 0, "
+                            "every replayed invalidation record takes the fence over every database.",
+                            nullptr, &slots_used, kFenceSlots, 0, kFenceSlots, PGC_POSTMASTER,
+                            GUC_NOT_IN_SAMPLE | GUC_NO_SHOW_ALL, nullptr, nullptr, nullptr);
     pg::register_shmem_struct(kTableStruct);
 }
 
@@ -155,6 +218,7 @@ void resolve_finished_fences() noexcept
 {
     if (!replica_fences_active())
         return;
+    resolve_overflow();
     // The transactions' states are read without the table's lock (reading them takes the proc
     // array's lock); a transaction that has ended stays ended, so removing its fences later is
     // right whatever was installed meanwhile.
@@ -210,7 +274,7 @@ FenceInstall install_fences(const core::InvalidationHeader &header, const char *
         return FenceInstall::none;
     LWLockAcquire(&table->lock, LW_EXCLUSIVE);
     FenceInstall outcome = FenceInstall::none;
-    if (free_slots(kFenceSlots - kDatabaseFenceReserve) >= header.items) {
+    if (precise_limit() > 0 && free_slots(precise_limit()) >= header.items) {
         core::InvalidationHeader again;
         core::read_invalidation_record(payload, size, &again,
                                        [&](core::InvalidationKind kind, const char *data, size_t length) {
@@ -218,11 +282,14 @@ FenceInstall install_fences(const core::InvalidationHeader &header, const char *
                                                        fence_hash(data, length),
                                                        kind == core::InvalidationKind::key ? FenceKind::key
                                                                                            : FenceKind::prefix};
-                                           add_fence(kFenceSlots - kDatabaseFenceReserve, fence);
+                                           add_fence(precise_limit(), fence);
                                        });
         outcome = FenceInstall::precise;
-    } else if (add_fence(kFenceSlots, Fence{header.xid, header.database, 0, 0, FenceKind::database})) {
+    } else if (add_fence(slot_limit(), Fence{header.xid, header.database, 0, 0, FenceKind::database})) {
         outcome = FenceInstall::database;
+    } else {
+        add_fence_or_overflow(Fence{header.xid, header.database, 0, 0, FenceKind::database});
+        outcome = FenceInstall::overflow;
     }
     LWLockRelease(&table->lock);
     return outcome;
@@ -233,9 +300,9 @@ bool install_database_fence(TransactionId xid, Oid database) noexcept
     if (table == nullptr)
         return false;
     LWLockAcquire(&table->lock, LW_EXCLUSIVE);
-    bool added = add_fence(kFenceSlots, Fence{xid, database, 0, 0, FenceKind::database});
+    add_fence_or_overflow(Fence{xid, database, 0, 0, FenceKind::database});
     LWLockRelease(&table->lock);
-    return added;
+    return true;
 }
 
 bool install_every_database_fence(TransactionId xid) noexcept
@@ -243,9 +310,9 @@ bool install_every_database_fence(TransactionId xid) noexcept
     if (table == nullptr)
         return false;
     LWLockAcquire(&table->lock, LW_EXCLUSIVE);
-    bool added = add_fence(kFenceSlots, Fence{xid, InvalidOid, 0, 0, FenceKind::every_database});
+    add_fence_or_overflow(Fence{xid, InvalidOid, 0, 0, FenceKind::every_database});
     LWLockRelease(&table->lock);
-    return added;
+    return true;
 }
 
 ReplicaCounters replica_counters() noexcept

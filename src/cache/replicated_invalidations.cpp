@@ -211,10 +211,10 @@ void replay_record(const char *payload, size_t size, TransactionId record_xid, X
     bool replayed = pg::run_logging(WARNING, "simple_cache", "replaying a cache invalidation record", [&] {
         resolve_finished_fences();
         FenceInstall fenced = fence ? install_fences(header, payload, size) : FenceInstall::precise;
-        if (fenced == FenceInstall::none) {
-            log_fallback(WARNING, header.database, header.xid,
-                         "The fence table is full: until the transaction's commit is replayed, a reader "
-                         "that reads older rows may store a value computed from them.");
+        if (fenced == FenceInstall::overflow) {
+            log_fallback(LOG, header.database, header.xid,
+                         "The fence table is full: every put on this server is refused until the "
+                         "transactions up to this one have ended.");
             invalidate_database(header.database);
             return;
         }

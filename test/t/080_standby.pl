@@ -8,7 +8,8 @@
 #   C  between the replay of a transaction's record and of its commit (held back with
 #      recovery_min_apply_delay on a second standby), puts of the keys are refused and fetch
 #      stores nothing; after the commit they are stored again; under a database fence, puts of
-#      any key of the database are refused in the window;
+#      any key of the database are refused in the window; with no slot free in the fence
+#      table, the overflow fence refuses puts of any key until the transaction has ended;
 #   D  a reader on the standby racing the replay never gets a cached value older than the row
 #      it read before (the primary updates a row in a loop, the trigger invalidates its key);
 #   E  a standby restarted catches up from WAL and does not load its saved cache;
@@ -221,6 +222,40 @@ is(on_delayed("SELECT simple_cache_get('c2:unrelated') IS NULL"), 't',
 caught_up($delayed);
 on_delayed("SELECT simple_cache_put('c2:unrelated', 'after')");
 is(on_delayed("SELECT simple_cache_get('c2:unrelated')"), 'after', 'C: and stores it after');
+
+# When the fence table has no slot left (many transactions committing at once, their records
+# replayed before their commits), the overflow fence refuses every put on the standby until the
+# transactions up to the last such one have ended; before, such a record's database was
+# dropped with no fence, and a refill from old rows was stored. A third standby uses none of
+# the table's slots (the testing aid simple_cache.debug_fence_slots = 0), so every record takes
+# the overflow fence; its delay holds the window open until it is lowered.
+# (Its own backup, taken now: commits in the WAL before the record would hold it back.)
+$primary->backup('base_full');
+my $full = PostgreSQL::Test::Cluster->new('standby_full');
+$full->init_from_backup($primary, 'base_full', has_streaming => 1);
+$full->append_conf('postgresql.conf', "simple_cache.debug_fence_slots = 0\nrecovery_min_apply_delay = '10min'");
+$full->start;
+$full->poll_query_until('postgres', "SELECT count(*) = 1 FROM pg_extension WHERE extname = 'simple_cache'")
+  or die 'the third standby did not replay the extension';
+sub on_full { return $full->safe_psql('postgres', $_[0]); }
+on_full("SELECT simple_cache_put('c3:key', 'before')");
+$replayed_before = replica_stat($full, 'records_replayed');
+on_primary("SELECT simple_cache_invalidate('c3:key')");
+$full->poll_query_until('postgres', "SELECT records_replayed > $replayed_before FROM simple_cache_replica_stats()")
+  or die 'the third standby did not replay the record';
+is(replica_stat($full, 'fences_active'), '1', 'C: with no slot free, the record took the overflow fence');
+is(on_full("SELECT simple_cache_get('c3:key') IS NULL"), 't', 'C: and its key was dropped');
+on_full("SELECT simple_cache_put('c3:key', 'refill from old rows'), simple_cache_put('c3:unrelated', 'x')");
+is(on_full("SELECT simple_cache_get('c3:key') IS NULL AND simple_cache_get('c3:unrelated') IS NULL"), 't',
+	'C: under the overflow fence, puts of any key are refused before the commit is replayed');
+$full->append_conf('postgresql.conf', "recovery_min_apply_delay = 0");
+$full->reload;
+caught_up($full);
+$full->poll_query_until('postgres', "SELECT simple_cache_put('c3:key', 'after') IS NOT NULL AND simple_cache_get('c3:key') = 'after'")
+  or die 'puts were still refused after the commit was replayed';
+pass('C: once the commit is replayed, puts are stored again');
+is(replica_stat($full, 'fences_active'), '0', 'C: and the overflow fence is gone');
+$full->stop;
 
 # ---------------------------------------------------------------------------------------------
 # I: a record of a layout this release cannot read, as a primary running another release of

@@ -14,7 +14,11 @@
 // A fence is identified by its database, its length and a 32-bit hash of its bytes; two keys
 // that agree on all three share a fence, which refuses a few extra puts and nothing more. When
 // the table has no room for a record's fences, one fence covers the whole database instead
-// (the record's keys alone are dropped all the same).
+// (the record's keys alone are dropped all the same). When no slot is free at all (many large
+// transactions inside the window of a delayed standby), one overflow fence covers every key of
+// every database: puts are refused until every transaction up to the latest such record has
+// ended (the oldest xid this server may still consider running follows it), so that a refill
+// from old rows is never stored, at the price of no puts for that while.
 //
 // The table lives in the main shared memory segment and exists only with the library
 // preloaded (without it no record is ever replayed). With no fence out, a put pays one atomic
@@ -59,17 +63,20 @@ bool put_is_fenced(core::KeyView stored_key) noexcept;
 enum class FenceInstall {
     precise,   // one fence per key and per prefix
     database,  // no room for those: one fence over the database
-    none,      // no room at all (logged by the caller)
+    overflow,  // no room at all: the overflow fence covers every database until it has ended
+    none,      // no fence table (the library is not preloaded)
 };
 
 // Installs the fences of one record (a payload read_invalidation_record() accepted) under the
 // table's lock, taking no memory and raising no error.
 FenceInstall install_fences(const core::InvalidationHeader &header, const char *payload, size_t size) noexcept;
 
-// Installs one fence over a database (the fallback of a replay that failed).
+// Installs one fence over a database (the fallback of a replay that failed), or the overflow
+// fence when no slot is free; false without the table.
 bool install_database_fence(TransactionId xid, Oid database) noexcept;
 
-// Installs one fence over every database (a record this release cannot read: it may name any).
+// Installs one fence over every database (a record this release cannot read: it may name any),
+// or the overflow fence when no slot is free; false without the table.
 bool install_every_database_fence(TransactionId xid) noexcept;
 
 // Counters shown by simple_cache_replica_stats().
