@@ -125,6 +125,18 @@ void add_fence_or_overflow(const Fence &fence)
     }
 }
 
+// Installs one fence, or the overflow fence when no slot is free, taking the table's lock; false
+// without the table.
+bool install_fence(const Fence &fence) noexcept
+{
+    if (table == nullptr)
+        return false;
+    LWLockAcquire(&table->lock, LW_EXCLUSIVE);
+    add_fence_or_overflow(fence);
+    LWLockRelease(&table->lock);
+    return true;
+}
+
 // Removes the overflow fence once every transaction up to its xid has ended: the oldest xid
 // any process of this server may still consider running (on a standby, the known-assigned xids
 // of the primary included; every reader's snapshot too) follows it. Not under the table's lock.
@@ -297,22 +309,12 @@ FenceInstall install_fences(const core::InvalidationHeader &header, const char *
 
 bool install_database_fence(TransactionId xid, Oid database) noexcept
 {
-    if (table == nullptr)
-        return false;
-    LWLockAcquire(&table->lock, LW_EXCLUSIVE);
-    add_fence_or_overflow(Fence{xid, database, 0, 0, FenceKind::database});
-    LWLockRelease(&table->lock);
-    return true;
+    return install_fence(Fence{xid, database, 0, 0, FenceKind::database});
 }
 
 bool install_every_database_fence(TransactionId xid) noexcept
 {
-    if (table == nullptr)
-        return false;
-    LWLockAcquire(&table->lock, LW_EXCLUSIVE);
-    add_fence_or_overflow(Fence{xid, InvalidOid, 0, 0, FenceKind::every_database});
-    LWLockRelease(&table->lock);
-    return true;
+    return install_fence(Fence{xid, InvalidOid, 0, 0, FenceKind::every_database});
 }
 
 ReplicaCounters replica_counters() noexcept

@@ -26,18 +26,11 @@
 #include "simple_cache/core/dht.hpp"
 #include "simple_cache/core/hash.hpp"
 #include "simple_cache/core/heap_policy.hpp"
+#include "fuzz_check.hpp"
 
 namespace core = simple_cache::core;
 
 namespace {
-
-#define FUZZ_CHECK(cond)                                                                     \
-    do {                                                                                     \
-        if (!(cond)) {                                                                       \
-            std::fprintf(stderr, "fuzz check failed at line %d: %s\n", __LINE__, #cond);     \
-            std::abort();                                                                    \
-        }                                                                                    \
-    } while (0)
 
 struct Entry {
     uint64_t value;

@@ -33,18 +33,11 @@
 #include <fuzzer/FuzzedDataProvider.h>
 
 #include "simple_cache/core/invalidation_record.hpp"
+#include "fuzz_check.hpp"
 
 namespace core = simple_cache::core;
 
 namespace {
-
-#define FUZZ_CHECK(cond)                                                                     \
-    do {                                                                                     \
-        if (!(cond)) {                                                                       \
-            std::fprintf(stderr, "fuzz check failed at line %d: %s\n", __LINE__, #cond);     \
-            std::abort();                                                                    \
-        }                                                                                    \
-    } while (0)
 
 // One item as visited: its kind byte and its bytes.
 using Item = std::pair<uint8_t, std::string>;
