@@ -37,6 +37,9 @@ $primary->init(allows_streaming => 1);
 $primary->append_conf('postgresql.conf', <<'EOF');
 shared_preload_libraries = 'simple_cache'
 simple_cache.save_interval = 0
+# The standbys have no replication slots: a standby that lags (a busy machine) while a backup's
+# checkpoint recycles WAL must still find the segments it needs.
+wal_keep_size = '1GB'
 EOF
 $primary->start;
 
