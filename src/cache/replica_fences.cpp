@@ -111,18 +111,23 @@ bool add_fence(uint32_t limit, const Fence &fence)
     return false;
 }
 
+// Raises the overflow fence to xid (sets it when none is out). Under the exclusive lock.
+void raise_overflow(TransactionId xid)
+{
+    if (table->overflow_xid == InvalidTransactionId) {
+        table->overflow_xid = xid;
+        table->in_use.fetch_add(1, std::memory_order_seq_cst);
+    } else if (TransactionIdFollows(xid, table->overflow_xid)) {
+        table->overflow_xid = xid;
+    }
+}
+
 // Takes a free slot for a fence, or when there is none, raises the overflow fence to its xid
 // (so that nothing goes unfenced). Under the exclusive lock.
 void add_fence_or_overflow(const Fence &fence)
 {
-    if (add_fence(slot_limit(), fence))
-        return;
-    if (table->overflow_xid == InvalidTransactionId) {
-        table->overflow_xid = fence.xid;
-        table->in_use.fetch_add(1, std::memory_order_seq_cst);
-    } else if (TransactionIdFollows(fence.xid, table->overflow_xid)) {
-        table->overflow_xid = fence.xid;
-    }
+    if (!add_fence(slot_limit(), fence))
+        raise_overflow(fence.xid);
 }
 
 // Installs one fence, or the overflow fence when no slot is free, taking the table's lock; false
@@ -300,7 +305,7 @@ FenceInstall install_fences(const core::InvalidationHeader &header, const char *
     } else if (add_fence(slot_limit(), Fence{header.xid, header.database, 0, 0, FenceKind::database})) {
         outcome = FenceInstall::database;
     } else {
-        add_fence_or_overflow(Fence{header.xid, header.database, 0, 0, FenceKind::database});
+        raise_overflow(header.xid);  // add_fence just found no slot
         outcome = FenceInstall::overflow;
     }
     LWLockRelease(&table->lock);
