@@ -112,33 +112,49 @@ SELECT simple_cache_fsm_get_page(3400001, 150) AS data_functions_are_public;
 RESET ROLE;
 DROP ROLE regress_fsm34;
 
--- The map's capacity is kept free of the cache: with the area's size limit at its current size
--- (at least 16 MB, room enough for the map's default capacity) and the room left filled with
--- cache values (eviction off), record_many still succeeds, in the room the cache could not take,
--- and evicts none of the cache's entries. (53200 remains for a limit too small for the map.)
--- The fillers are dropped and the limit lifted afterwards.
+-- The map's capacity is kept free of the cache. A number from the area's report.
 SET simple_cache.eviction = none;
-CREATE FUNCTION pg_temp.total_segment_size() RETURNS bigint
-LANGUAGE sql AS $$ SELECT substring(simple_cache_dump_area() from '\n\s*total_segment_size: (\d+)')::bigint $$;
-SELECT simple_cache_set_size_limit(greatest(pg_temp.total_segment_size(), 16 * 1024 * 1024));
-DO $$
+CREATE FUNCTION pg_temp.area_figure(pattern text) RETURNS bigint
+LANGUAGE sql AS $$ SELECT substring(simple_cache_dump_area() from pattern)::bigint $$;
+-- Puts values of `bytes` until the cache refuses (eviction is off).
+CREATE FUNCTION pg_temp.fill(bytes int) RETURNS void
+LANGUAGE plpgsql AS $$
 DECLARE
-    value text := repeat('f', 65536);
+    value text := repeat('f', bytes);
 BEGIN
-    FOR i IN 1 .. 100000 LOOP
-        PERFORM simple_cache_put('e34:fill:' || i, value);
+    FOR i IN 1 .. 1000000 LOOP
+        PERFORM simple_cache_put(format('e34:f%s:%s', bytes, i), value);
     END LOOP;
 EXCEPTION WHEN out_of_memory THEN
-    NULL;  -- the area is full
+    NULL;  -- the cache is full
 END
 $$;
-SELECT count(*) AS fillers FROM simple_cache_list() WHERE starts_with(key, 'e34:fill:') \gset
+-- First with the limit below the segments already made (a lowered limit): the room is free
+-- pages in the segments there are, and the cache's bytes in use stop short of it. 400 values
+-- of 60 kB are put, the limit is set to the segments' total, every other value is dropped
+-- (no segment empties), and the holes are filled again as far as the cache may.
+SELECT count(simple_cache_put('e34:hold:' || g, repeat('h', 60000))) AS held FROM generate_series(1, 400) g;
+SELECT simple_cache_set_size_limit(pg_temp.area_figure('\n\s*total_segment_size: (\d+)'));
+SELECT count(simple_cache_drop('e34:hold:' || g)) AS dropped FROM generate_series(1, 400, 2) g;
+SELECT pg_temp.fill(60000);
+SELECT pg_temp.area_figure('in use: (\d+) bytes') + pg_temp.area_figure('reserved room: (\d+) bytes')
+       <= pg_temp.area_figure('size limit: (\d+) bytes') AS lowered_limit_keeps_room;
+DO $$ BEGIN PERFORM simple_cache_drop(key) FROM simple_cache_list() WHERE starts_with(key, 'e34:'); END $$;
+-- Then with the limit above them, by at least the map's whole room (4.5 MB at the default
+-- capacity, an eighth of the limit at most): the cache fills every segment it may make and
+-- every free page; record_many still succeeds, in a segment of the room the cache could not
+-- take, and evicts none of the cache's entries. (53200 remains for a limit too small for the
+-- map.) The fillers are dropped and the limit lifted afterwards.
+SELECT simple_cache_set_size_limit(greatest(pg_temp.area_figure('\n\s*total_segment_size: (\d+)') + 8 * 1024 * 1024,
+                                            40 * 1024 * 1024));
+SELECT pg_temp.fill(65536);
+SELECT count(*) AS fillers FROM simple_cache_list() WHERE starts_with(key, 'e34:f') \gset
 SELECT left(pg_temp.error_of($$SELECT simple_cache_fsm_record_many(3400001, array_agg(g::bigint), array_agg(100))
                                FROM generate_series(1, 3000000) g$$), 5) AS big_report,
        left(pg_temp.error_of($$SELECT simple_cache_fsm_record_many(3400009, array_agg(g::bigint), array_agg(100))
                                FROM generate_series(1, 3000000) g$$), 5) AS big_first_report;
-SELECT count(*) = :fillers AS fillers_kept FROM simple_cache_list() WHERE starts_with(key, 'e34:fill:');
-DO $$ BEGIN PERFORM simple_cache_drop(key) FROM simple_cache_list() WHERE starts_with(key, 'e34:fill:'); END $$;
+SELECT count(*) = :fillers AS fillers_kept FROM simple_cache_list() WHERE starts_with(key, 'e34:f');
+DO $$ BEGIN PERFORM simple_cache_drop(key) FROM simple_cache_list() WHERE starts_with(key, 'e34:f'); END $$;
 SELECT simple_cache_set_size_limit(9223372036854775807);
 RESET simple_cache.eviction;
 SELECT pg_temp.pages_of(3400001) <> :'heap_before' AS heap_reported,

@@ -197,7 +197,10 @@ CacheTable::NewItem make_item_with_room(core::KeyView key, size_t value_size)
     if (limit != 0 && w.item_bytes > limit)
         throw_cache_full(user_key, value_size, "it is larger than the whole " + size_limit_text(limit) + ".");
     if (attachment_limit_lowered()) {
-        int64_t room = static_cast<int64_t>(limit) - static_cast<int64_t>(w.item_bytes);
+        // The room kept for the map counts here too: the allocator's limit, which keeps it
+        // otherwise, does not bind where segments larger than the limit are there already.
+        int64_t kept_for_map = static_cast<int64_t>(pg::attach().control->reserved_room.load(std::memory_order_relaxed));
+        int64_t room = static_cast<int64_t>(limit) - kept_for_map - static_cast<int64_t>(w.item_bytes);
         const pg::AllocationCounters &counters = pg::attach().control->counters;
         bool over = counters.total_bytes() > room;
         if (over && !eviction_enabled())
