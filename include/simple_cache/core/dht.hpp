@@ -501,6 +501,52 @@ class Dht {
         return ref;
     }
 
+    // How many keys of a batch lookup have their first items loaded together (find_batch()).
+    static constexpr uint32_t kBatchWindow = 16;
+
+    // Looks up keys[0..count) and calls visit(index, entry, tail) for every key found, while
+    // that key's partition is locked shared; keys not found are not visited. The keys are
+    // hashed first and grouped by partition (hashes and order are the caller's scratch, count
+    // elements each), and each partition that holds any of them is locked once for its whole
+    // group: visits come partition by partition and, within one, in index order. Under the
+    // lock the bucket slots of up to kBatchWindow keys are read and their first items
+    // prefetched before any of them is compared, so the cache misses of a window overlap, and
+    // the slots of the next group are prefetched before its lock is taken (a hint only, as in
+    // prefetch_slot()). No lock-free read: every item is read under its partition's lock, as
+    // find() does. visit may change the entry only as a shared reader may (atomic stores); it
+    // must not use the table; if it throws, the lock is released and the batch stops there.
+    template <class Visit>
+    void find_batch(const KeyView *keys, uint32_t count, uint32_t *hashes, uint32_t *order, Visit &&visit)
+    {
+        uint32_t starts[kPartitions + 1] = {};
+        for (uint32_t i = 0; i < count; ++i) {
+            hashes[i] = hash_of(keys[i], seed_);
+            ++starts[partition_of(hashes[i]) + 1];
+        }
+        for (uint32_t p = 0; p < kPartitions; ++p)
+            starts[p + 1] += starts[p];
+        uint32_t fill[kPartitions];
+        std::memcpy(fill, starts, sizeof fill);
+        for (uint32_t i = 0; i < count; ++i)  // a stable counting sort by partition
+            order[fill[partition_of(hashes[i])]++] = i;
+        uint32_t p = 0;
+        while (p < kPartitions && starts[p] == starts[p + 1])
+            ++p;
+        if (p < kPartitions)
+            prefetch_group(hashes, order + starts[p], starts[p + 1] - starts[p]);
+        while (p < kPartitions) {
+            uint32_t next = p + 1;
+            while (next < kPartitions && starts[next] == starts[next + 1])
+                ++next;
+            Ref held(this, p, LockMode::shared);  // unlocks (and helps a resize) however we leave
+            if (next < kPartitions)
+                prefetch_group(hashes, order + starts[next], starts[next + 1] - starts[next]);
+            visit_group(p, keys, hashes, order + starts[p], starts[p + 1] - starts[p], visit);
+            held.release();
+            p = next;
+        }
+    }
+
     // Finds key, or inserts it with a zeroed Entry and tail_size tail bytes; init(entry, tail)
     // fills a new item before it becomes visible. Returns the item locked exclusively, or an
     // empty Ref when memory ran out (the table is then unchanged).
@@ -764,11 +810,13 @@ class Dht {
 
     // Walks one chain for key, as far as the links' summaries allow that it holds the key; the
     // caller holds the partition lock.
-    Location search_chain(Pointer *link, uint32_t hash, KeyView key) const
+    // `first`, when given, is the item *link leads to, already resolved by the caller.
+    Location search_chain(Pointer *link, uint32_t hash, KeyView key, ItemHeader *first = nullptr) const
     {
         uint32_t tag = Links::tag_of(hash);
         while (Links::may_contain(*link, tag)) {
-            ItemHeader *item = item_at(*link);
+            ItemHeader *item = first != nullptr ? first : item_at(*link);
+            first = nullptr;
             if (item->hash == hash && item->key_size == key.size &&
                 (key.size == 0 || std::memcmp(key_of(item), key.data, key.size) == 0))
                 return Location{link, item, Links::target(*link), false};
@@ -816,6 +864,57 @@ class Dht {
         uintptr_t base = hint & ((uintptr_t{1} << kHintSizeShift) - 1);
         auto log2 = static_cast<unsigned>(hint >> kHintSizeShift);
         __builtin_prefetch(reinterpret_cast<const void *>(base + bucket_index(hash, log2) * sizeof(Pointer)));
+    }
+
+    // Prefetches the bucket slots of a batch group (the first kBatchWindow of its keys) from the
+    // hint, before the group's lock is taken: see prefetch_slot().
+    void prefetch_group(const uint32_t *hashes, const uint32_t *group, uint32_t n) const
+    {
+        for (uint32_t j = 0; j < n && j < kBatchWindow; ++j)
+            prefetch_slot(hashes[group[j]]);
+    }
+
+    // Looks up the n keys group[0..n) of find_batch() in partition p (locked shared by the
+    // caller), a window at a time: read the window's bucket slots and prefetch the first item
+    // of every chain that may hold its key, then search and visit in order. The next window's
+    // slots are prefetched before the current one is searched.
+    template <class Visit>
+    void visit_group(uint32_t p, const KeyView *keys, const uint32_t *hashes, const uint32_t *group, uint32_t n,
+                     Visit &visit)
+    {
+        Header *h = header_;
+        Pointer *buckets = bucket_array(h->buckets);
+        unsigned log2 = h->size_log2.load(std::memory_order_relaxed);
+        remember_buckets(buckets, log2);
+        bool migrating = partition(p).old_remaining > 0;
+        Pointer *old = migrating ? bucket_array(h->old_buckets) : nullptr;
+        unsigned old_log2 = migrating ? h->old_size_log2.load(std::memory_order_relaxed) : 0;
+        ItemHeader *first[kBatchWindow];
+        for (uint32_t w = 0; w < n; w += kBatchWindow) {
+            uint32_t end = n - w < kBatchWindow ? n : w + kBatchWindow;
+            for (uint32_t j = w; j < end; ++j) {
+                uint32_t hash = hashes[group[j]];
+                Pointer slot = buckets[bucket_index(hash, log2)];
+                ItemHeader *item = nullptr;
+                if (Links::may_contain(slot, Links::tag_of(hash))) {
+                    item = item_at(slot);
+                    __builtin_prefetch(item);
+                    __builtin_prefetch(reinterpret_cast<const char *>(item) + 64);
+                }
+                first[j - w] = item;
+            }
+            for (uint32_t j = end; j < n && j < end + kBatchWindow; ++j)
+                __builtin_prefetch(&buckets[bucket_index(hashes[group[j]], log2)]);
+            for (uint32_t j = w; j < end; ++j) {
+                uint32_t i = group[j];
+                uint32_t hash = hashes[i];
+                Location loc = search_chain(&buckets[bucket_index(hash, log2)], hash, keys[i], first[j - w]);
+                if (loc.item == nullptr && migrating)
+                    loc = search_chain(&old[bucket_index(hash, old_log2)], hash, keys[i]);
+                if (loc.item != nullptr)
+                    visit(i, *entry_of(loc.item), tail_of(loc.item));
+            }
+        }
     }
 
     // Makes ref refer to the located item.
