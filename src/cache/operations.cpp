@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cinttypes>
+#include <memory>
 #include <string>
 
 #include "simple_cache/cache/give_back.hpp"
@@ -64,9 +65,9 @@ varlena *copy_value(const CacheEntry &entry, const char *tail)
 }
 
 // Removes key if it is expired (after a reader found it so under a shared lock).
-void reap_if_expired(const ScopedKey &key)
+void reap_if_expired(core::KeyView key)
 {
-    CacheTable::Ref ref = cache_table().find(key.view(), LockMode::exclusive);
+    CacheTable::Ref ref = cache_table().find(key, LockMode::exclusive);
     if (ref && ref.entry().expired_at(now_ms())) {
         count_removed(ref.entry(), ref.key_data(), ref.key_size());
         cache_counters().add(kExpirations, 1);
@@ -196,13 +197,172 @@ varlena *get(const char *key, size_t key_size, ValueKind as)
     }
     cache_counters().add(value != nullptr ? kHits : kMisses, 1);
     if (expired)
-        reap_if_expired(scoped);
+        reap_if_expired(scoped.view());
     if (value != nullptr && as == ValueKind::text && stored_kind == ValueKind::bytea &&
         !pg_verifymbstr(VARDATA(value), static_cast<int>(VARSIZE(value) - VARHDRSZ), true))
         throw pg::SqlError(ERRCODE_CHARACTER_NOT_IN_REPERTOIRE,
                            "simple_cache value is not valid text in this database's encoding",
                            "The value was stored as bytea.", "Read it with simple_cache_get_bytea().");
     return value;
+}
+
+namespace {
+
+// What get_many() learned about one key of its batch.
+enum class BatchState : uint8_t {
+    absent,    // looked up, not found (or not looked up yet)
+    pending,   // decided by this transaction's pending writes
+    found,     // a live value, copied
+    expired,   // found expired
+    deferred,  // found, but its value would pass the byte budget: left for the next call
+};
+
+// Raises 22021 when a value stored as bytea and read as text is not valid in the database
+// encoding (as get() does).
+void check_text_value(const varlena *value)
+{
+    if (!pg_verifymbstr(VARDATA(value), static_cast<int>(VARSIZE(value) - VARHDRSZ), true))
+        throw pg::SqlError(ERRCODE_CHARACTER_NOT_IN_REPERTOIRE,
+                           "simple_cache value is not valid text in this database's encoding",
+                           "The value was stored as bytea.", "Read it with simple_cache_get_bytea().");
+}
+
+}  // namespace
+
+size_t get_many(const BatchKey *keys, size_t count, ValueKind as, size_t byte_budget, varlena **values)
+{
+    count = std::min(count, kMaxBatchKeys);
+    if (count == 0)
+        return 0;
+    BatchState state[kMaxBatchKeys];
+    uint8_t stored_kind[kMaxBatchKeys];
+    size_t used = 0;  // bytes of the values this call holds
+    // 1. In order: where the call must end (a key get() refuses), and this transaction's own
+    // pending writes, which decide a key without the table. A failure on a later key ends the
+    // call before it, so that errors come in the order of the keys.
+    size_t limit = count;
+    size_t lookups = 0;
+    size_t key_bytes = 0;
+    for (size_t i = 0; i < count && limit == count; ++i) {
+        values[i] = nullptr;
+        state[i] = BatchState::absent;
+        if (keys[i].size > kMaxKeyBytes) {
+            if (i == 0)
+                ScopedKey refused(keys[i].data, keys[i].size);  // raises get()'s error
+            limit = i;
+            break;
+        }
+        PendingRead pending;
+        try {
+            pending = read_pending(keys[i].data, keys[i].size, as);
+        } catch (...) {
+            if (i == 0)
+                throw;
+            limit = i;
+            break;
+        }
+        if (!pending.decided) {
+            ++lookups;
+            key_bytes += ScopedKey::kPrefixBytes + keys[i].size;
+            continue;
+        }
+        state[i] = BatchState::pending;
+        values[i] = pending.value;
+        size_t size = pending.value != nullptr ? VARSIZE(pending.value) - VARHDRSZ : 0;
+        if (i > 0 && used + size > byte_budget) {
+            limit = i;
+            break;
+        }
+        used += size;
+    }
+    // 2. The table: every key still open, in one batch lookup.
+    if (lookups > 0) {
+        pg::ScopeId scope = pg::current_scope();
+        std::unique_ptr<char[]> scoped(new char[key_bytes]);
+        core::KeyView views[kMaxBatchKeys];
+        uint16_t key_of_view[kMaxBatchKeys];
+        uint32_t hashes[kMaxBatchKeys];
+        uint32_t order[kMaxBatchKeys];
+        uint32_t n = 0;
+        char *at = scoped.get();
+        for (size_t i = 0; i < limit; ++i) {
+            if (state[i] != BatchState::absent)
+                continue;
+            std::memcpy(at, &scope, ScopedKey::kPrefixBytes);
+            if (keys[i].size > 0)
+                std::memcpy(at + ScopedKey::kPrefixBytes, keys[i].data, keys[i].size);
+            views[n] = core::KeyView{at, static_cast<uint32_t>(ScopedKey::kPrefixBytes + keys[i].size)};
+            key_of_view[n++] = static_cast<uint16_t>(i);
+            at += ScopedKey::kPrefixBytes + keys[i].size;
+        }
+        int64_t now = now_ms();
+        cache_table().find_batch(views, n, hashes, order, [&](uint32_t v, CacheEntry &entry, const char *tail) {
+            size_t i = key_of_view[v];
+            if (entry.expired_at(entry.has_expiry() ? now : 0)) {
+                state[i] = BatchState::expired;
+                return;
+            }
+            if (i > 0 && used + entry.value_size > byte_budget) {
+                state[i] = BatchState::deferred;
+                return;
+            }
+            if (__atomic_load_n(&entry.referenced, __ATOMIC_RELAXED) == 0)
+                __atomic_store_n(&entry.referenced, 1, __ATOMIC_RELAXED);
+            stored_kind[i] = entry.kind;
+            values[i] = copy_value(entry, tail);  // bad_alloc ends the batch and releases the lock
+            used += entry.value_size;
+            state[i] = BatchState::found;
+        });
+        // 3. In order, as get() would for each key: counters, expired entries, encoding. A
+        // value too large for a row ends the call after its key, so that the caller reports it
+        // before anything about a later key.
+        int64_t hits = 0;
+        int64_t misses = 0;
+        struct CountOnExit {  // the counters of the decided keys, also when an error ends the call
+            int64_t &hits, &misses;
+            ~CountOnExit()
+            {
+                if (hits > 0)
+                    cache_counters().add(kHits, hits);
+                if (misses > 0)
+                    cache_counters().add(kMisses, misses);
+            }
+        } count_on_exit{hits, misses};
+        uint32_t v = 0;  // the view of key i, for keys that were looked up
+        for (size_t i = 0; i < limit; ++i) {
+            if (state[i] == BatchState::pending) {
+                if (values[i] != nullptr && !fits_in_row(keys[i].size, VARSIZE(values[i]) - VARHDRSZ))
+                    return i + 1;
+                continue;
+            }
+            core::KeyView view = views[v++];
+            switch (state[i]) {
+            case BatchState::deferred:
+                return i;
+            case BatchState::absent:
+                ++misses;
+                break;
+            case BatchState::expired:
+                ++misses;
+                reap_if_expired(view);
+                break;
+            case BatchState::found:
+                ++hits;
+                if (as == ValueKind::text && static_cast<ValueKind>(stored_kind[i]) == ValueKind::bytea)
+                    check_text_value(values[i]);
+                if (!fits_in_row(keys[i].size, VARSIZE(values[i]) - VARHDRSZ))
+                    return i + 1;
+                break;
+            case BatchState::pending:
+                break;
+            }
+        }
+        return limit;
+    }
+    for (size_t i = 0; i < limit; ++i)
+        if (values[i] != nullptr && !fits_in_row(keys[i].size, VARSIZE(values[i]) - VARHDRSZ))
+            return i + 1;
+    return limit;
 }
 
 bool drop(const char *key, size_t key_size)

@@ -185,13 +185,28 @@ SIMPLE_CACHE_FUNCTION(simple_cache_cas)
                                   sc::cache::ValueBytes{fresh.data, fresh.size, ValueKind::text}));
 }
 
+// Raises 54000 for a value that does not fit in a (key, value) row with its key.
+static void reject_row_too_large(const char *key, size_t key_size, size_t value_size)
+{
+    ereport(ERROR, (errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+                    errmsg("simple_cache_mget: the value of key \"%.*s%s\" is too large for a row",
+                           pg_mbcliplen(key, static_cast<int>(key_size), 100), key, key_size > 100 ? "..." : ""),
+                    errdetail("Its key and value, %zu bytes, would pass the 1 GB limit of a row.",
+                              key_size + value_size),
+                    errhint("Read it with simple_cache_get().")));
+}
+
 // simple_cache_mget(keys text[]) RETURNS TABLE(key text, value text): one row per element, in
-// order; NULL value for absent keys (and for NULL elements, whose key is NULL too). Each value
-// is copied into a memory context emptied once its row is stored, so the call holds one value
-// at a time besides its tuplestore (which spills to disk past work_mem), however many keys it
-// is asked for.
+// order; NULL value for absent keys (and for NULL elements, whose key is NULL too). The keys
+// are read in steps of at most cache::kMaxBatchKeys keys, each step one batch lookup
+// (cache::get_many(): every partition of the table locked once for its keys). A step holds at
+// most work_mem bytes of keys and of copied values (plus one key and one value larger than
+// that) in a memory context emptied once its rows are stored, besides the tuplestore (which
+// spills to disk past work_mem), however many keys the call is asked for. A key that Citus
+// places on another node ends a step before it, so errors come in the order of the keys.
 SIMPLE_CACHE_FUNCTION(simple_cache_mget)
 {
+    constexpr int kStepKeys = static_cast<int>(sc::cache::kMaxBatchKeys);
     ArrayType *keys = PG_GETARG_ARRAYTYPE_P(0);
     InitMaterializedSRF(fcinfo, 0);
     auto *rsinfo = reinterpret_cast<ReturnSetInfo *>(fcinfo->resultinfo);
@@ -199,37 +214,61 @@ SIMPLE_CACHE_FUNCTION(simple_cache_mget)
     bool *element_nulls;
     int count;
     deconstruct_array(keys, TEXTOID, -1, false, TYPALIGN_INT, &elements, &element_nulls, &count);
-    MemoryContext row_context = AllocSetContextCreate(CurrentMemoryContext, "simple_cache_mget row",
-                                                      ALLOCSET_DEFAULT_SIZES);
-    MemoryContext caller = MemoryContextSwitchTo(row_context);
-    for (int i = 0; i < count; ++i) {
-        Datum values[2] = {elements[i], Datum(0)};
-        bool nulls[2] = {element_nulls[i], true};
-        if (!element_nulls[i]) {
-            varlena *key = PG_DETOAST_DATUM_PACKED(elements[i]);
+    auto *batch = static_cast<sc::cache::BatchKey *>(palloc(kStepKeys * sizeof(sc::cache::BatchKey)));
+    auto *values = static_cast<varlena **>(palloc(kStepKeys * sizeof(varlena *)));
+    size_t budget = static_cast<size_t>(work_mem) * 1024;
+    MemoryContext step_context = AllocSetContextCreate(CurrentMemoryContext, "simple_cache_mget step",
+                                                       ALLOCSET_DEFAULT_SIZES);
+    MemoryContext caller = MemoryContextSwitchTo(step_context);
+    int next = 0;
+    while (next < count) {
+        // The step's keys: non-NULL elements from `next`, within the bounds above.
+        int n = 0;
+        int end = next;
+        size_t key_bytes = 0;
+        for (; end < count && n < kStepKeys; ++end) {
+            if (element_nulls[end])
+                continue;
+            varlena *key = PG_DETOAST_DATUM_PACKED(elements[end]);
             size_t key_size = VARSIZE_ANY_EXHDR(key);
-            sc::pg::citus::require_owned(fcinfo, "simple_cache_mget", VARDATA_ANY(key), key_size);
-            varlena *value = sc::cache::get(VARDATA_ANY(key), key_size, ValueKind::text);
-            if (value != nullptr) {
-                size_t value_size = VARSIZE(value) - VARHDRSZ;
-                if (!sc::cache::fits_in_row(key_size, value_size))
-                    ereport(ERROR, (errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-                                    errmsg("simple_cache_mget: the value of key \"%.*s%s\" is too large for a row",
-                                           pg_mbcliplen(VARDATA_ANY(key), static_cast<int>(key_size), 100),
-                                           VARDATA_ANY(key), key_size > 100 ? "..." : ""),
-                                    errdetail("Its key and value, %zu bytes, would pass the 1 GB limit of a row.",
-                                              key_size + value_size),
-                                    errhint("Read it with simple_cache_get().")));
-                values[1] = PointerGetDatum(value);
-                nulls[1] = false;
-            }
+            if (n > 0 && key_bytes + key_size > budget)
+                break;
+            if (n == 0)
+                sc::pg::citus::require_owned(fcinfo, "simple_cache_mget", VARDATA_ANY(key), key_size);
+            else if (sc::pg::citus::key_owner(fcinfo->flinfo->fn_oid, VARDATA_ANY(key), key_size, nullptr) ==
+                     sc::pg::citus::KeyOwner::remote)
+                break;  // the next step starts with it, and require_owned() reports it
+            batch[n++] = sc::cache::BatchKey{VARDATA_ANY(key), key_size};
+            key_bytes += key_size;
         }
-        tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
-        MemoryContextReset(row_context);
+        size_t decided = sc::cache::get_many(batch, static_cast<size_t>(n), ValueKind::text, budget, values);
+        // Rows for the elements decided, in order; NULL elements between them need nothing.
+        size_t b = 0;
+        int row = next;
+        for (; row < end; ++row) {
+            Datum datums[2] = {elements[row], Datum(0)};
+            bool nulls[2] = {element_nulls[row], true};
+            if (!element_nulls[row]) {
+                if (b >= decided)
+                    break;
+                varlena *value = values[b];
+                if (value != nullptr) {
+                    size_t value_size = VARSIZE(value) - VARHDRSZ;
+                    if (!sc::cache::fits_in_row(batch[b].size, value_size))
+                        reject_row_too_large(batch[b].data, batch[b].size, value_size);
+                    datums[1] = PointerGetDatum(value);
+                    nulls[1] = false;
+                }
+                ++b;
+            }
+            tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, datums, nulls);
+        }
+        next = row;
+        MemoryContextReset(step_context);
         CHECK_FOR_INTERRUPTS();
     }
     MemoryContextSwitchTo(caller);
-    MemoryContextDelete(row_context);
+    MemoryContextDelete(step_context);
     return (Datum) 0;
 }
 

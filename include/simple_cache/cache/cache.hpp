@@ -56,6 +56,30 @@ PutOutcome put(const char *key, size_t key_size, ValueBytes value, PutMode mode,
 // or expired. A bytea value read as text must be valid in the database encoding.
 varlena *get(const char *key, size_t key_size, ValueKind as);
 
+// One key of a batch read: the user's key bytes.
+struct BatchKey {
+    const char *data;
+    size_t size;
+};
+
+// Keys one get_many() call looks up at most.
+inline constexpr size_t kMaxBatchKeys = 1024;
+
+// Reads keys[0..count) (count <= kMaxBatchKeys) as get() would read each of them, in order, and
+// returns how many of the leading keys it decided (at least one when count > 0): values[i] for
+// i below that is the value as get() returns it (palloc'd in the current memory context;
+// nullptr when absent or expired). Every key is hashed first, then each partition of the table
+// that holds any of them is locked (shared) once for all of its keys, and the values are
+// copied out under it. Memory stays bounded: a value is copied only while the values copied by
+// this call stay within byte_budget bytes (the first key's value always is), and the keys
+// after the first one that was not are left for the next call; a key that get() would refuse
+// (too long) ends the call before it, unless it is the first (then the same error is raised).
+// The call also ends right after a value that would not fit in a row with its key
+// (fits_in_row()), for the caller to report. Hits, misses, expired entries, this
+// transaction's pending writes and the 22021 of a bytea value read as text are handled as
+// get() does, key by key in order, for the decided keys only.
+size_t get_many(const BatchKey *keys, size_t count, ValueKind as, size_t byte_budget, varlena **values);
+
 // Removes key; returns whether it was present.
 bool drop(const char *key, size_t key_size);
 
