@@ -185,6 +185,16 @@ for my $c (1, 8) {
             stats => [paired($ratio, ['stmt', 'get', $n, 'ms'], ['stmt', 'join_index', $n, 'ms'])],
             abs => sprintf('index join %s/row', fmt_ns($ji)));
     }
+    # mget against the same keys row by row (the speed-up per key: rows time / mget time).
+    for my $keys (sort { $a <=> $b } keys %{ $S{stmt}{mget} || {} }) {
+        my $calls = $keys == 10000 ? ($M{mget_small_reps} // 1) : 1;
+        my $per_key = sub { my $ms = med('stmt', shift, $keys, 'ms'); defined $ms ? $ms * 1e6 / ($keys * $calls) : undef };
+        my $what = $calls > 1 ? "$keys keys per call, $calls calls in the statement" : "$keys keys, one call";
+        ratio_row(id => "2.mget.$keys", section => 2,
+            measure => "mget speed-up per key over row-by-row get of the same keys ($what)",
+            stats => [paired($ratio, ['stmt', 'rows', $keys, 'ms'], ['stmt', 'mget', $keys, 'ms'])], target => ['>=', 2],
+            abs => sprintf('mget %s/key, get row by row %s/key', fmt_ns($per_key->('mget')), fmt_ns($per_key->('rows'))));
+    }
 }
 
 # ---------------------------------------------------------------------------------------------
@@ -363,6 +373,19 @@ for my $p (['get', 'redis_get', 'mc_get', 'sc_get'], ['set/put', 'redis_set', 'm
     ratio_row(id => "7.memcached.$sc", section => 7, measure => "simple_cache (pgbench) / memcached, $label, 1 client",
         stats => [paired($ratio, ['peer', $sc, 1, 'ops'], ['peer', $m, 1, 'ops'])],
         abs => sprintf('simple_cache %s/s, memcached %s/s', fmt_rate($vs), fmt_rate($vm))) if defined $vm;
+}
+
+# 7, pgmemcache: the same pgbench get and put through pgmemcache to a local memcached.
+for my $c (1, 8) {
+    for my $p (['get', 'sc_get', 'pgmc_get', 'memcache_get'], ['put', 'sc_put', 'pgmc_put', 'memcache_set']) {
+        my ($label, $sc, $pm, $fn) = @$p;
+        my ($vs, $vp) = map { med('pgmc', $_, $c, 'tps') } ($sc, $pm);
+        next unless defined $vp;
+        ratio_row(id => "7.pgmemcache.$label c$c", section => 7,
+            measure => "simple_cache $label / pgmemcache $fn (pgbench), $c client" . ($c > 1 ? 's' : ''),
+            stats => [paired($ratio, ['pgmc', $sc, $c, 'tps'], ['pgmc', $pm, $c, 'tps'])],
+            abs => sprintf('simple_cache %s tps, pgmemcache %s tps', fmt_rate($vs), fmt_rate($vp)));
+    }
 }
 
 # ---------------------------------------------------------------------------------------------

@@ -33,6 +33,7 @@ if [[ $QUICK -eq 1 ]]; then
     ROUNDS=2            # alternating rounds for pgbench comparisons
     STMT_ROWS=400000    # rows per one-statement run (section 2; 1M in the full run)
     STMT_ROUNDS=2
+    MGET_SMALL_REPS=40  # calls of the 10k-key mget per statement (section 2)
     HASH_N=300000       # keys per hash-table run (section 3; the targets are stated at 1M)
     HASH_ROUNDS=2
     PRESIZED_ROUNDS=0   # section 3 again with min_dynamic_shared_memory (full run only)
@@ -49,6 +50,7 @@ else
     ROUNDS=4
     STMT_ROWS=1000000
     STMT_ROUNDS=5
+    MGET_SMALL_REPS=100
     HASH_N=1000000
     HASH_ROUNDS=4
     PRESIZED_ROUNDS=2
@@ -134,6 +136,10 @@ install_bench_packages() {
     command -v redis-server >/dev/null 2>&1 || want+=(redis-server)
     command -v redis-benchmark >/dev/null 2>&1 || want+=(redis-tools)
     command -v memcached >/dev/null 2>&1 || want+=(memcached)
+    local major
+    major=$(pg_config --version | sed -n 's/^PostgreSQL \([0-9]*\).*/\1/p')
+    [[ -n $major && ! -e /usr/share/postgresql/$major/extension/pgmemcache.control ]] &&
+        want+=("postgresql-$major-pgmemcache")
     [[ ${#want[@]} -gt 0 ]] || return 0
     if [[ ${BENCH_NO_INSTALL:-0} == 1 ]]; then
         warn "missing ${want[*]} (BENCH_NO_INSTALL=1: not installing)"
@@ -161,6 +167,21 @@ install_bench_packages() {
     done
 }
 
+# Debian's pgmemcache package installs into /usr/lib/postgresql/<major>; when the pg_config on
+# PATH is another installation of the same major (a private copy), copies its files there.
+install_pgmemcache_files() {
+    local major libdir sharedir
+    major=$(pg_config --version | sed -n 's/^PostgreSQL \([0-9]*\).*/\1/p')
+    libdir=$(pg_config --pkglibdir)
+    sharedir=$(pg_config --sharedir)/extension
+    [[ -e $sharedir/pgmemcache.control ]] && return 0
+    [[ -e /usr/lib/postgresql/$major/lib/pgmemcache.so ]] || return 0
+    log "copying pgmemcache from /usr/lib/postgresql/$major into $(dirname "$libdir")"
+    as_root cp /usr/lib/postgresql/"$major"/lib/pgmemcache.so "$libdir"/ &&
+        as_root cp /usr/share/postgresql/"$major"/extension/pgmemcache* "$sharedir"/ ||
+        warn "could not copy pgmemcache; it is skipped"
+}
+
 # Builds and installs simple_cache (as "make test" does) and simple_cache_bench.
 build_all() {
     if [[ ${BENCH_SKIP_BUILD:-0} == 1 ]]; then
@@ -178,12 +199,14 @@ build_all() {
     fi
 }
 
-# One pgbench run: cluster script clients seconds nkeys -> prints tps ("" on failure).
+# One pgbench run: cluster script clients seconds nkeys [pgbench options...] -> prints tps (""
+# on failure).
 pgb() {
     local cluster=$1 script=$2 clients=$3 seconds=$4 nkeys=$5 out jobs
+    shift 5
     jobs=$((clients < 2 ? clients : 2))
     out=$(timeout $((seconds * 4 + 60)) pgbench -h "${BC_HOST[$cluster]}" -p "${BC_PORT[$cluster]}" -U "$BC_USER" \
-        -n -M prepared -c "$clients" -j "$jobs" -T "$seconds" -D nkeys="$nkeys" -f "$BENCH/sql/$script" \
+        -n -M prepared -c "$clients" -j "$jobs" -T "$seconds" -D nkeys="$nkeys" "$@" -f "$BENCH/sql/$script" \
         postgres 2>&1) || true
     local tps
     tps=$(sed -n 's/^tps = \([0-9.]*\) .*/\1/p' <<<"$out" | head -n 1)
@@ -406,6 +429,52 @@ section_peers() {
     stop_peers
 }
 
+# Section 7, pgmemcache: the round-trip get and put (rt_get.sql, rt_put.sql) against the same
+# calls through pgmemcache's SQL functions (rt_pgmc_*.sql) to a local memcached holding the
+# same keys and values, at 1 and 8 pgbench clients, in alternating rounds. Skipped when
+# pgmemcache or memcached is missing.
+section_pgmemcache() {
+    if ! command -v memcached >/dev/null 2>&1 || [[ ! -e $(pg_config --sharedir)/extension/pgmemcache.control ]]; then
+        warn "pgmemcache or memcached not installed: skipping pgmemcache"
+        return 0
+    fi
+    log "section 7: pgmemcache next to simple_cache, 1 and 8 clients ($PEER_ROUNDS rounds)"
+    local port mc_user=() pid
+    port=$(free_port)
+    [[ $(id -u) -eq 0 ]] && mc_user=(-u nobody)
+    memcached -l 127.0.0.1 -p "$port" -U 0 -m 1024 "${mc_user[@]}" >/dev/null 2>&1 &
+    pid=$!
+    MEMCACHED_PID=$pid
+    if ! wait_port "$port"; then
+        warn "memcached did not start: skipping pgmemcache"
+        stop_peers || true
+        return 0
+    fi
+    bc_psql main -c 'CREATE EXTENSION IF NOT EXISTS pgmemcache' >/dev/null
+    meta pgmemcache_version "$(bc_psql main -At -c "SELECT extversion FROM pg_extension WHERE extname = 'pgmemcache'")"
+    local loaded
+    loaded=$(bc_psql main -At -c "SELECT memcache_server_add('127.0.0.1:$port')" \
+        -c "SELECT count(*) FILTER (WHERE memcache_set('k' || g, rpad(g::text, 32, 'v'))) FROM generate_series(1, $RT_KEYS) g" \
+        -c "SELECT count(*) FROM generate_series(1, $RT_KEYS) g WHERE memcache_get('k' || g) = rpad(g::text, 32, 'v')" | tail -n 1)
+    [[ $loaded == "$RT_KEYS" ]] || warn "pgmemcache: $loaded of $RT_KEYS keys read back"
+    local r clients step v
+    for ((r = 1; r <= PEER_ROUNDS; r++)); do
+        for clients in 1 8; do
+            for step in $(ordered "$r" sc_get pgmc_get sc_put pgmc_put); do
+                case $step in
+                    sc_get) v=$(pgb main rt_get.sql "$clients" "$T" "$RT_KEYS") ;;
+                    sc_put) v=$(pgb main rt_put.sql "$clients" "$T" "$RT_KEYS") ;;
+                    pgmc_get) v=$(pgb main rt_pgmc_get.sql "$clients" "$T" "$RT_KEYS" -D mc_added=0 -D mc_port="$port") ;;
+                    pgmc_put) v=$(pgb main rt_pgmc_put.sql "$clients" "$T" "$RT_KEYS" -D mc_added=0 -D mc_port="$port") ;;
+                esac
+                [[ -n $v ]] && sample pgmc "$step" "$clients" "$r" tps "$v"
+            done
+        done
+        log "  pgmemcache round $r done"
+    done
+    stop_peers || true
+}
+
 # Section 2: one statement over STMT_ROWS keys: a trivial builtin, simple_cache_get, and a join
 # to an UNLOGGED table (the planner's plan, and an index nested loop).
 section_statement() {
@@ -452,6 +521,56 @@ section_statement() {
     local hits
     hits=$(bc_psql main -At -c "SELECT count(simple_cache_get('k' || g)) FROM generate_series(1, $n) g")
     [[ $hits == "$n" ]] || warn "section 2: only $hits of $n keys were hits"
+    statement_mget "$n"
+}
+
+# Section 2, mget: simple_cache_mget of an array of keys against the same keys read row by row
+# with simple_cache_get (unnest of the same array), in one statement each: 10k keys (the call
+# repeated MGET_SMALL_REPS times in the statement, through a lateral reference that makes each
+# repetition call it again) and $1 keys (one call). The arrays are built beforehand in an
+# UNLOGGED table. Samples: stmt mget / rows, param = keys per call (for 10000: the time of
+# MGET_SMALL_REPS calls).
+statement_mget() {
+    local n=$1 small=10000 reps=$MGET_SMALL_REPS
+    bc_psql main -c "DROP TABLE IF EXISTS bench_key_arrays" \
+        -c "CREATE UNLOGGED TABLE bench_key_arrays (n int PRIMARY KEY, keys text[] NOT NULL)" \
+        -c "INSERT INTO bench_key_arrays SELECT s, array_agg('k' || g ORDER BY g)
+            FROM (VALUES ($small), ($n)) v(s), generate_series(1, s) g GROUP BY s" >/dev/null
+    local from_small="generate_series(1, $reps) rep, bench_key_arrays a"
+    local m_small="SELECT count(length(m.value)) FROM $from_small, LATERAL simple_cache_mget(CASE WHEN rep > 0 THEN a.keys END) m WHERE a.n = $small;"
+    local r_small="SELECT count(length(simple_cache_get(k))) FROM $from_small, LATERAL unnest(CASE WHEN rep > 0 THEN a.keys END) k WHERE a.n = $small;"
+    local m_large="SELECT count(length(m.value)) FROM bench_key_arrays a, simple_cache_mget(a.keys) m WHERE a.n = $n;"
+    local r_large="SELECT count(length(simple_cache_get(k))) FROM bench_key_arrays a, unnest(a.keys) k WHERE a.n = $n;"
+    local script=$OUT/statement_mget.sql r c
+    {
+        echo '\timing on'
+        echo "$m_large"  # warm-up
+        echo "$r_small"
+        for ((r = 1; r <= STMT_ROUNDS; r++)); do
+            for c in $(ordered "$r" mget_small rows_small mget_large rows_large); do
+                echo "\\echo @@ $r/$c"
+                case $c in
+                    mget_small) echo "$m_small" ;;
+                    rows_small) echo "$r_small" ;;
+                    mget_large) echo "$m_large" ;;
+                    rows_large) echo "$r_large" ;;
+                esac
+            done
+        done
+    } >"$script"
+    local label ms case param
+    while read -r label ms; do
+        case=${label#*/}
+        if [[ $case == *_small ]]; then param=$small; else param=$n; fi
+        sample stmt "${case%_*}" "$param" "${label%%/*}" ms "$ms"
+    done < <(timed_script main "$script")
+    rm -f "$script"
+    meta mget_small_reps "$reps"
+    # mget must find every key, in order.
+    local found
+    found=$(bc_psql main -At -c "SELECT count(*) FILTER (WHERE m.value IS NOT NULL AND m.key = a.keys[m.i])
+                                 FROM bench_key_arrays a, simple_cache_mget(a.keys) WITH ORDINALITY m(key, value, i) WHERE a.n = $n")
+    [[ $found == "$n" ]] || warn "section 2: mget found $found of $n keys"
 }
 
 # Section 3: simple_cache_bench_hash for dht, dshash and dynahash, alternating; then (full run)
@@ -619,6 +738,7 @@ main() {
     meta settings "T=${T}s rounds=$ROUNDS stmt_rows=$STMT_ROWS hash_n=$HASH_N scale_n=$SCALE_N"
 
     install_bench_packages
+    install_pgmemcache_files
     build_all
     meta postgres "$(pg_config --version)"
 
@@ -642,7 +762,7 @@ main() {
                 1) section_round_trip ;;
                 9) section_stampede ;;
                 6) section_concurrency ;;
-                7) section_peers ;;
+                7) section_peers; section_pgmemcache ;;
                 2) section_statement ;;
                 3) section_hash ;;
             esac
