@@ -14,7 +14,8 @@
 #                                    9 stampede: 32 clients on one cold key, fetch vs get+put
 #
 # Settings (environment): QUICK=1 for the short run; BENCH_SECTIONS="1 2 3 4 5 6 7 8 9" to run
-# a subset; BENCH_SKIP_BUILD=1 to use what is installed; BENCH_NO_INSTALL=1 to never call apt.
+# a subset; BENCH_SKIP_BUILD=1 to use what is installed; BENCH_NO_INSTALL=1 to never call apt;
+# BENCH_OUT=DIR to write the results there instead (e.g. a partial run next to a full one).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -28,7 +29,7 @@ case ${QUICK:-0} in
 esac
 
 if [[ $QUICK -eq 1 ]]; then
-    OUT=$BENCH/results/quick
+    OUT=${BENCH_OUT:-$BENCH/results/quick}
     T=1                 # seconds per pgbench run
     ROUNDS=2            # alternating rounds for pgbench comparisons
     STMT_ROWS=400000    # rows per one-statement run (section 2; 1M in the full run)
@@ -45,7 +46,7 @@ if [[ $QUICK -eq 1 ]]; then
     EVICT_MEMORY=32MB   # max_memory of the cache that runs full (section 5)
     EVICT_FILL=450000   # puts that fill it past full
 else
-    OUT=$BENCH/results
+    OUT=${BENCH_OUT:-$BENCH/results}
     T=4
     ROUNDS=4
     STMT_ROWS=1000000
