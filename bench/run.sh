@@ -569,8 +569,9 @@ statement_mget() {
     meta mget_small_reps "$reps"
     # mget must find every key, in order.
     local found
-    found=$(bc_psql main -At -c "SELECT count(*) FILTER (WHERE m.value IS NOT NULL AND m.key = a.keys[m.i])
-                                 FROM bench_key_arrays a, simple_cache_mget(a.keys) WITH ORDINALITY m(key, value, i) WHERE a.n = $n")
+    found=$(bc_psql main -At -c "SELECT count(*) FILTER (WHERE m.value IS NOT NULL AND m.key = u.k)
+                                 FROM bench_key_arrays a, simple_cache_mget(a.keys) WITH ORDINALITY m(key, value, i)
+                                      JOIN unnest(a.keys) WITH ORDINALITY u(k, i) USING (i) WHERE a.n = $n") || found="?"
     [[ $found == "$n" ]] || warn "section 2: mget found $found of $n keys"
 }
 
