@@ -186,7 +186,7 @@ TEST_F(DhtFindBatchTest, KeysWithIdenticalHashesAreTold)
     }
 }
 
-TEST_F(DhtFindBatchTest, TakesEachPartitionLockOnceAndVisitsInIndexOrderWithinIt)
+TEST_F(DhtFindBatchTest, TakesEachPartitionLockOnceAtMostTwoAtATimeAndVisitsInOrder)
 {
     const int n = 4000;
     for (int i = 0; i < n; ++i)
@@ -205,7 +205,8 @@ TEST_F(DhtFindBatchTest, TakesEachPartitionLockOnceAndVisitsInIndexOrderWithinIt
     std::vector<uint32_t> visited;
     int64_t before = policy_.shared_taken();
     t().find_batch(views.data(), n, hashes.data(), order.data(), [&](uint32_t i, TestEntry &e, const char *) {
-        EXPECT_EQ(policy_.held(), 1);
+        EXPECT_GE(policy_.held(), 1);  // this group's lock, and at most the next group's
+        EXPECT_LE(policy_.held(), 2);
         EXPECT_EQ(e.value, static_cast<uint64_t>((i * 7919) % n));
         visited.push_back(i);
     });

@@ -508,13 +508,22 @@ class Dht {
     // that key's partition is locked shared; keys not found are not visited. The keys are
     // hashed first and grouped by partition (hashes and order are the caller's scratch, count
     // elements each), and each partition that holds any of them is locked once for its whole
-    // group: visits come partition by partition and, within one, in index order. Under the
-    // lock the bucket slots of up to kBatchWindow keys are read and their first items
-    // prefetched before any of them is compared, so the cache misses of a window overlap, and
-    // the slots of the next group are prefetched before its lock is taken (a hint only, as in
-    // prefetch_slot()). No lock-free read: every item is read under its partition's lock, as
-    // find() does. visit may change the entry only as a shared reader may (atomic stores); it
-    // must not use the table; if it throws, the lock is released and the batch stops there.
+    // group: visits come partition by partition in ascending order and, within one, in index
+    // order. No lock-free read: every slot and item is read under its partition's lock, as
+    // find() does.
+    //
+    // The misses overlap in a three-stage pipeline over the groups: the bucket slots of group
+    // g+2 are prefetched from the hint (prefetch_slot(): an address only, read nothing), group
+    // g+1 is locked and its first kBatchWindow slots are read and their first items
+    // prefetched, and only then are group g's keys compared and visited and g unlocked. So at
+    // most two partition locks are held at once, always taken in ascending partition order,
+    // the order in which a resize takes all of them (AllPartitionsLocked) and in which no other
+    // holder of a partition lock waits for another: no wait cycle can form. A resize that
+    // starts meanwhile waits until the batch has passed its partitions. The help a lookup gives
+    // an incremental resize is given once, after the last unlock.
+    //
+    // visit may change the entry only as a shared reader may (atomic stores); it must not use
+    // the table; if it throws, the locks are released and the batch stops there.
     template <class Visit>
     void find_batch(const KeyView *keys, uint32_t count, uint32_t *hashes, uint32_t *order, Visit &&visit)
     {
@@ -529,21 +538,48 @@ class Dht {
         std::memcpy(fill, starts, sizeof fill);
         for (uint32_t i = 0; i < count; ++i)  // a stable counting sort by partition
             order[fill[partition_of(hashes[i])]++] = i;
-        uint32_t p = 0;
-        while (p < kPartitions && starts[p] == starts[p + 1])
-            ++p;
-        if (p < kPartitions)
-            prefetch_group(hashes, order + starts[p], starts[p + 1] - starts[p]);
-        while (p < kPartitions) {
-            uint32_t next = p + 1;
-            while (next < kPartitions && starts[next] == starts[next + 1])
-                ++next;
-            Ref held(this, p, LockMode::shared);  // unlocks (and helps a resize) however we leave
-            if (next < kPartitions)
-                prefetch_group(hashes, order + starts[next], starts[next + 1] - starts[next]);
-            visit_group(p, keys, hashes, order + starts[p], starts[p + 1] - starts[p], visit);
-            held.release();
-            p = next;
+        auto next_group = [&starts](uint32_t from) {
+            while (from < kPartitions && starts[from] == starts[from + 1])
+                ++from;
+            return from;
+        };
+        auto group_of = [&](uint32_t p) { return BatchGroup{order + starts[p], starts[p + 1] - starts[p]}; };
+        uint32_t p = next_group(0);
+        if (p == kPartitions)
+            return;
+        BatchHold holds[2];
+        GroupView views[2];
+        ItemHeader *firsts[2][kBatchWindow];
+        int c = 0;  // the slot of the group being visited
+        prefetch_group(hashes, group_of(p));
+        holds[c].lock(this, p);
+        views[c] = group_view(p);
+        load_window(views[c], hashes, group_of(p), 0, firsts[c]);
+        uint32_t q = next_group(p + 1);
+        if (q < kPartitions)
+            prefetch_group(hashes, group_of(q));
+        for (;;) {
+            uint32_t r = kPartitions;
+            if (q < kPartitions) {
+                holds[1 - c].lock(this, q);  // ascending: q > p
+                views[1 - c] = group_view(q);
+                load_window(views[1 - c], hashes, group_of(q), 0, firsts[1 - c]);
+                r = next_group(q + 1);
+                if (r < kPartitions)
+                    prefetch_group(hashes, group_of(r));
+            }
+            visit_group(views[c], keys, hashes, group_of(p), firsts[c], visit);
+            holds[c].unlock();
+            if (q == kPartitions)
+                break;
+            c = 1 - c;
+            p = q;
+            q = r;
+        }
+        try {
+            if (header_->resizing.load(std::memory_order_relaxed) != 0)
+                help_migrate(p, true, kMigrateOnShared);
+        } catch (...) {  // helping is optional; the lookups are done
         }
     }
 
@@ -866,51 +902,112 @@ class Dht {
         __builtin_prefetch(reinterpret_cast<const void *>(base + bucket_index(hash, log2) * sizeof(Pointer)));
     }
 
-    // Prefetches the bucket slots of a batch group (the first kBatchWindow of its keys) from the
-    // hint, before the group's lock is taken: see prefetch_slot().
-    void prefetch_group(const uint32_t *hashes, const uint32_t *group, uint32_t n) const
-    {
-        for (uint32_t j = 0; j < n && j < kBatchWindow; ++j)
-            prefetch_slot(hashes[group[j]]);
-    }
+    // The keys of one partition in a batch: indexes into the batch's keys, in index order.
+    struct BatchGroup {
+        const uint32_t *index;
+        uint32_t size;
+    };
 
-    // Looks up the n keys group[0..n) of find_batch() in partition p (locked shared by the
-    // caller), a window at a time: read the window's bucket slots and prefetch the first item
-    // of every chain that may hold its key, then search and visit in order. The next window's
-    // slots are prefetched before the current one is searched.
-    template <class Visit>
-    void visit_group(uint32_t p, const KeyView *keys, const uint32_t *hashes, const uint32_t *group, uint32_t n,
-                     Visit &visit)
+    // The bucket arrays a batch group is looked up in, read under the group's partition lock.
+    struct GroupView {
+        Pointer *buckets = nullptr;
+        unsigned log2 = 0;
+        Pointer *old = nullptr;  // while the partition still has items in the old array
+        unsigned old_log2 = 0;
+    };
+
+    // A partition lock taken shared by find_batch(), released when it goes out of scope
+    // (without the deferred work of a Ref: find_batch helps a resize once, at its end).
+    class BatchHold {
+      public:
+        BatchHold() = default;
+        BatchHold(const BatchHold &) = delete;
+        BatchHold &operator=(const BatchHold &) = delete;
+        ~BatchHold() { unlock(); }
+
+        // Locks partition p of table shared.
+        void lock(Dht *table, uint32_t p)
+        {
+            table->policy_.lock(&table->partition(p).lock, LockMode::shared);
+            table_ = table;
+            partition_ = p;
+        }
+        // Unlocks, if locked.
+        void unlock() noexcept
+        {
+            if (table_ == nullptr)
+                return;
+            Dht *table = table_;
+            table_ = nullptr;
+            table->policy_.unlock(&table->partition(partition_).lock, LockMode::shared);
+        }
+
+      private:
+        Dht *table_ = nullptr;
+        uint32_t partition_ = 0;
+    };
+
+    // The arrays partition p (locked by the caller) is looked up in.
+    GroupView group_view(uint32_t p) const
     {
         Header *h = header_;
-        Pointer *buckets = bucket_array(h->buckets);
-        unsigned log2 = h->size_log2.load(std::memory_order_relaxed);
-        remember_buckets(buckets, log2);
-        bool migrating = partition(p).old_remaining > 0;
-        Pointer *old = migrating ? bucket_array(h->old_buckets) : nullptr;
-        unsigned old_log2 = migrating ? h->old_size_log2.load(std::memory_order_relaxed) : 0;
-        ItemHeader *first[kBatchWindow];
-        for (uint32_t w = 0; w < n; w += kBatchWindow) {
-            uint32_t end = n - w < kBatchWindow ? n : w + kBatchWindow;
-            for (uint32_t j = w; j < end; ++j) {
-                uint32_t hash = hashes[group[j]];
-                Pointer slot = buckets[bucket_index(hash, log2)];
-                ItemHeader *item = nullptr;
-                if (Links::may_contain(slot, Links::tag_of(hash))) {
-                    item = item_at(slot);
-                    __builtin_prefetch(item);
-                    __builtin_prefetch(reinterpret_cast<const char *>(item) + 64);
-                }
-                first[j - w] = item;
+        GroupView view;
+        view.buckets = bucket_array(h->buckets);
+        view.log2 = h->size_log2.load(std::memory_order_relaxed);
+        remember_buckets(view.buckets, view.log2);
+        if (partition(p).old_remaining > 0) {
+            view.old = bucket_array(h->old_buckets);
+            view.old_log2 = h->old_size_log2.load(std::memory_order_relaxed);
+        }
+        return view;
+    }
+
+    // Prefetches the bucket slots of a batch group's first kBatchWindow keys from the hint,
+    // before the group's lock is taken: see prefetch_slot().
+    void prefetch_group(const uint32_t *hashes, BatchGroup group) const
+    {
+        for (uint32_t j = 0; j < group.size && j < kBatchWindow; ++j)
+            prefetch_slot(hashes[group.index[j]]);
+    }
+
+    // Reads the bucket slots of the window of group keys that starts at `from` (the partition
+    // locked by the caller) and prefetches the first item of every chain that may hold its key;
+    // first[] receives those items (null: the chain cannot hold the key).
+    void load_window(const GroupView &view, const uint32_t *hashes, BatchGroup group, uint32_t from,
+                     ItemHeader **first) const
+    {
+        uint32_t end = group.size - from < kBatchWindow ? group.size : from + kBatchWindow;
+        for (uint32_t j = from; j < end; ++j) {
+            uint32_t hash = hashes[group.index[j]];
+            Pointer slot = view.buckets[bucket_index(hash, view.log2)];
+            ItemHeader *item = nullptr;
+            if (Links::may_contain(slot, Links::tag_of(hash))) {
+                item = item_at(slot);
+                __builtin_prefetch(item);
             }
-            for (uint32_t j = end; j < n && j < end + kBatchWindow; ++j)
-                __builtin_prefetch(&buckets[bucket_index(hashes[group[j]], log2)]);
+            first[j - from] = item;
+        }
+    }
+
+    // Compares and visits a batch group's keys (its partition locked by the caller), a window
+    // at a time; the first window is loaded already (load_window() into first), each later one
+    // is loaded here, with the slots of the window after it prefetched.
+    template <class Visit>
+    void visit_group(const GroupView &view, const KeyView *keys, const uint32_t *hashes, BatchGroup group,
+                     ItemHeader **first, Visit &visit)
+    {
+        for (uint32_t w = 0; w < group.size; w += kBatchWindow) {
+            uint32_t end = group.size - w < kBatchWindow ? group.size : w + kBatchWindow;
+            if (w > 0)
+                load_window(view, hashes, group, w, first);
+            for (uint32_t j = end; j < group.size && j < end + kBatchWindow; ++j)
+                __builtin_prefetch(&view.buckets[bucket_index(hashes[group.index[j]], view.log2)]);
             for (uint32_t j = w; j < end; ++j) {
-                uint32_t i = group[j];
+                uint32_t i = group.index[j];
                 uint32_t hash = hashes[i];
-                Location loc = search_chain(&buckets[bucket_index(hash, log2)], hash, keys[i], first[j - w]);
-                if (loc.item == nullptr && migrating)
-                    loc = search_chain(&old[bucket_index(hash, old_log2)], hash, keys[i]);
+                Location loc = search_chain(&view.buckets[bucket_index(hash, view.log2)], hash, keys[i], first[j - w]);
+                if (loc.item == nullptr && view.old != nullptr)
+                    loc = search_chain(&view.old[bucket_index(hash, view.old_log2)], hash, keys[i]);
                 if (loc.item != nullptr)
                     visit(i, *entry_of(loc.item), tail_of(loc.item));
             }
