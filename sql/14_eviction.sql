@@ -305,6 +305,35 @@ SELECT pg_temp.digest() = :'digest_before' AS entries_intact, evictions = :evict
 FROM simple_cache_stats;
 SELECT pg_temp.locks_held() AS locks_held;
 
+-- ---------------------------------------------------------------------------------------------
+-- A put into a full cache by the database that holds the most of it evicts its own entries at
+-- once: the hand does not first pass over every entry in search of a larger database's. A
+-- round examines up to 64 entries and evicts every one not read since, so puts past full
+-- examine about one entry each (before: each eviction also passed over the whole table twice,
+-- 2 x entries / 64 per put).
+CREATE FUNCTION pg_temp.examined() RETURNS bigint
+LANGUAGE sql AS $$
+    SELECT substring(simple_cache_dump_hash_table() from 'entries examined by eviction: (\d+)')::bigint
+$$;
+SET simple_cache.eviction = lru;
+SELECT simple_cache_set_size_limit(4 * 1024 * 1024);
+DO $$
+DECLARE
+    evictions_at_start bigint := (SELECT evictions FROM simple_cache_stats);
+BEGIN
+    FOR batch IN 0 .. 99 LOOP  -- until the cache is full
+        PERFORM simple_cache_put('v14:c:' || g, rpad(g::text, 32, 'c')) FROM generate_series(batch * 1000, batch * 1000 + 999) g;
+        EXIT WHEN (SELECT evictions FROM simple_cache_stats) > evictions_at_start;
+    END LOOP;
+END
+$$;
+SELECT entries AS full_entries, evictions AS evictions_before, pg_temp.examined() AS examined_before
+FROM simple_cache_stats \gset
+SELECT count(simple_cache_put('v14:d:' || g, rpad(g::text, 32, 'd'))) AS puts_past_full FROM generate_series(1, 2000) g;
+SELECT :full_entries > 10000 AS many_entries, evictions - :evictions_before >= 1000 AS evicted,
+       (pg_temp.examined() - :examined_before) / 2000.0 < 50 AS few_examined_per_put
+FROM simple_cache_stats;
+
 -- Clean up: the limit and the eviction setting as they were, this file's entries dropped.
 RESET simple_cache.eviction;
 SELECT simple_cache_set_size_limit(:limit_before);

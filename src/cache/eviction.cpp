@@ -115,6 +115,7 @@ EvictionRound evict_round(const EvictionFilter &given)
             return core::SweepAction::remove;
         });
     removed.publish();
+    cache_counters().add(kEvictionVisits, static_cast<int64_t>(swept.visited));
     return EvictionRound{swept.visited, static_cast<uint64_t>(removed.evicted + removed.expired), removed.item_bytes};
 }
 

@@ -8,6 +8,7 @@
 #include "simple_cache/cache/cache.hpp"
 #include "simple_cache/cache/eviction.hpp"
 #include "simple_cache/cache/key.hpp"
+#include "simple_cache/pg/database_scope.hpp"
 #include "simple_cache/pg/error.hpp"
 #include "simple_cache/pg/segments.hpp"
 #include "simple_cache/pg/shared_state.hpp"
@@ -124,7 +125,9 @@ bool evict_fairly(WriterEviction &w)
     if (w.try_larger) {
         // The writer's unlinked items count as its own: it takes no more than its fair share.
         size_t writer_grows_by = w.item_bytes + static_cast<size_t>(unlinked_bytes);
-        if (evict_some(w, EvictionFilter::larger_than(w.writer, writer_grows_by), 0))
+        // Without a larger database the sweep would pass over every entry twice for nothing.
+        if (pg::other_scope_exceeds(w.writer, kScopeCacheBytes, static_cast<int64_t>(writer_grows_by)) &&
+            evict_some(w, EvictionFilter::larger_than(w.writer, writer_grows_by), 0))
             return true;
         w.try_larger = false;
     }

@@ -67,6 +67,7 @@ std::string dump_hash_table()
         line(out, "resize", "none in progress");
     line(out, "grows", std::to_string(stats.grows));
     line(out, "shrinks", std::to_string(stats.shrinks));
+    line(out, "entries examined by eviction", std::to_string(cache_counters().total(kEvictionVisits)));
     unsigned held = table.count_partition_locks([](LWLock *lock) { return LWLockHeldByMe(lock); });
     line(out, "partition locks held by this backend", std::to_string(held));
     for (uint32_t p = 0; p < CacheTable::kPartitions; ++p) {

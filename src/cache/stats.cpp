@@ -32,7 +32,7 @@ Stats stats()
 void stats_reset()
 {
     CacheRoot &root = cache_root();
-    for (int counter : {kHits, kMisses, kPuts, kDrops, kEvictions, kExpirations})
+    for (int counter : {kHits, kMisses, kPuts, kDrops, kEvictions, kExpirations, kEvictionVisits})
         root.counters.reset(counter);
     root.stats_reset_ms.store(now_ms(), std::memory_order_relaxed);
 }

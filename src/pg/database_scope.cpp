@@ -557,6 +557,22 @@ int64_t scope_usage(ScopeId scope, int counter) noexcept
     return record == nullptr ? 0 : record->usage[counter].load(std::memory_order_relaxed);
 }
 
+bool other_scope_exceeds(ScopeId scope, int counter, int64_t threshold)
+{
+    if (!registry_exists())
+        return false;
+    int64_t own = scope_usage(scope, counter);
+    bool exceeds = false;
+    for_each_record(registry(), [&](ScopeRecord &record) {
+        uint32_t state = record.state.load(std::memory_order_relaxed);
+        if (exceeds || state == kFree || record.id.load(std::memory_order_relaxed) == scope)
+            return;
+        int64_t usage = record.usage[counter].load(std::memory_order_relaxed);
+        exceeds = state == kLive ? usage > own + threshold : usage != 0;
+    });
+    return exceeds;
+}
+
 std::vector<ScopeReport> scope_reports()
 {
     std::vector<ScopeReport> reports;

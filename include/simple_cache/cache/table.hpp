@@ -50,6 +50,7 @@ enum CacheCounter {
     kKeyValueBytes,   // gauge: bytes of keys and values stored
     kEntriesWithTtl,  // gauge: a hint for whether expiry sweeping has anything to find
     kLargeEntries,    // gauge: entries whose item is over 8 kB (eviction tries them first for large items)
+    kEvictionVisits,  // entries the eviction hand looked at (simple_cache_dump_hash_table())
     kCacheCounterCount
 };
 using CacheCounters = pg::StripedCounters<kCacheCounterCount>;

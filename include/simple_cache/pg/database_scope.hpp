@@ -89,6 +89,12 @@ inline constexpr int kScopeUsageCounters = 2;
 void add_scope_usage(ScopeId scope, int counter, int64_t delta) noexcept;
 int64_t scope_usage(ScopeId scope, int counter) noexcept;
 
+// Whether some scope other than `scope` may hold what a sweep confined to larger scopes would
+// evict: a live one whose counter passes `scope`'s by more than `threshold`, or a retired one
+// whose counter is not 0. Reads the counters under the registry lock (shared); a cheap check
+// before a sweep over every entry that could otherwise find nothing.
+bool other_scope_exceeds(ScopeId scope, int counter, int64_t threshold);
+
 // One live scope as reports show it.
 struct ScopeReport {
     ScopeId id;

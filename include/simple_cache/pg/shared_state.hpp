@@ -21,7 +21,7 @@ namespace simple_cache::pg {
 // The layout of the structures in the shared area. Bump it whenever any of them changes, so
 // that a backend running a newer library never reads an area made by an older one (after a
 // package upgrade without a server restart) and stops with an error instead.
-inline constexpr uint32_t kSharedLayoutVersion = 8;
+inline constexpr uint32_t kSharedLayoutVersion = 9;
 
 // Lives at the start of the area; found through SharedRoot::control.
 struct AreaControl {
