@@ -202,9 +202,10 @@ CacheTable::NewItem make_item_with_room(core::KeyView key, size_t value_size)
     if (attachment_limit_lowered()) {
         // The room kept for the map counts here too: the allocator's limit, which keeps it
         // otherwise, does not bind where segments larger than the limit are there already.
-        int64_t kept_for_map = static_cast<int64_t>(pg::attach().control->reserved_room.load(std::memory_order_relaxed));
+        const pg::AreaControl &control = *pg::attach().control;
+        int64_t kept_for_map = static_cast<int64_t>(control.reserved_room.load(std::memory_order_relaxed));
         int64_t room = static_cast<int64_t>(limit) - kept_for_map - static_cast<int64_t>(w.item_bytes);
-        const pg::AllocationCounters &counters = pg::attach().control->counters;
+        const pg::AllocationCounters &counters = control.counters;
         bool over = counters.total_bytes() > room;
         if (over && !eviction_enabled())
             throw_cache_full(user_key, value_size, size_limit_text(limit) + " is reached and simple_cache.eviction is none.");
