@@ -45,7 +45,9 @@ SELECT s07.segment_bytes() - :base <= 2 * 1024 * 1024 AS big_given_back,
 -- A million small entries: the hash table grows to a million buckets and shrinks again.
 SELECT count(*) AS new_small FROM generate_series(1, 1000000) g
 WHERE NOT simple_cache_put('s07:' || g, 'v' || g);
-SELECT s07.segment_bytes() - :base >= 48 * 1024 * 1024 AS segments_grew;
+-- (Less the room that was free in the segments already there: on a cluster that ran this file
+-- before, other databases' entries can keep such segments.)
+SELECT s07.segment_bytes() - :base >= 48 * 1024 * 1024 - (:base - :in_use_before) AS segments_grew;
 SELECT simple_cache_flush() AS flushed;
 SELECT s07.segment_bytes() - :base <= 2 * 1024 * 1024 AS small_given_back,
        s07.wholly_free() AS wholly_free,

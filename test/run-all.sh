@@ -261,8 +261,18 @@ installcheck_against_cluster() {
         return 0
     fi
     note "failed twice: ${failed% }"
-    [[ ! -f $diffs ]] || cat "$diffs"
+    if [[ -f $diffs ]]; then
+        cat "$diffs"
+        note "first differences: $(changed_lines "$diffs")"
+    fi
     return 1
+}
+
+# The first lines a regression differences file changes ("-expected" / "+actual", not the
+# file headers), cut short and joined with " | ": the summary's clue to what failed when only
+# its end is kept.
+changed_lines() {
+    grep -E '^[-+]([^-+]|$)' "$1" | head -8 | cut -c1-150 | tr '\n' '|' | sed 's/|/ | /g; s/ | $//' || true
 }
 
 # Suite capi: builds the C API's test consumer (test/capi_consumer/) with PGXS against the
@@ -428,6 +438,7 @@ suite_perl_tap() {
                 note "failed once, passed when run again: ${failed[*]#t/}"
             else
                 note "failed twice: ${failed[*]#t/}"
+                note "failed checks: $(grep -E '^[[:space:]]*(not ok|#[[:space:]]+Failed test)' "$work/prove.out" | head -6 | cut -c1-150 | tr '\n' '|' | sed 's/|/ | /g; s/ | $//' || true)"
                 show_failed_tap_logs "$work"
             fi
         fi
