@@ -32,45 +32,7 @@ using simple_cache::core::LockMode;
 
 using namespace dht_test;
 
-// A HeapPolicy that counts the locks held and can run a hook before each lock(), when a
-// single-threaded scan holds none, to change the table between batches.
-class HookPolicy : public HeapPolicy {
-  public:
-    void lock(Lock *lock, LockMode mode)
-    {
-        if (before_lock && !in_hook_) {
-            in_hook_ = true;
-            before_lock();
-            in_hook_ = false;
-        }
-        HeapPolicy::lock(lock, mode);
-        held_.fetch_add(1, std::memory_order_relaxed);
-    }
-
-    bool try_lock_exclusive(Lock *lock)
-    {
-        bool ok = HeapPolicy::try_lock_exclusive(lock);
-        if (ok)
-            held_.fetch_add(1, std::memory_order_relaxed);
-        return ok;
-    }
-
-    void unlock(Lock *lock, LockMode mode)
-    {
-        held_.fetch_sub(1, std::memory_order_relaxed);
-        HeapPolicy::unlock(lock, mode);
-    }
-
-    int held() const { return held_.load(std::memory_order_relaxed); }
-
-    std::function<void()> before_lock;
-
-  private:
-    std::atomic<int> held_{0};
-    bool in_hook_ = false;
-};
-
-using Table = Dht<HookPolicy, TestEntry>;
+using Table = Dht<LockCountingPolicy, TestEntry>;
 using BatchScan = Table::BatchScan;
 
 // What an entry costs in these tests: its key and tail bytes.
@@ -191,7 +153,7 @@ class BatchScanTest : public ::testing::Test {
         }
     }
 
-    HookPolicy policy_;
+    LockCountingPolicy policy_;
     uint64_t ptr_ = 0;
     std::optional<Table> table_;
 };

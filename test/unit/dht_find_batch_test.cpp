@@ -24,47 +24,13 @@
 namespace {
 
 using simple_cache::core::Dht;
-using simple_cache::core::HeapPolicy;
 using simple_cache::core::KeyView;
 using simple_cache::core::LockMode;
 using simple_cache::core::UpsertResult;
 
 using namespace dht_test;
 
-// A heap policy that counts the locks held and the shared acquisitions made.
-class CountingPolicy : public HeapPolicy {
-  public:
-    // Takes the lock and counts it.
-    void lock(Lock *lock, LockMode mode)
-    {
-        HeapPolicy::lock(lock, mode);
-        held_.fetch_add(1, std::memory_order_relaxed);
-        if (mode == LockMode::shared)
-            shared_taken_.fetch_add(1, std::memory_order_relaxed);
-    }
-    // Tries the lock exclusively and counts it when taken.
-    bool try_lock_exclusive(Lock *lock)
-    {
-        bool ok = HeapPolicy::try_lock_exclusive(lock);
-        if (ok)
-            held_.fetch_add(1, std::memory_order_relaxed);
-        return ok;
-    }
-    // Releases the lock and counts it.
-    void unlock(Lock *lock, LockMode mode)
-    {
-        held_.fetch_sub(1, std::memory_order_relaxed);
-        HeapPolicy::unlock(lock, mode);
-    }
-    int held() const { return held_.load(std::memory_order_relaxed); }
-    int64_t shared_taken() const { return shared_taken_.load(std::memory_order_relaxed); }
-
-  private:
-    std::atomic<int> held_{0};
-    std::atomic<int64_t> shared_taken_{0};
-};
-
-using Table = Dht<CountingPolicy, TestEntry>;
+using Table = Dht<LockCountingPolicy, TestEntry>;
 
 // The key of number i.
 std::string key_of(uint64_t i) { return "batch-key-" + std::to_string(i); }
@@ -128,7 +94,7 @@ class DhtFindBatchTest : public ::testing::Test {
 
     Table &t() { return *table_; }
 
-    CountingPolicy policy_;
+    LockCountingPolicy policy_;
     uint64_t ptr_ = 0;
     std::optional<Table> table_;
 };

@@ -1,16 +1,19 @@
 // What the DHT unit tests share: test sizes scaled by SIMPLE_CACHE_TEST_SCALE, a self-checking
-// entry whose value, checksum and tail bytes show any torn or zeroed item, and keys built to
-// have identical hashes.
+// entry whose value, checksum and tail bytes show any torn or zeroed item, keys built to have
+// identical hashes, and a heap policy that counts the locks taken.
 #pragma once
 
 #include <algorithm>
+#include <atomic>
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
+#include <functional>
 #include <string>
 
 #include "simple_cache/core/dht.hpp"
 #include "simple_cache/core/hash.hpp"
+#include "simple_cache/core/heap_policy.hpp"
 
 namespace dht_test {
 
@@ -126,5 +129,50 @@ inline std::string extend_to_collide(const std::string &prefix, const std::strin
 }
 
 }  // namespace collide
+
+// A HeapPolicy that counts the locks held and the shared acquisitions made, and can run a hook
+// before each lock() (a single-threaded caller then holds none) to change the table between
+// the steps of an operation.
+class LockCountingPolicy : public simple_cache::core::HeapPolicy {
+  public:
+    using LockMode = simple_cache::core::LockMode;
+
+    // Runs the hook (not from within itself), then takes the lock and counts it.
+    void lock(Lock *lock, LockMode mode)
+    {
+        if (before_lock && !in_hook_) {
+            in_hook_ = true;
+            before_lock();
+            in_hook_ = false;
+        }
+        HeapPolicy::lock(lock, mode);
+        held_.fetch_add(1, std::memory_order_relaxed);
+        if (mode == LockMode::shared)
+            shared_taken_.fetch_add(1, std::memory_order_relaxed);
+    }
+    // Tries the lock exclusively and counts it when taken.
+    bool try_lock_exclusive(Lock *lock)
+    {
+        bool ok = HeapPolicy::try_lock_exclusive(lock);
+        if (ok)
+            held_.fetch_add(1, std::memory_order_relaxed);
+        return ok;
+    }
+    // Releases the lock and counts it.
+    void unlock(Lock *lock, LockMode mode)
+    {
+        held_.fetch_sub(1, std::memory_order_relaxed);
+        HeapPolicy::unlock(lock, mode);
+    }
+    int held() const { return held_.load(std::memory_order_relaxed); }
+    int64_t shared_taken() const { return shared_taken_.load(std::memory_order_relaxed); }
+
+    std::function<void()> before_lock;
+
+  private:
+    std::atomic<int> held_{0};
+    std::atomic<int64_t> shared_taken_{0};
+    bool in_hook_ = false;
+};
 
 }  // namespace dht_test
