@@ -263,16 +263,15 @@ installcheck_against_cluster() {
     note "failed twice: ${failed% }"
     if [[ -f $diffs ]]; then
         cat "$diffs"
-        note "first differences: $(changed_lines "$diffs")"
+        note "first differences: $(first_lines_matching '^[-+]([^-+]|$)' "$diffs" 8)"  # not the file headers
     fi
     return 1
 }
 
-# The first lines a regression differences file changes ("-expected" / "+actual", not the
-# file headers), cut short and joined with " | ": the summary's clue to what failed when only
-# its end is kept.
-changed_lines() {
-    grep -E '^[-+]([^-+]|$)' "$1" | head -8 | cut -c1-150 | tr '\n' '|' | sed 's/|/ | /g; s/ | $//' || true
+# The first lines (at most $3) of file $2 that match the extended regular expression $1, cut
+# short and joined with " | ": the summary's clue to what failed when only its end is kept.
+first_lines_matching() {
+    grep -E "$1" "$2" | head -"$3" | cut -c1-150 | tr '\n' '|' | sed 's/|/ | /g; s/ | $//' || true
 }
 
 # Suite capi: builds the C API's test consumer (test/capi_consumer/) with PGXS against the
@@ -438,7 +437,7 @@ suite_perl_tap() {
                 note "failed once, passed when run again: ${failed[*]#t/}"
             else
                 note "failed twice: ${failed[*]#t/}"
-                note "failed checks: $(grep -E '^[[:space:]]*(not ok|#[[:space:]]+Failed test)' "$work/prove.out" | head -6 | cut -c1-150 | tr '\n' '|' | sed 's/|/ | /g; s/ | $//' || true)"
+                note "failed checks: $(first_lines_matching '^[[:space:]]*(not ok|#[[:space:]]+Failed test)' "$work/prove.out" 6)"
                 show_failed_tap_logs "$work"
             fi
         fi
