@@ -166,11 +166,13 @@ SELECT simple_cache_fsm_forget(3400009) AS forgotten,
 SELECT pg_temp.pages_of(3400001) = :'heap_before' AS heap_as_before;
 SELECT consistent, problem, locks_held FROM simple_cache_fsm_check();
 
--- Injected failures. Bytes in use by the whole area, less the map's hash table buckets (which
--- a resize replaces and any lookup may help along): constant across a failed operation.
+-- Injected failures. Bytes in use by the map's area and by the cache's, less the map's hash
+-- table buckets (which a resize replaces and any lookup may help along): constant across a
+-- failed operation.
 CREATE FUNCTION pg_temp.payload() RETURNS bigint
 LANGUAGE sql AS $$
-    SELECT substring(simple_cache_dump_area() from 'in use: (\d+) bytes')::bigint
+    SELECT substring(simple_cache_dump_area() from 'map''s area: (\d+) bytes in use')::bigint
+           + substring(simple_cache_dump_area() from '\nin use: (\d+) bytes')::bigint
            - (SELECT table_bytes FROM simple_cache_fsm_check())
 $$;
 

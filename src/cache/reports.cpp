@@ -24,8 +24,8 @@ void line(std::string &out, const char *label, const std::string &value)
 
 }  // namespace
 
-// The area report: the wrapper's own accounting and the segments' total first, then
-// dsa_dump()'s view of segments, size classes and free pages.
+// The area report: the wrapper's own accounting and the segments' total first (the map's area's
+// on one line), then dsa_dump()'s view of the cache's area: segments, size classes, free pages.
 std::string dump_area()
 {
     pg::Attachment &attachment = pg::attach();
@@ -35,7 +35,17 @@ std::string dump_area()
     line(out, "area handle", std::to_string(static_cast<uint64_t>(dsa_get_handle(attachment.area))));
     line(out, "size limit", limit != 0 ? std::to_string(limit) + " bytes" : std::string("none"));
     line(out, "reserved room", std::to_string(attachment.control->reserved_room.load(std::memory_order_relaxed)) +
-                                   " bytes of it kept for the free-space map");
+                                   " bytes of it kept for the free-space map's area");
+    if (dsa_area *reserved = pg::reserved_area_if_made()) {
+        const pg::AllocationCounters &kept = attachment.control->reserved_counters;
+        pg::AreaSegments map_segments = pg::read_area_segments(pg::capture_area_dump(reserved));
+        line(out, "map's area", std::to_string(kept.total_bytes()) + " bytes in use in " +
+                                    std::to_string(kept.total_blocks()) + " blocks, " +
+                                    std::to_string(map_segments.total_bytes) + " bytes in " +
+                                    std::to_string(map_segments.count()) + " segments");
+    } else {
+        line(out, "map's area", "not made");
+    }
     line(out, "in use", std::to_string(counters.total_bytes()) + " bytes in " +
                             std::to_string(counters.total_blocks()) + " blocks");
     std::string dump = pg::capture_area_dump(attachment.area);

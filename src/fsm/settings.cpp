@@ -14,6 +14,7 @@
 
 #include "simple_cache/fsm/fsm.hpp"
 #include "simple_cache/fsm/shared.hpp"
+#include "simple_cache/pg/shared_state.hpp"
 #include "simple_cache/pg/size_limit.hpp"
 
 extern "C" {
@@ -31,12 +32,15 @@ int max_pages_per_database = 0;
 
 }  // namespace
 
-// The bytes the map may need at its configured capacity, kept free of the cache (from the
-// start: a map first used in a full area must find them free): the pages'
-// storage twice over (a relation's storage is reallocated whole when it grows, and the old
-// one is freed after the new one is filled), every relation's hash table item, directory
-// slot and a share of the bucket arrays, and a 64 kB block for each of the few size classes
-// the map's small allocations use.
+// The bytes the map's area needs at the map's configured capacity, kept free of the cache (from
+// the start: a map first used in a full area must find them free). A relation's page storage
+// is reallocated whole when it grows, and the old one is freed after the new one is filled, so
+// two of the largest storage there can be, each in a segment of its own (dsa.c puts a large
+// block in one run of pages: its segment's page map and free-page manager come on top, under
+// 1/64 of it, and a segment can hold a page or a partial run unused); then the area's first
+// segment, which holds the area's control and the small blocks (every relation's hash table
+// item, directory slot and a share of the bucket arrays, and a 64 kB block for each of the few
+// size classes they use) until they outgrow it.
 uint64_t room_for_the_map()
 {
     namespace cf = core::fsm;
@@ -45,10 +49,12 @@ uint64_t room_for_the_map()
     if (chunks > 0)
         storage = std::max(cf::StorageLayout::of(cf::RelationKind::heap, static_cast<uint32_t>(chunks)).bytes,
                            cf::StorageLayout::of(cf::RelationKind::index, static_cast<uint32_t>(chunks)).bytes);
+    uint64_t storage_segment = storage == 0 ? 0 : storage + storage / 64 + core::kSuperblockBytes;
     uint64_t relations = static_cast<uint64_t>(std::max(1, setting_max_relations()));
     constexpr uint64_t kBytesPerRelation = 256;  // item, slot and buckets, rounded up generously
     constexpr uint64_t kSmallSizeClasses = 8;
-    return 2 * storage + relations * kBytesPerRelation + kSmallSizeClasses * core::kSuperblockBytes;
+    uint64_t small = relations * kBytesPerRelation + kSmallSizeClasses * core::kSuperblockBytes;
+    return 2 * storage_segment + std::max(pg::kFirstSegmentBytes, small);
 }
 
 void init()

@@ -88,7 +88,7 @@ const pg::ShmemStruct kShmemStruct = {kShmemName, sizeof(FsmShmem), attach_shmem
 // Makes the map's root and hash table; runs once per cluster, under the area's init lock.
 dsa_pointer create_root(pg::DsaPolicy &)
 {
-    pg::DsaPolicy &area_policy = *fsm_policy;  // the map's own: it may take room from the cache
+    pg::DsaPolicy &area_policy = *fsm_policy;  // the map's own, in the reserved area
     dsa_pointer root_ptr = area_policy.allocate_zeroed(sizeof(FsmRoot));
     if (!DsaPointerIsValid(root_ptr))
         throw pg::SqlError(ERRCODE_OUT_OF_MEMORY, "simple_cache: no shared memory for the free-space map");
@@ -125,8 +125,10 @@ void attach_map()
     FsmShmem *m = shmem();
     pg::Attachment &a = pg::attach();
     if (fsm_policy == nullptr) {
-        fsm_policy = new pg::DsaPolicy(a.area, &a.control->counters, m->directory_tranche);
-        fsm_policy->use_reserved_room();  // the map's capacity is kept free of the cache
+        // The map lives in the reserved area, whose room the cache can neither take nor split.
+        dsa_area *area = pg::attach_reserved_area();
+        fsm_policy = new pg::DsaPolicy(area, &a.control->reserved_counters, m->directory_tranche);
+        fsm_policy->leave_out_hooks();
     }
     dsa_pointer root_ptr = pg::ensure_root(a.control->fsm_root, create_root);
     auto *root = static_cast<FsmRoot *>(fsm_policy->address(root_ptr));

@@ -5,7 +5,6 @@
 #include <unistd.h>
 
 #include "simple_cache/pg/error.hpp"
-#include "simple_cache/pg/size_limit.hpp"
 
 namespace simple_cache::pg {
 
@@ -56,14 +55,13 @@ int backend_stripe(int stripes)
 // operating system refuses the memory. The allocation hook runs first (in the extension:
 // taking up simple_cache.max_memory). A zeroed block of a size the reserve keeps comes from the
 // reserve while it has one. A give-back of free segments holds the free space for a moment, so
-// a refusal while one runs is retried once it is over; then a policy that may use the reserved
-// room tries under the full limit. Other DSA errors arrive as PgError.
+// a refusal while one runs is retried once it is over. Other DSA errors arrive as PgError.
 DsaPolicy::Pointer DsaPolicy::allocate_with(size_t bytes, int flags)
 {
     if (allocation_hook != nullptr)
         allocation_hook();
     dsa_area *area = area_;
-    PolicyHooks h = hooks;
+    PolicyHooks h = uses_hooks_ ? hooks : PolicyHooks{};
     Pointer kept = guard([=] {
         maybe_inject_failure();
         bool zeroed = (flags & DSA_ALLOC_ZERO) != 0;
@@ -76,8 +74,6 @@ DsaPolicy::Pointer DsaPolicy::allocate_with(size_t bytes, int flags)
     Pointer p = guard([=] { return dsa_allocate_extended(area, bytes, flags); });
     if (!DsaPointerIsValid(p) && h.wait_for_room != nullptr && h.wait_for_room())
         p = guard([=] { return dsa_allocate_extended(area, bytes, flags); });
-    if (!DsaPointerIsValid(p) && uses_reserved_room_)
-        p = allocate_in_reserved_room(area, bytes, flags);
     if (DsaPointerIsValid(p) && (p >> kAddressBits) != 0) {
         guard([=] { dsa_free(area, p); });  // cannot happen with dsa.c's layout (see kAddressBits)
         p = InvalidDsaPointer;
@@ -95,10 +91,11 @@ DsaPolicy::Pointer DsaPolicy::allocate_with(size_t bytes, int flags)
 void DsaPolicy::deallocate(Pointer p, size_t bytes)
 {
     dsa_area *area = area_;
-    if (hooks.put_back_reserved == nullptr || !hooks.put_back_reserved(p, bytes)) {
+    PolicyHooks h = uses_hooks_ ? hooks : PolicyHooks{};
+    if (h.put_back_reserved == nullptr || !h.put_back_reserved(p, bytes)) {
         guard([=] { dsa_free(area, p); });
-        if (bytes > core::kLargestSmallObject && hooks.note_large != nullptr)
-            hooks.note_large(p, false);
+        if (bytes > core::kLargestSmallObject && h.note_large != nullptr)
+            h.note_large(p, false);
     }
     counters_->add(-static_cast<int64_t>(bytes), -1);
 }

@@ -1,10 +1,13 @@
 // Creating, finding and attaching the extension's shared state (see shared_state.hpp).
 #include "simple_cache/pg/shared_state.hpp"
 
+#include <algorithm>
+
 #include "simple_cache/pg/error.hpp"
 #include "simple_cache/pg/lock_holder.hpp"
 #include "simple_cache/pg/segments.hpp"
 #include "simple_cache/pg/shmem_registry.hpp"
+#include "simple_cache/pg/size_limit.hpp"
 #include "simple_cache/pg/tranches.hpp"
 
 namespace simple_cache::pg {
@@ -32,7 +35,7 @@ uint32_t expected_layout_version()
 }
 
 // This backend's attachment; area is null until attach() succeeds.
-Attachment attachment = {nullptr, nullptr, nullptr, 0, 0};
+Attachment attachment = {nullptr, nullptr, nullptr, 0, 0, nullptr};
 
 // Zeroes a fresh struct. Caller holds AddinShmemInitLock.
 void init_root(SharedRoot *root, bool found)
@@ -80,6 +83,7 @@ void create_area(SharedRoot *root)
     control->control_size = sizeof(AreaControl);
     LWLockInitialize(&control->init_lock, root->area_tranche);
     LWLockInitialize(&control->limit_lock, root->area_tranche);
+    control->reserved_area = DSM_HANDLE_INVALID;
     control->reserve.create(area);  // now, so that the blocks lie in the first segment
 
     root->control = control_ptr;
@@ -170,6 +174,57 @@ Attachment &attach()
     }
     attachment.policy = policy;
     return attachment;
+}
+
+// Attaches the reserved area if its handle is recorded. No lock: the handle is written once,
+// before any pointer into the area is published. The dsa_area lives until backend exit.
+dsa_area *reserved_area_if_made()
+{
+    Attachment &a = attach();
+    if (a.reserved_area != nullptr)
+        return a.reserved_area;
+    dsa_handle handle = a.control->reserved_area.load(std::memory_order_acquire);
+    if (handle == DSM_HANDLE_INVALID)
+        return nullptr;
+    a.reserved_area = guard([=] {
+        MemoryContext old_context = MemoryContextSwitchTo(TopMemoryContext);
+        dsa_area *area = dsa_attach(handle);
+        dsa_pin_mapping(area);
+        MemoryContextSwitchTo(old_context);
+        return area;
+    });
+    return a.reserved_area;
+}
+
+// Makes the reserved area under the area's init lock unless some process has. Its size limit
+// is the reserved room from the start (when a limit is in force); the limit is then installed
+// again, so that the cache's share also counts this area's first segment.
+dsa_area *attach_reserved_area()
+{
+    if (dsa_area *area = reserved_area_if_made())
+        return area;
+    Attachment &a = attach();
+    AreaControl *control = a.control;
+    {
+        LockHolder init(&control->init_lock, LW_EXCLUSIVE);
+        if (reserved_area_if_made() != nullptr)
+            return a.reserved_area;
+        int tranche = a.area_tranche;
+        a.reserved_area = guard([=] {
+            MemoryContext old_context = MemoryContextSwitchTo(TopMemoryContext);
+            dsa_area *area = dsa_create(tranche);
+            dsa_pin(area);
+            dsa_pin_mapping(area);
+            if (control->size_limit.load(std::memory_order_relaxed) != 0)
+                dsa_set_size_limit(area, static_cast<size_t>(std::max(
+                                             kFirstSegmentBytes, control->reserved_room.load(std::memory_order_relaxed))));
+            control->reserved_area.store(dsa_get_handle(area), std::memory_order_release);
+            MemoryContextSwitchTo(old_context);
+            return area;
+        });
+    }
+    refresh_reserved_room();
+    return a.reserved_area;
 }
 
 bool area_exists()

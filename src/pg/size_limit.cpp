@@ -26,13 +26,17 @@ RoomReserver reservers[2];
 int reserver_count = 0;
 
 // The room to keep under a limit of `bytes`: what the reservers ask for, at most an eighth of
-// it (so that a small limit still leaves the cache most of the area).
+// it (so that a small limit still leaves the cache most of the area); once the reserved area is
+// made, at least its first segment, which it keeps whatever its limit.
 uint64_t room_to_reserve(uint64_t bytes)
 {
     uint64_t wanted = 0;
     for (int i = 0; i < reserver_count; ++i)
         wanted += reservers[i]();
-    return std::min(wanted, bytes / 8);
+    uint64_t room = std::min(wanted, bytes / 8);
+    if (reserved_area_if_made() != nullptr)
+        room = std::min(bytes, std::max(room, kFirstSegmentBytes));
+    return room;
 }
 
 // Holds the area's limit lock for a scope.
@@ -57,15 +61,21 @@ bool newer_reading(TimestampTz mine, TimestampTz taken)
     return mine != taken && taken > GetCurrentTimestamp();
 }
 
-// Puts `bytes` in force; the caller holds the limit lock. Segments made under a higher limit
-// stay, so while the limit is below the highest one installed, writes also check the bytes in
-// use against it (see the cache's make_room.cpp).
+// Puts `bytes` in force; the caller holds the limit lock. The reserved room is the reserved
+// area's limit and is kept out of the cache's. Segments made under a higher limit stay, so while
+// the limit is below the highest one installed, writes also check the bytes in use against it
+// (see the cache's make_room.cpp).
 void install_locked(Attachment &attachment, uint64_t bytes)
 {
     AreaControl &control = *attachment.control;
     dsa_area *area = attachment.area;
+    dsa_area *reserved_area = reserved_area_if_made();
     uint64_t reserved = room_to_reserve(bytes);
-    guard([=] { dsa_set_size_limit(area, static_cast<size_t>(bytes - reserved)); });
+    guard([=] {
+        dsa_set_size_limit(area, static_cast<size_t>(bytes - reserved));
+        if (reserved_area != nullptr)
+            dsa_set_size_limit(reserved_area, static_cast<size_t>(reserved));
+    });
     control.size_limit.store(bytes, std::memory_order_relaxed);
     control.reserved_room.store(reserved, std::memory_order_relaxed);
     uint64_t high_water = control.limit_high_water.load(std::memory_order_relaxed);
@@ -143,29 +153,6 @@ void refresh_reserved_room()
     uint64_t in_force = attachment.control->size_limit.load(std::memory_order_relaxed);
     if (in_force != 0)
         install_locked(attachment, in_force);
-}
-
-dsa_pointer allocate_in_reserved_room(dsa_area *area, size_t bytes, int flags)
-{
-    Attachment &attachment = attach();
-    AreaControl &control = *attachment.control;
-    LimitLock lock(control);
-    uint64_t limit = control.size_limit.load(std::memory_order_relaxed);
-    uint64_t reserved = control.reserved_room.load(std::memory_order_relaxed);
-    if (limit == 0 || reserved == 0)
-        return guard([=] { return dsa_allocate_extended(area, bytes, flags); });
-    // Under the limit lock, which every change of the allocator's limit holds: the full limit
-    // is in force only for this allocation.
-    guard([=] { dsa_set_size_limit(area, static_cast<size_t>(limit)); });
-    dsa_pointer p = InvalidDsaPointer;
-    try {
-        p = guard([=] { return dsa_allocate_extended(area, bytes, flags); });
-    } catch (...) {
-        guard([=] { dsa_set_size_limit(area, static_cast<size_t>(limit - reserved)); });
-        throw;
-    }
-    guard([=] { dsa_set_size_limit(area, static_cast<size_t>(limit - reserved)); });
-    return p;
 }
 
 void install_size_limit(uint64_t bytes)

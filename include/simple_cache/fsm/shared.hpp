@@ -1,6 +1,8 @@
-// The free-space map's shared state in the DSA area, and this backend's handle on it.
+// The free-space map's shared state in the reserved DSA area (pg/shared_state.hpp), and this
+// backend's handle on it.
 //
-//   FsmRoot          one per cluster, found through AreaControl::fsm_root (pg::ensure_root)
+//   FsmRoot          one per cluster, found through AreaControl::fsm_root (pg::ensure_root), a
+//                    pointer into the reserved area
 //     directory      LWLock (tranche "simple_cache_fsm"): guards the slots, the totals' exact
 //                    values, the clocks, and every change of a relation's chunks or request
 //     slots          array of Slot, one per tracked relation, ordered by database (scope

@@ -80,9 +80,9 @@ class DsaPolicy {
     {
     }
 
-    // Lets allocations through this policy use the room kept free under the size limit
-    // (size_limit.hpp) when the rest of the area is full.
-    void use_reserved_room() { uses_reserved_room_ = true; }
+    // Leaves the hooks out of this policy's allocations and frees: they serve the cache's area
+    // (its kept blocks, give-backs and large-block counts), not another one.
+    void leave_out_hooks() { uses_hooks_ = false; }
 
     Pointer allocate(size_t bytes) { return allocate_with(bytes, DSA_ALLOC_NO_OOM | DSA_ALLOC_HUGE); }
     Pointer allocate_zeroed(size_t bytes)
@@ -112,7 +112,7 @@ class DsaPolicy {
     dsa_area *area_;
     AllocationCounters *counters_;
     int lock_tranche_;
-    bool uses_reserved_room_ = false;
+    bool uses_hooks_ = true;
 };
 
 

@@ -2,6 +2,10 @@
 // DSA area's handle and the tranche ids, and the area's control block, which holds the
 // allocation counters and the features' root pointers.
 //
+// A second area, the reserved area, holds what the room kept under the size limit is for (the
+// free-space map): made on first use, with that room as its own size limit, so that nothing the
+// cache allocates or frees can take or fragment it.
+//
 // Without shared_preload_libraries the struct is carved from the main segment's spare room on
 // first use; when preloaded it is reserved through the shared memory registry
 // (pg/shmem_registry.hpp). The first backend that needs
@@ -21,7 +25,7 @@ namespace simple_cache::pg {
 // The layout of the structures in the shared area. Bump it whenever any of them changes, so
 // that a backend running a newer library never reads an area made by an older one (after a
 // package upgrade without a server restart) and stops with an error instead.
-inline constexpr uint32_t kSharedLayoutVersion = 9;
+inline constexpr uint32_t kSharedLayoutVersion = 10;
 
 // Lives at the start of the area; found through SharedRoot::control.
 struct AreaControl {
@@ -31,7 +35,7 @@ struct AreaControl {
     LWLock init_lock;                          // serialises lazy creation of feature roots
     LWLock limit_lock;                         // serialises changes of the size limit
     std::atomic<uint64_t> size_limit;          // bytes; 0 until set (DSA's own maximum applies)
-    std::atomic<uint64_t> reserved_room;       // of it, kept from the cache (size_limit.hpp)
+    std::atomic<uint64_t> reserved_room;       // of it, kept from the cache: the reserved area's limit
     std::atomic<uint64_t> limit_high_water;    // the highest limit installed: segments may reach it
     std::atomic<bool> limit_lowered;           // segments may exceed the limit: check bytes in use
     int64_t max_memory_taken;                  // simple_cache.max_memory last taken up (limit_lock)
@@ -39,7 +43,9 @@ struct AreaControl {
     std::atomic<dsa_pointer> cache_root;       // the cache: its table and counters
     std::atomic<dsa_pointer> fsm_root;         // the free-space map's root
     std::atomic<dsa_pointer> scope_registry;   // the database scopes (database_scope.cpp)
-    AllocationCounters counters;
+    AllocationCounters counters;               // the cache's area
+    std::atomic<dsa_handle> reserved_area;     // DSM_HANDLE_INVALID until made (under init_lock)
+    AllocationCounters reserved_counters;      // the reserved area
     BlockReserve reserve;                      // blocks for small bucket arrays, made first
     LargeBlockCounts large_blocks;             // large blocks per segment; give-back due
 };
@@ -51,10 +57,21 @@ struct Attachment {
     DsaPolicy *policy;
     int area_tranche;
     int table_tranche;
+    dsa_area *reserved_area;  // null until attach_reserved_area()
 };
 
 // Returns this backend's attachment, creating or attaching the area on first use.
 Attachment &attach();
+
+// The reserved area, made (with the reserved room as its size limit) or attached on first use.
+dsa_area *attach_reserved_area();
+
+// The reserved area if some process has made it, attached; null if nobody has. Takes no lock.
+dsa_area *reserved_area_if_made();
+
+// The size of dsa.c's first segment of an area (DSA_INITIAL_SEGMENT_SIZE, 1 MB in 15 to 19):
+// the least the reserved area takes once made.
+inline constexpr uint64_t kFirstSegmentBytes = 1024 * 1024;
 
 // Whether some process has created the area already (never creates it).
 bool area_exists();

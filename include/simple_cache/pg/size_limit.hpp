@@ -31,22 +31,16 @@ int64_t max_memory_setting_bytes();
 // run where other LWLocks are held. Needs this process attached to the area.
 bool take_up_max_memory_setting();
 
-// Room kept free under the limit for users of the area whose capacity must never be taken by
-// the cache (the free-space map): each registers a function returning the bytes it may still
-// need at its configured capacity. The allocator's own limit is the size limit less that room
-// (at most half the limit), so the cache's allocations stop short of it; allocations through a
-// DsaPolicy that may use the room (DsaPolicy::use_reserved_room) are made under the full limit.
+// Room kept under the limit for users whose capacity must never be taken by the cache (the
+// free-space map): each registers a function returning the bytes it may need at its configured
+// capacity. That room (at most an eighth of the limit) is the size limit of the reserved area,
+// where those users allocate (shared_state.hpp), and the cache's area gets the limit less it.
 using RoomReserver = uint64_t (*)();
 void register_room_reserver(RoomReserver reserver);
 
 // Puts in force again the room the reservers ask for now (a reserver whose need changed, such
 // as the map when it is first used, calls this).
 void refresh_reserved_room();
-
-// Allocates under the full size limit, the reserved room included: for a DsaPolicy that may use
-// it, after an allocation under the allocator's limit failed. InvalidDsaPointer when even that
-// has no room.
-dsa_pointer allocate_in_reserved_room(dsa_area *area, size_t bytes, int flags);
 
 // Installs `bytes` as the limit now. Callers take up the setting first, so that a change this
 // process has read counts as made before.
