@@ -22,7 +22,7 @@ namespace simple_cache::pg {
 
 struct BlockReserve {
     static constexpr int kSizes = 4;           // 1, 2, 4 and 8 kB
-    static constexpr int kBlocksPerSize = 2;   // the cache's table and the map's
+    static constexpr int kBlocksPerSize = 2;   // the cache's table, and one spare
     static constexpr size_t kSmallestBytes = 1024;
 
     dsa_pointer base;                          // one allocation holding every block
