@@ -18,10 +18,12 @@ SELECT to_regprocedure('simple_cache_fsm_record_many(regclass, bigint[], integer
 \quit
 \endif
 
--- Bytes in use, less the cache's and the map's bucket arrays (which any lookup may resize).
+-- Bytes in use in the cache's area and the map's, less the cache's and the map's bucket arrays
+-- (which any lookup may resize).
 CREATE FUNCTION pg_temp.payload() RETURNS bigint
 LANGUAGE sql AS $$
-    SELECT substring(a from 'in use: (\d+) bytes')::bigint
+    SELECT substring(a from '\nin use: (\d+) bytes')::bigint
+           + coalesce(substring(a from 'map''s area: (\d+) bytes in use')::bigint, 0)
            - 8 * substring(h from 'buckets: (\d+)')::bigint
            - 8 * coalesce(substring(h from 'resize: in progress from (\d+) buckets')::bigint, 0)
            - (SELECT table_bytes FROM simple_cache_fsm_check())

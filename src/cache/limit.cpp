@@ -17,10 +17,11 @@ namespace simple_cache::cache {
 namespace {
 
 // The error for a limit below what is in use while eviction is off.
-[[noreturn]] void throw_limit_below_use(int64_t bytes, int64_t in_use)
+[[noreturn]] void throw_limit_below_use(int64_t bytes, int64_t share, int64_t in_use)
 {
     throw pg::SqlError(ERRCODE_OUT_OF_MEMORY, "simple_cache size limit is below the memory in use",
-                       "The limit asked for is " + std::to_string(bytes) + " bytes; " +
+                       "The limit asked for is " + std::to_string(bytes) + " bytes, " + std::to_string(share) +
+                           " of them the cache's (the rest is kept for the free-space map); " +
                            std::to_string(in_use) + " bytes are in use and simple_cache.eviction is none.",
                        "Drop entries first, or enable eviction.");
 }
@@ -50,21 +51,25 @@ void set_size_limit(int64_t bytes)
     CacheTable &table = cache_table();
     table.complete_resize();
     int64_t in_use = attachment.control->counters.total_bytes();
-    if (in_use > bytes) {
+    // The cache's part of the limit: the room kept for the map's area is not the cache's.
+    int64_t share = static_cast<int64_t>(pg::cache_share_of(static_cast<uint64_t>(bytes)));
+    if (in_use > share) {
         if (!eviction_enabled())
-            throw_limit_below_use(bytes, in_use);
+            throw_limit_below_use(bytes, share, in_use);
         // Evicting shrinks the table, so its structures count at the size it has when empty.
         int64_t structures = structures_when_empty(table, in_use);
-        if (bytes < structures)
+        if (share < structures)
             throw pg::SqlError(ERRCODE_OUT_OF_MEMORY, "simple_cache size limit is below the memory its own structures need",
-                               "The limit asked for is " + std::to_string(bytes) + " bytes; the tables alone, with every entry evicted, would take about " +
+                               "The limit asked for is " + std::to_string(bytes) + " bytes, " + std::to_string(share) +
+                                   " of them the cache's; the tables alone, with every entry evicted, would take about " +
                                    std::to_string(structures) + " bytes.");
-        if (!evict_down_to(bytes))
+        if (!evict_down_to(share))
             throw pg::SqlError(ERRCODE_OUT_OF_MEMORY, "simple_cache could not evict down to the new size limit",
-                               "The limit asked for is " + std::to_string(bytes) + " bytes.");
+                               "The limit asked for is " + std::to_string(bytes) + " bytes, " + std::to_string(share) +
+                                   " of them the cache's.");
     }
     pg::install_size_limit(static_cast<uint64_t>(bytes));
-    if (in_use > bytes)
+    if (in_use > share)
         give_back_segments();  // the segments the eviction emptied
 }
 
@@ -74,8 +79,9 @@ void apply_max_memory_setting()
         return;
     pg::Attachment &attachment = pg::attach();
     int64_t limit = static_cast<int64_t>(attachment.control->size_limit.load(std::memory_order_relaxed));
-    if (attachment.control->counters.total_bytes() > limit)
-        evict_down_to(limit);
+    int64_t share = limit - static_cast<int64_t>(attachment.control->reserved_room.load(std::memory_order_relaxed));
+    if (attachment.control->counters.total_bytes() > share)
+        evict_down_to(share);
 }
 
 }  // namespace simple_cache::cache

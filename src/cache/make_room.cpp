@@ -194,23 +194,24 @@ CacheTable::NewItem make_item_with_room(core::KeyView key, size_t value_size)
     apply_max_memory_setting();
     keep_database_within_limit(key, value_size);
     CacheTable &table = cache_table();
-    uint64_t limit = pg::attach().control->size_limit.load(std::memory_order_relaxed);
+    const pg::AreaControl &control = *pg::attach().control;
+    uint64_t limit = control.size_limit.load(std::memory_order_relaxed);
+    // The cache's share of it: the room kept for the map's area is not the cache's to fill.
+    uint64_t share = limit == 0 ? 0 : limit - control.reserved_room.load(std::memory_order_relaxed);
     size_t user_key = ScopedKey::user_size(key.size);
     WriterEviction w{ScopedKey::scope_of(key.data), key, CacheTable::item_bytes(key.size, value_size)};
     if (limit != 0 && w.item_bytes > limit)
         throw_cache_full(user_key, value_size, "it is larger than the whole " + size_limit_text(limit) + ".");
     if (attachment_limit_lowered()) {
-        // The room kept for the map counts here too: the allocator's limit, which keeps it
-        // otherwise, does not bind where segments larger than the limit are there already.
-        const pg::AreaControl &control = *pg::attach().control;
-        int64_t kept_for_map = static_cast<int64_t>(control.reserved_room.load(std::memory_order_relaxed));
-        int64_t room = static_cast<int64_t>(limit) - kept_for_map - static_cast<int64_t>(w.item_bytes);
+        // The cache's share, not the allocator's limit, binds here: segments made under a
+        // larger share are there already.
+        int64_t room = static_cast<int64_t>(share) - static_cast<int64_t>(w.item_bytes);
         const pg::AllocationCounters &counters = control.counters;
         bool over = counters.total_bytes() > room;
         if (over && !eviction_enabled())
             throw_cache_full(user_key, value_size, size_limit_text(limit) + " is reached and simple_cache.eviction is none.");
-        if (over && (!fits_after_evicting_all(key.size, value_size, limit) ||
-                     (w.large() && !pg::area_could_hold_run(core::whole_pages(w.item_bytes), limit))))
+        if (over && (!fits_after_evicting_all(key.size, value_size, share) ||
+                     (w.large() && !pg::area_could_hold_run(core::whole_pages(w.item_bytes), share))))
             throw_cache_full(user_key, value_size, "it would not fit within " + size_limit_text(limit) + " even with every entry evicted.");
         while (over && evict_fairly(w))
             over = counters.total_bytes() > room;
@@ -229,8 +230,8 @@ CacheTable::NewItem make_item_with_room(core::KeyView key, size_t value_size)
         if (table.stats().entries == 0)
             throw_cache_full(user_key, value_size, "it does not fit within " + size_limit_text(limit) + " even with every other entry evicted.");
         if (!checked_fit && limit != 0 &&
-            (!fits_after_evicting_all(key.size, value_size, limit) ||
-             (w.large() && !pg::area_could_hold_run(core::whole_pages(w.item_bytes), limit))))
+            (!fits_after_evicting_all(key.size, value_size, share) ||
+             (w.large() && !pg::area_could_hold_run(core::whole_pages(w.item_bytes), share))))
             throw_cache_full(user_key, value_size, "it would not fit within " + size_limit_text(limit) + " even with every entry evicted.");
         checked_fit = true;
         // Room for one more try: something evicted (fairly), or give up. Who is larger is

@@ -196,6 +196,31 @@ dsa_area *reserved_area_if_made()
     return a.reserved_area;
 }
 
+namespace {
+
+// Makes the rest of a new reserved area's room into segments now, each one run of free pages:
+// two blocks of half of it each are allocated and freed again (dsa.c keeps the segment of a
+// freed large block). A block too large for the segments there are gets a segment of its own;
+// a smaller one shares a segment of dsa.c's next size with the other. Left to dsa.c, the
+// segments would come later in its growing sizes (1, 1, 2, 2, 4 MB ...) cut to what the limit
+// leaves, and the last one could be too small for the largest block the room is counted for
+// (a relation's page storage, see the map's room_for_the_map). Plain PostgreSQL code.
+void make_segments_ahead(dsa_area *area, uint64_t room)
+{
+    uint64_t half = (room - kFirstSegmentBytes) / 2;
+    uint64_t block = half - half / 256 - 16 * 1024;  // the segment's header, page map and free-page manager
+    if (half <= 2 * core::kSuperblockBytes)
+        return;
+    dsa_pointer first = dsa_allocate_extended(area, static_cast<size_t>(block), DSA_ALLOC_HUGE | DSA_ALLOC_NO_OOM);
+    dsa_pointer second = dsa_allocate_extended(area, static_cast<size_t>(block), DSA_ALLOC_HUGE | DSA_ALLOC_NO_OOM);
+    if (DsaPointerIsValid(first))
+        dsa_free(area, first);
+    if (DsaPointerIsValid(second))
+        dsa_free(area, second);
+}
+
+}  // namespace
+
 // Makes the reserved area under the area's init lock unless some process has. Its size limit
 // is the reserved room from the start (when a limit is in force); the limit is then installed
 // again, so that the cache's share also counts this area's first segment.
@@ -203,6 +228,7 @@ dsa_area *attach_reserved_area()
 {
     if (dsa_area *area = reserved_area_if_made())
         return area;
+    take_up_max_memory_setting();  // so that the room is known, and made into segments now
     Attachment &a = attach();
     AreaControl *control = a.control;
     {
@@ -215,9 +241,11 @@ dsa_area *attach_reserved_area()
             dsa_area *area = dsa_create(tranche);
             dsa_pin(area);
             dsa_pin_mapping(area);
-            if (control->size_limit.load(std::memory_order_relaxed) != 0)
-                dsa_set_size_limit(area, static_cast<size_t>(std::max(
-                                             kFirstSegmentBytes, control->reserved_room.load(std::memory_order_relaxed))));
+            if (control->size_limit.load(std::memory_order_relaxed) != 0) {
+                uint64_t room = std::max(kFirstSegmentBytes, control->reserved_room.load(std::memory_order_relaxed));
+                dsa_set_size_limit(area, static_cast<size_t>(room));
+                make_segments_ahead(area, room);
+            }
             control->reserved_area.store(dsa_get_handle(area), std::memory_order_release);
             MemoryContextSwitchTo(old_context);
             return area;

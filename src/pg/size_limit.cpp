@@ -26,16 +26,19 @@ RoomReserver reservers[2];
 int reserver_count = 0;
 
 // The room to keep under a limit of `bytes`: what the reservers ask for, at most an eighth of
-// it (so that a small limit still leaves the cache most of the area); once the reserved area is
-// made, at least its first segment, which it keeps whatever its limit.
-uint64_t room_to_reserve(uint64_t bytes)
+// it (so that a small limit still leaves the cache most of the area). Once the reserved area is
+// made, at least its first segment and never less than that area's limit so far: dsa.c keeps
+// the segments an area has, so the room only grows until the server restarts.
+uint64_t room_to_reserve(const AreaControl &control, uint64_t bytes)
 {
     uint64_t wanted = 0;
     for (int i = 0; i < reserver_count; ++i)
         wanted += reservers[i]();
     uint64_t room = std::min(wanted, bytes / 8);
-    if (reserved_area_if_made() != nullptr)
-        room = std::min(bytes, std::max(room, kFirstSegmentBytes));
+    if (control.reserved_area.load(std::memory_order_acquire) != DSM_HANDLE_INVALID) {
+        room = std::max({room, kFirstSegmentBytes, control.reserved_area_limit.load(std::memory_order_relaxed)});
+        room = std::min(room, bytes);
+    }
     return room;
 }
 
@@ -62,26 +65,38 @@ bool newer_reading(TimestampTz mine, TimestampTz taken)
 }
 
 // Puts `bytes` in force; the caller holds the limit lock. The reserved room is the reserved
-// area's limit and is kept out of the cache's. Segments made under a higher limit stay, so while
-// the limit is below the highest one installed, writes also check the bytes in use against it
-// (see the cache's make_room.cpp).
+// area's limit; the cache's area gets the rest (its share). Segments made under a larger share
+// stay, so while the share is below the largest one installed, writes also check the bytes in
+// use against it (see the cache's make_room.cpp).
 void install_locked(Attachment &attachment, uint64_t bytes)
 {
     AreaControl &control = *attachment.control;
     dsa_area *area = attachment.area;
+    // Attached before the lock in the usual case (attach_reserved_area_before_locking); here
+    // only when another process made it in between.
     dsa_area *reserved_area = reserved_area_if_made();
-    uint64_t reserved = room_to_reserve(bytes);
+    uint64_t reserved = room_to_reserve(control, bytes);
+    uint64_t share = bytes - reserved;
     guard([=] {
-        dsa_set_size_limit(area, static_cast<size_t>(bytes - reserved));
+        dsa_set_size_limit(area, static_cast<size_t>(share));
         if (reserved_area != nullptr)
             dsa_set_size_limit(reserved_area, static_cast<size_t>(reserved));
     });
+    if (reserved_area != nullptr && reserved > control.reserved_area_limit.load(std::memory_order_relaxed))
+        control.reserved_area_limit.store(reserved, std::memory_order_relaxed);
     control.size_limit.store(bytes, std::memory_order_relaxed);
     control.reserved_room.store(reserved, std::memory_order_relaxed);
-    uint64_t high_water = control.limit_high_water.load(std::memory_order_relaxed);
-    if (bytes > high_water)
-        control.limit_high_water.store(bytes, std::memory_order_relaxed);
-    control.limit_lowered.store(bytes < high_water, std::memory_order_relaxed);
+    uint64_t high_water = control.share_high_water.load(std::memory_order_relaxed);
+    if (share > high_water)
+        control.share_high_water.store(share, std::memory_order_relaxed);
+    control.limit_lowered.store(share < high_water, std::memory_order_relaxed);
+}
+
+// Attaches the reserved area, if made, before the limit lock is taken: attaching can raise an
+// error, and is better done holding no lock of ours.
+void attach_reserved_area_before_locking()
+{
+    reserved_area_if_made();
 }
 
 // Takes up the setting before an allocation, so that the cache and the free-space map both
@@ -117,12 +132,13 @@ bool take_up_max_memory_setting()
     AreaControl &control = *attachment.control;
     int64_t wanted = max_memory_setting_bytes();
     bool installed = false;
+    attach_reserved_area_before_locking();
     {
         LimitLock lock(control);
         if (newer_reading(read_at, control.max_memory_read_at)) {
             uint64_t in_force = control.size_limit.load(std::memory_order_relaxed);
             bool room_changed = in_force != 0 && control.reserved_room.load(std::memory_order_relaxed) !=
-                                                     room_to_reserve(in_force);
+                                                     room_to_reserve(control, in_force);
             if (room_changed && control.max_memory_taken == wanted)
                 install_locked(attachment, in_force);  // a reserver's settings changed with the reload
             if (control.max_memory_taken != wanted) {
@@ -149,15 +165,25 @@ void register_room_reserver(RoomReserver reserver)
 void refresh_reserved_room()
 {
     Attachment &attachment = attach();
+    attach_reserved_area_before_locking();
     LimitLock lock(*attachment.control);
     uint64_t in_force = attachment.control->size_limit.load(std::memory_order_relaxed);
     if (in_force != 0)
         install_locked(attachment, in_force);
 }
 
+uint64_t cache_share_of(uint64_t bytes)
+{
+    Attachment &attachment = attach();
+    attach_reserved_area_before_locking();
+    LimitLock lock(*attachment.control);
+    return bytes - room_to_reserve(*attachment.control, bytes);
+}
+
 void install_size_limit(uint64_t bytes)
 {
     Attachment &attachment = attach();
+    attach_reserved_area_before_locking();
     LimitLock lock(*attachment.control);
     install_locked(attachment, bytes);
 }

@@ -147,8 +147,9 @@ unlike(slurp_file($node->logfile), qr/PANIC|TRAP:|terminated by signal/, 'no ser
 $node->stop;
 
 # --- A server that only uses the free-space map ---------------------------------------------
-# The map allocates in the same area, and the limit caps it too: 1 MB is little more than the
-# area's first segment, so a report of 200,000 pages (several MB of chunks) cannot fit.
+# The map allocates in an area of its own, and the limit caps it too: at 1 MB the map's area
+# has its first segment and no more, so a report of 200,000 pages (several MB of chunks) cannot
+# fit.
 my $map = PostgreSQL::Test::Cluster->new('map_only');
 $map->init;
 $map->append_conf('postgresql.conf', "simple_cache.max_memory = '1MB'\nsimple_cache.fsm_max_pages = 10000000\n");

@@ -86,6 +86,7 @@ $room = area_figure('reserved room');
 my ($map_bytes, $map_segments) = map_area();
 cmp_ok($map_bytes, '>', 120 * 1000 * 8, "the map's pages are in its area ($map_bytes bytes)");
 cmp_ok($map_segments, '<=', $room, "its area's segments ($map_segments bytes) stay within the room ($room)");
+is($map_segments, $room, 'the whole room was made into segments on first use');
 
 # The cache is filled again, then the map forgets the relations and the cache fills once more.
 cmp_ok(fill_cache('b:'), '>', 500, 'the cache filled again (it was full: the first batch evicts)');
@@ -100,6 +101,42 @@ is(query('SELECT count(*) FROM simple_cache_fsm_relations WHERE relid > 950000')
 ($map_bytes, $map_segments) = map_area();
 cmp_ok(area_figure('total_segment_size') + $map_segments, '<=', $limit,
 	'both areas together stay within the limit');
+
+$node->stop;
+
+# A second server, whose map settings ask for less than an eighth of its limit, so that the
+# room follows them. Raised, they grow the room, and the cache's share shrinks by as much: the
+# cache's segments are there already, so its writes keep its bytes in use within the new share.
+$node = PostgreSQL::Test::Cluster->new('map_room_growth');
+$node->init;
+$node->append_conf('postgresql.conf', "simple_cache.max_memory = '32MB'\nsimple_cache.fsm_max_pages = 20000");
+$node->start;
+query('CREATE EXTENSION simple_cache');
+is(report_relations(10), 10, 'the map kept every page of 10 relations');
+$limit = area_figure('size limit');
+$room = area_figure('reserved room');
+cmp_ok(fill_cache('a:'), '>', 10000, 'the cache filled its share');
+$node->append_conf('postgresql.conf', 'simple_cache.fsm_max_pages = 200000');
+$node->reload;
+query("SELECT simple_cache_put('after reload', 'x')");    # takes up the reload
+my $grown = area_figure('reserved room');
+cmp_ok($grown, '>', $room, "the room grew with the map's settings ($room -> $grown bytes)");
+cmp_ok(fill_cache('b:'), '>', 0, 'the cache filled again');
+cmp_ok(area_figure('in use'), '<=', $limit - $grown, "the cache's bytes in use stay within its new share");
+is(report_relations(120), 120, 'the map kept every page of 120 relations in the grown room');
+
+# Lowered again, the settings leave the room as it is: the map's area keeps its segments.
+$node->append_conf('postgresql.conf', 'simple_cache.fsm_max_pages = 20000');
+$node->reload;
+query("SELECT simple_cache_put('after second reload', 'x')");
+is(area_figure('reserved room'), $grown, "the room does not shrink: the map's area keeps its segments");
+
+# A limit set at run time evicts the cache down to its share of it, not to the whole limit.
+query('SELECT simple_cache_set_size_limit(24 * 1024 * 1024)');
+my $share = 24 * 1024 * 1024 - area_figure('reserved room');
+cmp_ok(area_figure('in use'), '<=', $share, "simple_cache_set_size_limit evicts down to the cache's share ($share bytes)");
+($map_bytes, $map_segments) = map_area();
+cmp_ok($map_segments, '<=', area_figure('reserved room'), "the map's area stays within the room");
 
 $node->stop;
 done_testing();

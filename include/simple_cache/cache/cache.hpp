@@ -139,12 +139,14 @@ void list(size_t batch_bytes, ListEmitter emit, void *context, const char *prefi
 uint64_t count_prefix(const char *prefix, size_t prefix_size);
 uint64_t drop_prefix(const char *prefix, size_t prefix_size);
 
-// Caps the area's total size in bytes. Below current use: with eviction, entries are evicted
-// down to it; without, the change is refused (SqlError 53200) and nothing changes.
+// Caps the areas' total size in bytes. Below the cache's use of its share (the limit less the
+// room kept for the map): with eviction, entries are evicted down to the share; without, the
+// change is refused (SqlError 53200) and nothing changes.
 void set_size_limit(int64_t bytes);
 
 // Takes up a change of simple_cache.max_memory this process has read (see pg/size_limit.hpp)
-// and, with eviction on, evicts down to the limit it installed. Cheap when there is none.
+// and, with eviction on, evicts down to the cache's share of the limit it installed. Cheap when
+// there is none.
 void apply_max_memory_setting();
 
 // Cache statistics, as shown by simple_cache_stats().

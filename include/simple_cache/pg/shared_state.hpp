@@ -36,8 +36,8 @@ struct AreaControl {
     LWLock limit_lock;                         // serialises changes of the size limit
     std::atomic<uint64_t> size_limit;          // bytes; 0 until set (DSA's own maximum applies)
     std::atomic<uint64_t> reserved_room;       // of it, kept from the cache: the reserved area's limit
-    std::atomic<uint64_t> limit_high_water;    // the highest limit installed: segments may reach it
-    std::atomic<bool> limit_lowered;           // segments may exceed the limit: check bytes in use
+    std::atomic<uint64_t> share_high_water;    // the cache area's highest limit: its segments may reach it
+    std::atomic<bool> limit_lowered;           // they may exceed the cache's share now: check bytes in use
     int64_t max_memory_taken;                  // simple_cache.max_memory last taken up (limit_lock)
     int64_t max_memory_read_at;                // PgReloadTime of the process that took it up (limit_lock)
     std::atomic<dsa_pointer> cache_root;       // the cache: its table and counters
@@ -45,6 +45,7 @@ struct AreaControl {
     std::atomic<dsa_pointer> scope_registry;   // the database scopes (database_scope.cpp)
     AllocationCounters counters;               // the cache's area
     std::atomic<dsa_handle> reserved_area;     // DSM_HANDLE_INVALID until made (under init_lock)
+    std::atomic<uint64_t> reserved_area_limit; // the largest limit it was given (limit_lock)
     AllocationCounters reserved_counters;      // the reserved area
     BlockReserve reserve;                      // blocks for small bucket arrays, made first
     LargeBlockCounts large_blocks;             // large blocks per segment; give-back due

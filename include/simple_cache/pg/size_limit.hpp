@@ -27,20 +27,26 @@ int64_t max_memory_setting_bytes();
 // Takes up this process's reading of simple_cache.max_memory if it is newer than every reading
 // taken up before, installing the value as the limit if it differs from the last one taken
 // up. Returns whether it installed a limit. Cheap once this process's reading was judged;
-// raises no PostgreSQL error and never waits for more than an LWLock held briefly, so it may
-// run where other LWLocks are held. Needs this process attached to the area.
+// never waits for more than an LWLock held briefly, so it may run where other LWLocks are held.
+// Raises no PostgreSQL error but one arriving as a C++ exception (pg::PgError) when attaching
+// the reserved area fails. Needs this process attached to the area.
 bool take_up_max_memory_setting();
 
 // Room kept under the limit for users whose capacity must never be taken by the cache (the
 // free-space map): each registers a function returning the bytes it may need at its configured
-// capacity. That room (at most an eighth of the limit) is the size limit of the reserved area,
-// where those users allocate (shared_state.hpp), and the cache's area gets the limit less it.
+// capacity. That room (at most an eighth of the limit; once the reserved area is made, at least
+// its first segment and never less than before) is the size limit of the reserved area, where
+// those users allocate (shared_state.hpp), and the cache's area gets the limit less it: the
+// cache's share.
 using RoomReserver = uint64_t (*)();
 void register_room_reserver(RoomReserver reserver);
 
 // Puts in force again the room the reservers ask for now (a reserver whose need changed, such
 // as the map when it is first used, calls this).
 void refresh_reserved_room();
+
+// The cache's share of a limit of `bytes`, were it installed now: `bytes` less the room.
+uint64_t cache_share_of(uint64_t bytes);
 
 // Installs `bytes` as the limit now. Callers take up the setting first, so that a change this
 // process has read counts as made before.
