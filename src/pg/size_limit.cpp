@@ -26,19 +26,16 @@ RoomReserver reservers[2];
 int reserver_count = 0;
 
 // The room to keep under a limit of `bytes`: what the reservers ask for, at most an eighth of
-// it (so that a small limit still leaves the cache most of the area). Once the reserved area is
-// made, at least its first segment and never less than that area's limit so far: dsa.c keeps
-// the segments an area has, so the room only grows until the server restarts.
+// it (so that a small limit still leaves the cache most of the area); once the reserved area is
+// made, at least its first segment, which it keeps whatever its limit.
 uint64_t room_to_reserve(const AreaControl &control, uint64_t bytes)
 {
     uint64_t wanted = 0;
     for (int i = 0; i < reserver_count; ++i)
         wanted += reservers[i]();
     uint64_t room = std::min(wanted, bytes / 8);
-    if (control.reserved_area.load(std::memory_order_acquire) != DSM_HANDLE_INVALID) {
-        room = std::max({room, kFirstSegmentBytes, control.reserved_area_limit.load(std::memory_order_relaxed)});
-        room = std::min(room, bytes);
-    }
+    if (control.reserved_area.load(std::memory_order_acquire) != DSM_HANDLE_INVALID)
+        room = std::min(bytes, std::max(room, kFirstSegmentBytes));
     return room;
 }
 
@@ -67,7 +64,8 @@ bool newer_reading(TimestampTz mine, TimestampTz taken)
 // Puts `bytes` in force; the caller holds the limit lock. The reserved room is the reserved
 // area's limit; the cache's area gets the rest (its share). Segments made under a larger share
 // stay, so while the share is below the largest one installed, writes also check the bytes in
-// use against it (see the cache's make_room.cpp).
+// use against it (see the cache's make_room.cpp). The reserved area's segments stay too when
+// its room shrinks: it makes no new one until its use is back under the room.
 void install_locked(Attachment &attachment, uint64_t bytes)
 {
     AreaControl &control = *attachment.control;
@@ -82,8 +80,6 @@ void install_locked(Attachment &attachment, uint64_t bytes)
         if (reserved_area != nullptr)
             dsa_set_size_limit(reserved_area, static_cast<size_t>(reserved));
     });
-    if (reserved_area != nullptr && reserved > control.reserved_area_limit.load(std::memory_order_relaxed))
-        control.reserved_area_limit.store(reserved, std::memory_order_relaxed);
     control.size_limit.store(bytes, std::memory_order_relaxed);
     control.reserved_room.store(reserved, std::memory_order_relaxed);
     uint64_t high_water = control.share_high_water.load(std::memory_order_relaxed);

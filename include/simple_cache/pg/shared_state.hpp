@@ -45,7 +45,6 @@ struct AreaControl {
     std::atomic<dsa_pointer> scope_registry;   // the database scopes (database_scope.cpp)
     AllocationCounters counters;               // the cache's area
     std::atomic<dsa_handle> reserved_area;     // DSM_HANDLE_INVALID until made (under init_lock)
-    std::atomic<uint64_t> reserved_area_limit; // the largest limit it was given (limit_lock)
     AllocationCounters reserved_counters;      // the reserved area
     BlockReserve reserve;                      // blocks for small bucket arrays, made first
     LargeBlockCounts large_blocks;             // large blocks per segment; give-back due

@@ -35,7 +35,7 @@ bool take_up_max_memory_setting();
 // Room kept under the limit for users whose capacity must never be taken by the cache (the
 // free-space map): each registers a function returning the bytes it may need at its configured
 // capacity. That room (at most an eighth of the limit; once the reserved area is made, at least
-// its first segment and never less than before) is the size limit of the reserved area, where
+// its first segment) is the size limit of the reserved area, where
 // those users allocate (shared_state.hpp), and the cache's area gets the limit less it: the
 // cache's share.
 using RoomReserver = uint64_t (*)();
