@@ -129,8 +129,8 @@ EXCEPTION WHEN out_of_memory THEN
     NULL;  -- the cache is full
 END
 $$;
--- First with the limit below the segments already made (a lowered limit): the room is free
--- pages in the segments there are, and the cache's bytes in use stop short of it. 400 values
+-- First with the limit below the segments already made (a lowered limit): the cache's bytes
+-- in use stop short of its share (the limit less the room kept for the map's area). 400 values
 -- of 60 kB are put, the limit is set to the segments' total, every other value is dropped
 -- (no segment empties), and the holes are filled again as far as the cache may.
 SELECT count(simple_cache_put('e34:hold:' || g, repeat('h', 60000))) AS held FROM generate_series(1, 400) g;
@@ -140,9 +140,9 @@ SELECT pg_temp.fill(60000);
 SELECT pg_temp.area_figure('in use: (\d+) bytes') + pg_temp.area_figure('reserved room: (\d+) bytes')
        <= pg_temp.area_figure('size limit: (\d+) bytes') AS lowered_limit_keeps_room;
 DO $$ BEGIN PERFORM simple_cache_drop(key) FROM simple_cache_list() WHERE starts_with(key, 'e34:'); END $$;
--- Then with the limit above them, by at least the map's whole room (4.5 MB at the default
+-- Then with the limit above them, by at least the map's whole room (4.9 MB at the default
 -- capacity, an eighth of the limit at most): the cache fills every segment it may make and
--- every free page; record_many still succeeds, in a segment of the room the cache could not
+-- every free page; record_many still succeeds, in the map's own area, which the cache cannot
 -- take, and evicts none of the cache's entries. (53200 remains for a limit too small for the
 -- map.) The fillers are dropped and the limit lifted afterwards.
 SELECT simple_cache_set_size_limit(greatest(pg_temp.area_figure('\n\s*total_segment_size: (\d+)') + 8 * 1024 * 1024,

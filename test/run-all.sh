@@ -143,11 +143,12 @@ suite_unit_tsan() {
 
 # The tests that need a server whose DSA allocator finds freed pages again (see
 # test/dsa-rebinning-probe.sh): they check that segments are given back, or fill the area
-# until it must reuse freed large blocks. pg_regress files, isolation specs, Perl TAP tests.
+# until it must reuse freed large blocks, or make the map's room into segments ahead of need
+# (054). pg_regress files, isolation specs, Perl TAP tests.
 NEEDS_DSA_REBINNING_REGRESS=(07_segments 14_eviction 16_dropped_databases 17_database_fairness 19_eviction_limits
                              27_at_commit_fairness 34_fsm_errors)
 NEEDS_DSA_REBINNING_ISOLATION=()
-NEEDS_DSA_REBINNING_TAP=(040_memory_pressure.pl 050_give_back.pl)
+NEEDS_DSA_REBINNING_TAP=(040_memory_pressure.pl 050_give_back.pl 054_map_room.pl)
 
 # The Perl TAP tests that load the saved cache after a crash restart: they need a server whose
 # postmaster starts the library's background worker again (see test/worker-restart-probe.sh).

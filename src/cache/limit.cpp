@@ -78,8 +78,7 @@ void apply_max_memory_setting()
     if (!pg::take_up_max_memory_setting() || !eviction_enabled())
         return;
     pg::Attachment &attachment = pg::attach();
-    int64_t limit = static_cast<int64_t>(attachment.control->size_limit.load(std::memory_order_relaxed));
-    int64_t share = limit - static_cast<int64_t>(attachment.control->reserved_room.load(std::memory_order_relaxed));
+    int64_t share = static_cast<int64_t>(attachment.control->cache_share.load(std::memory_order_acquire));
     if (attachment.control->counters.total_bytes() > share)
         evict_down_to(share);
 }

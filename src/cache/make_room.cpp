@@ -195,9 +195,9 @@ CacheTable::NewItem make_item_with_room(core::KeyView key, size_t value_size)
     keep_database_within_limit(key, value_size);
     CacheTable &table = cache_table();
     const pg::AreaControl &control = *pg::attach().control;
-    uint64_t limit = control.size_limit.load(std::memory_order_relaxed);
+    uint64_t limit = control.size_limit.load(std::memory_order_acquire);
     // The cache's share of it: the room kept for the map's area is not the cache's to fill.
-    uint64_t share = limit == 0 ? 0 : limit - control.reserved_room.load(std::memory_order_relaxed);
+    uint64_t share = control.cache_share.load(std::memory_order_relaxed);
     size_t user_key = ScopedKey::user_size(key.size);
     WriterEviction w{ScopedKey::scope_of(key.data), key, CacheTable::item_bytes(key.size, value_size)};
     if (limit != 0 && w.item_bytes > limit)

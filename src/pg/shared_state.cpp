@@ -176,6 +176,37 @@ Attachment &attach()
     return attachment;
 }
 
+namespace {
+
+// Makes all of a new reserved area's room into segments now: blocks of half of the room past
+// the first segment are allocated while they fit, then blocks half as large each time one is
+// refused, until they would be under a superblock; then all are freed (dsa.c keeps the segment
+// of a freed large block, each one run of free pages). So the room past the first segment is
+// two segments at least as large as that half, each able to hold the largest block the room
+// is counted for (a relation's page storage, see the map's room_for_the_map). Left to dsa.c,
+// the segments would come later in its growing sizes (1, 1, 2, 2, 4 MB ...) cut to what the
+// limit leaves, and the last one could be too small. Plain PostgreSQL code. An ERROR here (the
+// system refusing shared memory) leaves the blocks taken so far allocated: the room is smaller
+// by them until restart.
+void make_segments_ahead(dsa_area *area, uint64_t room)
+{
+    constexpr int kMostBlocks = 64;
+    dsa_pointer taken[kMostBlocks];
+    int count = 0;
+    uint64_t block = (room > kFirstSegmentBytes ? room - kFirstSegmentBytes : room) / 2;
+    while (block >= core::kSuperblockBytes && count < kMostBlocks) {
+        dsa_pointer p = dsa_allocate_extended(area, static_cast<size_t>(block), DSA_ALLOC_HUGE | DSA_ALLOC_NO_OOM);
+        if (DsaPointerIsValid(p))
+            taken[count++] = p;
+        else
+            block /= 2;
+    }
+    for (int i = 0; i < count; ++i)
+        dsa_free(area, taken[i]);
+}
+
+}  // namespace
+
 // Attaches the reserved area if its handle is recorded. No lock: the handle is written once,
 // before any pointer into the area is published. The dsa_area lives until backend exit.
 dsa_area *reserved_area_if_made()
@@ -196,60 +227,44 @@ dsa_area *reserved_area_if_made()
     return a.reserved_area;
 }
 
-namespace {
-
-// Makes the rest of a new reserved area's room into segments now, each one run of free pages:
-// two blocks of half of it each are allocated and freed again (dsa.c keeps the segment of a
-// freed large block). A block too large for the segments there are gets a segment of its own;
-// a smaller one shares a segment of dsa.c's next size with the other. Left to dsa.c, the
-// segments would come later in its growing sizes (1, 1, 2, 2, 4 MB ...) cut to what the limit
-// leaves, and the last one could be too small for the largest block the room is counted for
-// (a relation's page storage, see the map's room_for_the_map). Plain PostgreSQL code.
-void make_segments_ahead(dsa_area *area, uint64_t room)
-{
-    uint64_t half = (room - kFirstSegmentBytes) / 2;
-    uint64_t block = half - half / 256 - 16 * 1024;  // the segment's header, page map and free-page manager
-    if (half <= 2 * core::kSuperblockBytes)
-        return;
-    dsa_pointer first = dsa_allocate_extended(area, static_cast<size_t>(block), DSA_ALLOC_HUGE | DSA_ALLOC_NO_OOM);
-    dsa_pointer second = dsa_allocate_extended(area, static_cast<size_t>(block), DSA_ALLOC_HUGE | DSA_ALLOC_NO_OOM);
-    if (DsaPointerIsValid(first))
-        dsa_free(area, first);
-    if (DsaPointerIsValid(second))
-        dsa_free(area, second);
-}
-
-}  // namespace
-
-// Makes the reserved area under the area's init lock unless some process has. Its size limit
-// is the reserved room from the start (when a limit is in force); the limit is then installed
-// again, so that the cache's share also counts this area's first segment.
+// Makes the reserved area under the area's init lock unless some process has, with its room
+// as its size limit and made into segments (when a limit is in force), then installs the limit
+// again, so that the cache's share counts this area's first segment. Users allocate in it only
+// once it is ready: the handle is published first, so that an ERROR while the segments are
+// made leaves an area the next caller finds (and takes as it is) rather than one nobody can.
 dsa_area *attach_reserved_area()
 {
-    if (dsa_area *area = reserved_area_if_made())
-        return area;
-    take_up_max_memory_setting();  // so that the room is known, and made into segments now
     Attachment &a = attach();
     AreaControl *control = a.control;
+    if (control->reserved_area_ready.load(std::memory_order_acquire))
+        return reserved_area_if_made();
+    take_up_max_memory_setting();  // so that the room is known when the segments are made
     {
         LockHolder init(&control->init_lock, LW_EXCLUSIVE);
-        if (reserved_area_if_made() != nullptr)
-            return a.reserved_area;
-        int tranche = a.area_tranche;
-        a.reserved_area = guard([=] {
-            MemoryContext old_context = MemoryContextSwitchTo(TopMemoryContext);
-            dsa_area *area = dsa_create(tranche);
-            dsa_pin(area);
-            dsa_pin_mapping(area);
-            if (control->size_limit.load(std::memory_order_relaxed) != 0) {
-                uint64_t room = std::max(kFirstSegmentBytes, control->reserved_room.load(std::memory_order_relaxed));
-                dsa_set_size_limit(area, static_cast<size_t>(room));
-                make_segments_ahead(area, room);
+        if (reserved_area_if_made() == nullptr) {
+            int tranche = a.area_tranche;
+            a.reserved_area = guard([=] {
+                MemoryContext old_context = MemoryContextSwitchTo(TopMemoryContext);
+                dsa_area *area = dsa_create(tranche);
+                dsa_pin(area);
+                dsa_pin_mapping(area);
+                control->reserved_area.store(dsa_get_handle(area), std::memory_order_release);
+                MemoryContextSwitchTo(old_context);
+                return area;
+            });
+            // Where dsa.c does not re-bin a segment when frees enlarge its free run, the freed
+            // blocks' segments would never be looked at again: dsa.c makes them as needed.
+            uint64_t limit = control->size_limit.load(std::memory_order_relaxed);
+            if (limit != 0 && dsa_rebins_freed_segments()) {
+                dsa_area *area = a.reserved_area;
+                uint64_t room = reserved_area_room(limit);
+                guard([=] {
+                    dsa_set_size_limit(area, static_cast<size_t>(room));
+                    make_segments_ahead(area, room);
+                });
             }
-            control->reserved_area.store(dsa_get_handle(area), std::memory_order_release);
-            MemoryContextSwitchTo(old_context);
-            return area;
-        });
+        }
+        control->reserved_area_ready.store(true, std::memory_order_release);
     }
     refresh_reserved_room();
     return a.reserved_area;

@@ -26,17 +26,16 @@ RoomReserver reservers[2];
 int reserver_count = 0;
 
 // The room to keep under a limit of `bytes`: what the reservers ask for, at most an eighth of
-// it (so that a small limit still leaves the cache most of the area); once the reserved area is
-// made, at least its first segment, which it keeps whatever its limit.
+// it (so that a small limit still leaves the cache most of the area), or the reserved area's
+// room once it is made.
 uint64_t room_to_reserve(const AreaControl &control, uint64_t bytes)
 {
+    if (control.reserved_area.load(std::memory_order_acquire) != DSM_HANDLE_INVALID)
+        return reserved_area_room(bytes);
     uint64_t wanted = 0;
     for (int i = 0; i < reserver_count; ++i)
         wanted += reservers[i]();
-    uint64_t room = std::min(wanted, bytes / 8);
-    if (control.reserved_area.load(std::memory_order_acquire) != DSM_HANDLE_INVALID)
-        room = std::min(bytes, std::max(room, kFirstSegmentBytes));
-    return room;
+    return std::min(wanted, bytes / 8);
 }
 
 // Holds the area's limit lock for a scope.
@@ -80,8 +79,10 @@ void install_locked(Attachment &attachment, uint64_t bytes)
         if (reserved_area != nullptr)
             dsa_set_size_limit(reserved_area, static_cast<size_t>(reserved));
     });
-    control.size_limit.store(bytes, std::memory_order_relaxed);
+    // The share first: a reader that sees the new limit also sees its share (or a newer one).
     control.reserved_room.store(reserved, std::memory_order_relaxed);
+    control.cache_share.store(share, std::memory_order_release);
+    control.size_limit.store(bytes, std::memory_order_release);
     uint64_t high_water = control.share_high_water.load(std::memory_order_relaxed);
     if (share > high_water)
         control.share_high_water.store(share, std::memory_order_relaxed);
@@ -147,6 +148,15 @@ bool take_up_max_memory_setting()
     }
     judged_reading = read_at;
     return installed;
+}
+
+uint64_t reserved_area_room(uint64_t bytes)
+{
+    uint64_t wanted = 0;
+    for (int i = 0; i < reserver_count; ++i)
+        wanted += reservers[i]();
+    uint64_t room = std::min(wanted, bytes / 8);
+    return std::max(room, std::min(kFirstSegmentBytes, bytes / 2));
 }
 
 void register_room_reserver(RoomReserver reserver)

@@ -165,6 +165,13 @@ is($map->safe_psql('postgres', q{SELECT count(*) FROM simple_cache_fsm_pages(900
 	'map only: nothing of the refused report is kept');
 like($map->safe_psql('postgres', 'SELECT simple_cache_dump_area()'), qr/size limit: 1048576 bytes/,
 	'map only: the limit in force is max_memory');
+# Under a 2 MB limit the map's room is half of it (its area's first segment is larger): the
+# cache keeps the other half as its share and still stores values.
+like($map->safe_psql('postgres', 'SELECT simple_cache_dump_area()'), qr/reserved room: 524288 bytes/,
+	"map only: under a 2 MB limit the map's room is half of it");
+$map->safe_psql('postgres', q{SELECT simple_cache_put('small', 'value')});
+is($map->safe_psql('postgres', q{SELECT simple_cache_get('small')}), 'value',
+	'map only: the cache still stores a value in its half');
 $map->stop;
 
 # --- A preloaded server: the persistence worker takes a change up ---------------------------

@@ -83,7 +83,7 @@ static_assert(sizeof(Slot) % alignof(core::fsm::DatabaseShare) == 0, "the scratc
 static_assert(std::is_same<pg::ScopeId, core::fsm::DatabaseId>::value && pg::kNoScope == core::fsm::kNoDatabase,
               "the map's databases are scopes");
 
-// The map's root in the DSA area.
+// The map's root in the reserved DSA area.
 struct FsmRoot {
     uint32_t magic;
     LWLock directory;
@@ -105,7 +105,7 @@ struct FsmRoot {
 struct Shared {
     FsmRoot *root;
     FsmTable *table;
-    pg::DsaPolicy *policy;  // the area's memory, with partition locks in the fsm tranche
+    pg::DsaPolicy *policy;  // the reserved area's memory, with partition locks in the fsm tranche
     int relation_tranche;
 };
 

@@ -5,10 +5,11 @@
 // when that class has none with room, into a fresh superblock wherever a run of free pages is
 // at that moment, often a large segment full of values, with its span descriptor in whatever
 // descriptor block is current. A long-lived array there keeps that segment for good, though
-// everything around it is freed. The reserve holds two blocks each of 1, 2, 4 and 8 kB, cut
-// from one 30 kB allocation made right after the area's control block, so in its first
-// segment and in no superblock; zeroed allocations of exactly those sizes (only bucket arrays
-// ask for them) take a reserved block while one is free, and freeing it puts it back.
+// everything around it is freed. The reserve holds one block each of 1, 2, 4 and 8 kB (the
+// cache's table is the only hash table in the area, and a resize's old and new arrays differ in
+// size), cut from one 15 kB allocation made right after the area's control block, so in its
+// first segment and in no superblock; zeroed allocations of exactly those sizes (only bucket
+// arrays ask for them) take a reserved block while one is free, and freeing it puts it back.
 // Accounting is unchanged: a reserved block counts as allocated only while handed out.
 #pragma once
 
@@ -22,7 +23,7 @@ namespace simple_cache::pg {
 
 struct BlockReserve {
     static constexpr int kSizes = 4;           // 1, 2, 4 and 8 kB
-    static constexpr int kBlocksPerSize = 2;   // the cache's table, and one spare
+    static constexpr int kBlocksPerSize = 1;   // the cache's table: one array of a size at a time
     static constexpr size_t kSmallestBytes = 1024;
 
     dsa_pointer base;                          // one allocation holding every block

@@ -36,6 +36,7 @@ struct AreaControl {
     LWLock limit_lock;                         // serialises changes of the size limit
     std::atomic<uint64_t> size_limit;          // bytes; 0 until set (DSA's own maximum applies)
     std::atomic<uint64_t> reserved_room;       // of it, kept from the cache: the reserved area's limit
+    std::atomic<uint64_t> cache_share;         // the rest: the cache's area's limit (with size_limit)
     std::atomic<uint64_t> share_high_water;    // the cache area's highest limit: its segments may reach it
     std::atomic<bool> limit_lowered;           // they may exceed the cache's share now: check bytes in use
     int64_t max_memory_taken;                  // simple_cache.max_memory last taken up (limit_lock)
@@ -45,6 +46,7 @@ struct AreaControl {
     std::atomic<dsa_pointer> scope_registry;   // the database scopes (database_scope.cpp)
     AllocationCounters counters;               // the cache's area
     std::atomic<dsa_handle> reserved_area;     // DSM_HANDLE_INVALID until made (under init_lock)
+    std::atomic<bool> reserved_area_ready;     // made and its room made into segments (init_lock)
     AllocationCounters reserved_counters;      // the reserved area
     BlockReserve reserve;                      // blocks for small bucket arrays, made first
     LargeBlockCounts large_blocks;             // large blocks per segment; give-back due
@@ -63,14 +65,15 @@ struct Attachment {
 // Returns this backend's attachment, creating or attaching the area on first use.
 Attachment &attach();
 
-// The reserved area, made (with the reserved room as its size limit) or attached on first use.
+// The reserved area, made (with the reserved room as its size limit) or attached on first use;
+// for its users, who may allocate in it once this returned.
 dsa_area *attach_reserved_area();
 
 // The reserved area if some process has made it, attached; null if nobody has. Takes no lock.
 dsa_area *reserved_area_if_made();
 
 // The size of dsa.c's first segment of an area (DSA_INITIAL_SEGMENT_SIZE, 1 MB in 15 to 19):
-// the least the reserved area takes once made.
+// the least the reserved area takes once made (under a 2 MB limit, its room is half the limit).
 inline constexpr uint64_t kFirstSegmentBytes = 1024 * 1024;
 
 // Whether some process has created the area already (never creates it).

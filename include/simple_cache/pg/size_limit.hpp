@@ -1,4 +1,4 @@
-// The shared area's size limit, which the cache and the free-space map both obey. Two things
+// The size limit of the shared areas, which the cache and the free-space map both obey. Two things
 // set it, and the one set last is in force: simple_cache_set_size_limit() (through the cache,
 // which evicts first) and the server setting simple_cache.max_memory.
 //
@@ -35,15 +35,20 @@ bool take_up_max_memory_setting();
 // Room kept under the limit for users whose capacity must never be taken by the cache (the
 // free-space map): each registers a function returning the bytes it may need at its configured
 // capacity. That room (at most an eighth of the limit; once the reserved area is made, at least
-// its first segment) is the size limit of the reserved area, where
+// its first segment, or half a limit under 2 MB) is the size limit of the reserved area, where
 // those users allocate (shared_state.hpp), and the cache's area gets the limit less it: the
 // cache's share.
 using RoomReserver = uint64_t (*)();
 void register_room_reserver(RoomReserver reserver);
 
-// Puts in force again the room the reservers ask for now (a reserver whose need changed, such
-// as the map when it is first used, calls this).
+// Puts in force again the room the reservers ask for now (called once the reserved area is
+// made, whose first segment then counts).
 void refresh_reserved_room();
+
+// The room for a limit of `bytes` once the reserved area is made: what the reservers ask for,
+// at most an eighth of the limit, and at least the area's first segment (half the limit under
+// 2 MB, where the first segments of the two areas already reach past it).
+uint64_t reserved_area_room(uint64_t bytes);
 
 // The cache's share of a limit of `bytes`, were it installed now: `bytes` less the room.
 uint64_t cache_share_of(uint64_t bytes);
