@@ -181,9 +181,10 @@ namespace {
 // Makes all of a new reserved area's room into segments now: blocks of half of the room past
 // the first segment are allocated while they fit, then blocks half as large each time one is
 // refused, until they would be under a superblock; then all are freed (dsa.c keeps the segment
-// of a freed large block, each one run of free pages). So the room past the first segment is
-// two segments at least as large as that half, each able to hold the largest block the room
-// is counted for (a relation's page storage, see the map's room_for_the_map). Left to dsa.c,
+// of a freed large block, each one run of free pages). A block larger than every free run gets
+// a segment of its own, so each half of the room past the first segment is one run, able to
+// hold the largest block the room is counted for (a relation's page storage, see the map's
+// room_for_the_map), or lies in the first segment's free pages if it fits there. Left to dsa.c,
 // the segments would come later in its growing sizes (1, 1, 2, 2, 4 MB ...) cut to what the
 // limit leaves, and the last one could be too small. Plain PostgreSQL code. An ERROR here (the
 // system refusing shared memory) leaves the blocks taken so far allocated: the room is smaller

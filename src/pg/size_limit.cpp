@@ -25,17 +25,23 @@ TimestampTz judged_reading = DT_NOBEGIN;
 RoomReserver reservers[2];
 int reserver_count = 0;
 
-// The room to keep under a limit of `bytes`: what the reservers ask for, at most an eighth of
-// it (so that a small limit still leaves the cache most of the area), or the reserved area's
-// room once it is made.
-uint64_t room_to_reserve(const AreaControl &control, uint64_t bytes)
+// The room the reservers ask for under a limit of `bytes`, at most an eighth of it (so that a
+// small limit still leaves the cache most of the area).
+uint64_t room_asked(uint64_t bytes)
 {
-    if (control.reserved_area.load(std::memory_order_acquire) != DSM_HANDLE_INVALID)
-        return reserved_area_room(bytes);
     uint64_t wanted = 0;
     for (int i = 0; i < reserver_count; ++i)
         wanted += reservers[i]();
     return std::min(wanted, bytes / 8);
+}
+
+// The room to keep under a limit of `bytes`: as asked, or the reserved area's room once it is
+// made.
+uint64_t room_to_reserve(const AreaControl &control, uint64_t bytes)
+{
+    if (control.reserved_area.load(std::memory_order_acquire) != DSM_HANDLE_INVALID)
+        return reserved_area_room(bytes);
+    return room_asked(bytes);
 }
 
 // Holds the area's limit lock for a scope.
@@ -64,7 +70,7 @@ bool newer_reading(TimestampTz mine, TimestampTz taken)
 // area's limit; the cache's area gets the rest (its share). Segments made under a larger share
 // stay, so while the share is below the largest one installed, writes also check the bytes in
 // use against it (see the cache's make_room.cpp). The reserved area's segments stay too when
-// its room shrinks: it makes no new one until its use is back under the room.
+// its room shrinks: it makes no new one while they exceed the room.
 void install_locked(Attachment &attachment, uint64_t bytes)
 {
     AreaControl &control = *attachment.control;
@@ -152,11 +158,7 @@ bool take_up_max_memory_setting()
 
 uint64_t reserved_area_room(uint64_t bytes)
 {
-    uint64_t wanted = 0;
-    for (int i = 0; i < reserver_count; ++i)
-        wanted += reservers[i]();
-    uint64_t room = std::min(wanted, bytes / 8);
-    return std::max(room, std::min(kFirstSegmentBytes, bytes / 2));
+    return std::max(room_asked(bytes), std::min(kFirstSegmentBytes, bytes / 2));
 }
 
 void register_room_reserver(RoomReserver reserver)
